@@ -1,0 +1,133 @@
+// Package facts holds what cowbell knows about a host at one moment: the snapshot that
+// enrich reads and that rule conditions, advice templates and probes are written over.
+//
+// It sits below rules (conditions are type-checked against Env at load time) and
+// enrich (which fills Snapshot), so neither imports the other.
+package facts
+
+import "time"
+
+// Snapshot is the host as read at one moment. Every map is keyed as the kernel names
+// things (vm["overcommit_memory"], meminfo["Committed_AS"]). A value that could not be
+// read is absent and its failure is listed in Errors: a snapshot never fails whole.
+type Snapshot struct {
+	Taken     time.Time `json:"taken" expr:"taken"`
+	Host      string    `json:"host" expr:"host"`
+	MachineID string    `json:"machine_id,omitempty" expr:"machine_id"`
+	BootID    string    `json:"boot_id,omitempty" expr:"boot_id"`
+	Kernel    Kernel    `json:"kernel" expr:"kernel"`
+
+	// VM holds every numeric file under /proc/sys/vm; VMText the others.
+	VM     map[string]int64  `json:"vm" expr:"vm"`
+	VMText map[string]string `json:"vm_text,omitempty" expr:"vm_text"`
+	// Meminfo holds /proc/meminfo in its own units: kB, or a count for HugePages_*.
+	Meminfo map[string]int64 `json:"meminfo" expr:"meminfo"`
+	Commit  Commit           `json:"commit" expr:"commit"`
+	THP     THP              `json:"thp" expr:"thp"`
+
+	// Cgroup is cowbell's own memory cgroup (in a sidecar: the pod's or container's).
+	Cgroup    Cgroup    `json:"cgroup" expr:"cgroup"`
+	Processes []Process `json:"processes,omitempty" expr:"processes"`
+	// Running says which target processes were found, by configured name
+	// ("redis", "postgres").
+	Running map[string]bool `json:"running,omitempty" expr:"running"`
+
+	// Redis holds INFO fields when a Redis address is configured and answered.
+	Redis map[string]string `json:"redis,omitempty" expr:"redis"`
+	// Postgres holds settings (pg_settings name → setting with unit) when configured.
+	Postgres map[string]string `json:"postgres,omitempty" expr:"postgres"`
+
+	Trend  Trend       `json:"trend" expr:"trend"`
+	Errors []ReadError `json:"errors,omitempty" expr:"errors"`
+}
+
+// Kernel is the running kernel's release.
+type Kernel struct {
+	Release string `json:"release" expr:"release"`
+	Major   int    `json:"major" expr:"major"`
+	Minor   int    `json:"minor" expr:"minor"`
+}
+
+// Commit is the commit accounting derived from meminfo and vm. All sizes in kB.
+type Commit struct {
+	// Mode is vm.overcommit_memory: 0 heuristic, 1 always, 2 strict (never).
+	Mode        int64 `json:"mode" expr:"mode"`
+	CommittedKB int64 `json:"committed_kb" expr:"committed_kb"` // Committed_AS
+	LimitKB     int64 `json:"limit_kb" expr:"limit_kb"`         // CommitLimit as reported
+	// Ratio is Committed_AS / CommitLimit; enforced only in mode 2.
+	Ratio      float64 `json:"ratio" expr:"ratio"`
+	HeadroomKB int64   `json:"headroom_kb" expr:"headroom_kb"` // CommitLimit - Committed_AS
+	// Mode2LimitKB is the CommitLimit the kernel's formula gives under mode 2 with the
+	// current overcommit_ratio or overcommit_kbytes, hugepages and swap.
+	Mode2LimitKB int64 `json:"mode2_limit_kb" expr:"mode2_limit_kb"`
+	// HugepagesKB is the memory reserved as static hugepages (outside commit accounting).
+	HugepagesKB int64 `json:"hugepages_kb" expr:"hugepages_kb"`
+	// UsableKB is MemTotal less static hugepages.
+	UsableKB int64 `json:"usable_kb" expr:"usable_kb"`
+	// RecommendedKbytes is the strict-mode setting for this host:
+	// overcommit_kbytes = usable_kb * 0.8 + 2 GiB.
+	RecommendedKbytes int64 `json:"recommended_kbytes" expr:"recommended_kbytes"`
+}
+
+// THP is /sys/kernel/mm/transparent_hugepage: the selected value of each file.
+type THP struct {
+	Enabled string `json:"enabled" expr:"enabled"`
+	Defrag  string `json:"defrag" expr:"defrag"`
+}
+
+// Cgroup is a memory cgroup's limits and counters, v1 or v2. Byte values; -1 means no
+// limit ("max" in v2, the huge sentinel in v1).
+type Cgroup struct {
+	Version    int    `json:"version" expr:"version"` // 0 when none was found
+	Path       string `json:"path,omitempty" expr:"path"`
+	LimitBytes int64  `json:"limit_bytes" expr:"limit_bytes"`
+	UsageBytes int64  `json:"usage_bytes" expr:"usage_bytes"`
+	PeakBytes  int64  `json:"peak_bytes" expr:"peak_bytes"`
+	SwapLimit  int64  `json:"swap_limit_bytes" expr:"swap_limit_bytes"`
+	// OOM and OOMKill are memory.events' oom and oom_kill (v2) or memory.oom_control's
+	// under_oom and oom_kill (v1).
+	OOM     int64 `json:"oom" expr:"oom"`
+	OOMKill int64 `json:"oom_kill" expr:"oom_kill"`
+	Failcnt int64 `json:"failcnt" expr:"failcnt"` // v1 only
+	// UsageRatio is usage / limit, 0 without a limit.
+	UsageRatio float64 `json:"usage_ratio" expr:"usage_ratio"`
+}
+
+// Process is a target process found by name.
+type Process struct {
+	Name        string `json:"name" expr:"name"` // configured name: "redis", "postgres"
+	Comm        string `json:"comm" expr:"comm"`
+	PID         int    `json:"pid" expr:"pid"`
+	VmRSSKB     int64  `json:"vm_rss_kb" expr:"vm_rss_kb"`
+	VmSizeKB    int64  `json:"vm_size_kb" expr:"vm_size_kb"`
+	RssAnonKB   int64  `json:"rss_anon_kb" expr:"rss_anon_kb"`
+	VmSwapKB    int64  `json:"vm_swap_kb" expr:"vm_swap_kb"`
+	OOMScoreAdj int    `json:"oom_score_adj" expr:"oom_score_adj"`
+	Cgroup      Cgroup `json:"cgroup" expr:"cgroup"`
+}
+
+// Trend compares this snapshot with earlier ones taken by the same enricher.
+type Trend struct {
+	Samples int `json:"samples" expr:"samples"`
+	// CommittedGrowthKBPerHour is the least-squares slope of Committed_AS over the
+	// samples kept; MemTotalChangedKB how far MemTotal moved over the same span.
+	CommittedGrowthKBPerHour float64 `json:"committed_growth_kb_per_hour" expr:"committed_growth_kb_per_hour"`
+	SpanSeconds              float64 `json:"span_seconds" expr:"span_seconds"`
+	MemTotalChangedKB        int64   `json:"memtotal_changed_kb" expr:"memtotal_changed_kb"`
+	// OOMKillDelta is how much the cgroup's oom_kill counter rose since the last sample.
+	OOMKillDelta int64 `json:"oom_kill_delta" expr:"oom_kill_delta"`
+}
+
+// ReadError records one value that could not be read.
+type ReadError struct {
+	What string `json:"what" expr:"what"` // "meminfo", "cgroup", "redis"
+	Err  string `json:"error" expr:"error"`
+}
+
+// Env is what a rule's condition, probe and advice template see: the snapshot and the
+// incident's captures and labels.
+type Env struct {
+	Snapshot
+	Captures map[string]string `expr:"captures"`
+	Labels   map[string]string `expr:"labels"`
+}

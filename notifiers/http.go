@@ -1,0 +1,132 @@
+package notifiers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxQuotedBody is how much of an endpoint's answer an error quotes.
+const MaxQuotedBody = 1024
+
+// StatusError is an endpoint's non-2xx answer.
+type StatusError struct {
+	Code  int
+	Body  string // at most MaxQuotedBody bytes
+	After time.Duration
+}
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("endpoint answered %d %s", e.Code, http.StatusText(e.Code))
+	}
+	return fmt.Sprintf("endpoint answered %d %s: %s", e.Code, http.StatusText(e.Code), e.Body)
+}
+
+// RetryAfter implements RetryAfter: the wait the endpoint asked for, 0 if none.
+func (e *StatusError) RetryAfter() time.Duration { return e.After }
+
+// Retryable reports whether a status may succeed later: 408, 429 and 5xx.
+func Retryable(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// Header is one extra request header.
+type Header struct{ Name, Value string }
+
+// Post sends body to rawURL and classifies the outcome for the Dispatcher. The error
+// never carries the URL (it is a secret: it holds tokens), only what went wrong.
+func Post(ctx context.Context, c *http.Client, rawURL, contentType string, body []byte, headers ...Header) (retry bool, err error) {
+	_, retry, err = Do(ctx, c, http.MethodPost, rawURL, contentType, body, headers...)
+	return retry, err
+}
+
+// Do is Post for any method, returning the answer's body (at most 1 MiB) on success.
+func Do(ctx context.Context, c *http.Client, method, rawURL, contentType string, body []byte, headers ...Header) (answer []byte, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, RedactURL(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("User-Agent", "cowbell")
+	for _, h := range headers {
+		req.Header.Set(h.Name, h.Value)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		// Network errors, timeouts and cancellation may all succeed later; the
+		// Dispatcher decides whether there is a later.
+		return nil, true, RedactURL(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		answer, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return answer, false, nil
+	}
+	quoted, _ := io.ReadAll(io.LimitReader(resp.Body, MaxQuotedBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	se := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(quoted)), After: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	return nil, Retryable(resp.StatusCode), se
+}
+
+// ParseRetryAfter reads a Retry-After header: seconds or an HTTP date. 0 if absent or bad.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// RedactURL strips the URL from a *url.Error (it carries tokens and webhook paths),
+// keeping the operation and the cause.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner := ue.Err
+		if errors.Is(inner, context.DeadlineExceeded) || ue.Timeout() {
+			return fmt.Errorf("%s: timeout: %w", strings.ToLower(ue.Op), redactedCause{inner})
+		}
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), redactedCause{inner})
+	}
+	return err
+}
+
+// redactedCause keeps errors.Is working on the cause (context.Canceled, ...) while
+// printing it without any URL the cause's own text might repeat.
+type redactedCause struct{ err error }
+
+func (r redactedCause) Error() string {
+	msg := r.err.Error()
+	for _, scheme := range []string{"https://", "http://"} {
+		for {
+			i := strings.Index(msg, scheme)
+			if i < 0 {
+				break
+			}
+			j := i + len(scheme)
+			for j < len(msg) && msg[j] != ' ' && msg[j] != '"' && msg[j] != '\'' {
+				j++
+			}
+			msg = msg[:i] + "<url>" + msg[j:]
+		}
+	}
+	return msg
+}
+
+func (r redactedCause) Unwrap() error { return r.err }

@@ -1,0 +1,48 @@
+// Package sources reads log lines: plain files, container logs, journald, the kernel
+// ring buffer and stdin. A source decodes its format; what rules see is the decoded
+// message, with container or journal metadata as labels and the record's own time.
+package sources
+
+import (
+	"context"
+	"time"
+)
+
+// Line is one log line as read, before matching.
+type Line struct {
+	Source string            // configured source name: "redis", "kernel"
+	Stream string            // file path or "journal"
+	Text   string            // decoded message, no trailing newline
+	Time   time.Time         // the record's own timestamp if it has one, else read time
+	Labels map[string]string // container, pod, namespace, unit, ...; nil when none
+	Cursor Cursor            // where to resume after this line
+}
+
+// Cursor is a resumable position; Pos is opaque outside the source that wrote it.
+type Cursor struct{ Stream, Pos string }
+
+// Source reads lines until ctx is done.
+//
+//   - Run sends every line to out, selecting on ctx.Done() for each send.
+//   - It returns nil when ctx is cancelled, an error when it cannot go on;
+//     it does not retry (Supervise restarts it with backoff).
+//   - It resumes from the cursors in Checkpoints and never writes them.
+type Source interface {
+	Name() string
+	Run(ctx context.Context, out chan<- Line) error
+}
+
+// Checkpoints stores source positions. Load reports ok=false for a stream never saved.
+type Checkpoints interface {
+	Load(ctx context.Context, stream string) (pos string, ok bool, err error)
+	Save(ctx context.Context, c Cursor) error
+}
+
+// StartAt says where a source starts on a stream it has no checkpoint for.
+type StartAt int
+
+// Start positions.
+const (
+	StartAtEnd StartAt = iota
+	StartAtBeginning
+)
