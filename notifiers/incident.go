@@ -98,3 +98,18 @@ type RetryAfter interface {
 	error
 	RetryAfter() time.Duration
 }
+
+// KV is a small durable map a receiver keeps across restarts (Slack thread ids per
+// incident key). The state store provides one per receiver.
+type KV interface {
+	Get(key string) (val string, ok bool, err error)
+	Put(key, val string) error
+	Delete(key string) error
+}
+
+// Primer is implemented by receivers that keep a live view of open incidents
+// (Alertmanager re-sends active alerts): at start the pipeline primes them with the
+// incidents still open from before a restart.
+type Primer interface {
+	Prime(incs []*Incident)
+}
