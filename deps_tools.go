@@ -16,6 +16,7 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus/testutil"
 	_ "github.com/prometheus/procfs"
 	_ "github.com/redis/go-redis/v9"
+	_ "github.com/santhosh-tekuri/jsonschema/v6"
 	_ "github.com/slack-go/slack"
 	_ "github.com/slack-go/slack/slackutilsx"
 	_ "github.com/spf13/cobra"

@@ -16,6 +16,9 @@ type Snapshot struct {
 	MachineID string    `json:"machine_id,omitempty" expr:"machine_id"`
 	BootID    string    `json:"boot_id,omitempty" expr:"boot_id"`
 	Kernel    Kernel    `json:"kernel" expr:"kernel"`
+	// Container says cowbell runs in a container: vm.* are host-wide, so they must be
+	// changed on the node (a DaemonSet, the node's tuning), not from a pod spec.
+	Container bool `json:"container" expr:"container"`
 
 	// VM holds every numeric file under /proc/sys/vm; VMText the others.
 	VM     map[string]int64  `json:"vm" expr:"vm"`

@@ -1,0 +1,39 @@
+# cowbell: `make build` builds bin/cowbell; `make test` installs what the tests need
+# (Debian packages, when missing) and runs the whole suite.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: build build-nocgo test deps lint vet fuzz bench clean
+
+build:
+	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
+
+build-nocgo:
+	CGO_ENABLED=0 VERSION=$(VERSION) ./scripts/build.sh bin/cowbell-nocgo
+
+deps:
+	./scripts/test-deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# The one test command (.ci/run calls it). Integration tests start real journald,
+# redis-server, PostgreSQL and Alertmanager on loopback; under CI a missing one fails.
+test: deps lint
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cowbell
+	$(GO) test -race -timeout 20m ./...
+
+# Short fuzzing runs of every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 30s
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	./bench/run.sh
+
+clean:
+	rm -rf bin

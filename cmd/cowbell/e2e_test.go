@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the cowbell built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cowbell-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cowbell")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build cowbell:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// receiver is a webhook endpoint that records incident bodies and can be told to fail.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   []map[string]any
+	attempts int
+	failing  bool
+	got      chan struct{}
+	tried    chan struct{}
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{got: make(chan struct{}, 100), tried: make(chan struct{}, 1000)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.attempts++
+		failing := r.failing
+		if !failing {
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Errorf("webhook body is not JSON: %v", err)
+			}
+			r.bodies = append(r.bodies, m)
+		}
+		r.mu.Unlock()
+		select {
+		case r.tried <- struct{}{}:
+		default:
+		}
+		if failing {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		r.got <- struct{}{}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) setFailing(v bool) { r.mu.Lock(); r.failing = v; r.mu.Unlock() }
+
+func (r *receiver) received() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]any(nil), r.bodies...)
+}
+
+// waitFor waits for the receiver to take n more bodies.
+func (r *receiver) waitFor(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case <-r.got:
+		case <-deadline:
+			t.Fatalf("webhook got %d of %d expected notifications", i, n)
+		}
+	}
+}
+
+// daemon is a running `cowbell run`.
+type daemon struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	done   chan error
+}
+
+func startDaemon(t *testing.T, cfg string) *daemon {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--config", cfg, "--log-level", "debug")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	d := &daemon{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{w: d.stderr}
+	require.NoError(t, cmd.Start())
+	go func() { _, _ = io.Copy(io.Discard, stdout); d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("cowbell stderr:\n%s", d.stderr.String())
+		}
+	})
+	return d
+}
+
+func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	require.NoError(t, d.cmd.Process.Signal(sig))
+	select {
+	case err := <-d.done:
+		if sig == syscall.SIGTERM {
+			require.NoError(t, err, "cowbell did not exit cleanly on SIGTERM")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cowbell did not stop")
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// criLine is a CRI log record: its timestamp is the line's event time, so cooldowns
+// are exercised on log time without waiting.
+func criLine(at time.Time, msg string) string {
+	return at.UTC().Format(time.RFC3339Nano) + " stdout F " + msg + "\n"
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	require.NoError(t, err)
+	_, err = f.WriteString(s)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "cowbell.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+const seedLine = "Error: BGSAVE failed because fork failed: Cannot allocate memory"
+
+func seedEntry(t *testing.T) (path string, entry map[string]any) {
+	t.Helper()
+	path = "../../rules/testdata/kb/redis-bgsave-fork.json"
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &entry))
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	return abs, entry
+}
+
+func machineOvercommit(t *testing.T) float64 {
+	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	require.NoError(t, err)
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	return float64(v)
+}
+
+// TestEndToEndSeedLine runs cowbell as a real process: a line appended to a tailed
+// file reaches the seed knowledge-base rule, becomes an incident with a live snapshot,
+// and is delivered to a webhook; a repeat inside the cooldown sends nothing; the next
+// one after it carries the folded count.
+func TestEndToEndSeedLine(t *testing.T) {
+	dir := t.TempDir()
+	seedPath, entry := seedEntry(t)
+	logPath := filepath.Join(dir, "0.log")
+	appendFile(t, logPath, "")
+	hook := newReceiver(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: false, paths: [%q], default_cooldown: 10m}
+sources:
+  - {name: redis, type: file, paths: [%q], format: cri, start_at: beginning, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, dir, seedPath, logPath, hook.URL))
+	d := startDaemon(t, cfg)
+
+	t0 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	appendFile(t, logPath, criLine(t0, "1:M ordinary line that matches nothing"))
+	appendFile(t, logPath, criLine(t0.Add(time.Second), seedLine))
+	hook.waitFor(t, 1)
+	first := hook.received()[0]
+	require.Equal(t, "cowbell.incident/v1", first["schema"])
+	require.Equal(t, "firing", first["status"])
+	require.Equal(t, entry["root_cause"], first["root_cause"])
+	rule := first["rule"].(map[string]any)
+	require.Equal(t, entry["id"], rule["id"])
+	snap := first["snapshot"].(map[string]any)
+	vm := snap["vm"].(map[string]any)
+	require.Equal(t, machineOvercommit(t), vm["overcommit_memory"], "snapshot must be this machine's")
+	require.EqualValues(t, 1, first["count"])
+
+	// Inside the 10m cooldown (on the log's own time): folded, not sent.
+	appendFile(t, logPath, criLine(t0.Add(2*time.Minute), seedLine))
+	appendFile(t, logPath, criLine(t0.Add(3*time.Minute), seedLine))
+	// After it: sent, carrying what was folded in.
+	appendFile(t, logPath, criLine(t0.Add(12*time.Minute), seedLine))
+	hook.waitFor(t, 1)
+	got := hook.received()
+	require.Len(t, got, 2, "repeats inside the cooldown must not be sent")
+	second := got[1]
+	require.Equal(t, first["key"], second["key"])
+	require.EqualValues(t, 4, second["count"])
+	require.EqualValues(t, 3, second["folded"])
+
+	d.stop(t, syscall.SIGTERM)
+	require.Len(t, hook.received(), 2)
+}
+
+// TestEndToEndKillDuringOutage: the endpoint is down, cowbell is killed with -9 while
+// notifications wait in its outbox; after a restart, with the endpoint back, every
+// incident arrives exactly once.
+func TestEndToEndKillDuringOutage(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesPath, []byte(`
+- id: test/fork-enomem
+  title: fork failed
+  severity: critical
+  match: '(?P<prog>\w+): fork: Cannot allocate memory'
+  key: '{{.Rule}}/{{.Captures.prog}}'
+  cooldown: 1h
+`), 0o600))
+	logPath := filepath.Join(dir, "app.log")
+	appendFile(t, logPath, "")
+	hook := newReceiver(t)
+	hook.setFailing(true)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: app, type: file, paths: [%q], start_at: beginning, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+outbox: {min_backoff: 50ms, max_backoff: 200ms}
+`, dir, rulesPath, logPath, hook.URL))
+	d := startDaemon(t, cfg)
+	progs := []string{"alpha", "bravo", "charlie", "delta"}
+	for _, p := range progs {
+		appendFile(t, logPath, p+": fork: Cannot allocate memory\n")
+	}
+	// Wait until delivery is being attempted (and failing), then kill -9.
+	deadline := time.After(30 * time.Second)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-hook.tried:
+		case <-deadline:
+			t.Fatal("no delivery attempt reached the endpoint")
+		}
+	}
+	d.stop(t, syscall.SIGKILL)
+
+	hook.setFailing(false)
+	d2 := startDaemon(t, cfg)
+	hook.waitFor(t, len(progs))
+	d2.stop(t, syscall.SIGTERM)
+	keys := map[string]int{}
+	for _, b := range hook.received() {
+		keys[b["key"].(string)]++
+	}
+	for _, p := range progs {
+		require.Equal(t, 1, keys["test/fork-enomem/"+p], "incident for %s: %v", p, keys)
+	}
+	require.Len(t, hook.received(), len(progs))
+}
+
+// TestDefaultsDescribeWhatTheyWatch: `cowbell run` with no config prints what it
+// watches and where its state is, and stops cleanly.
+func TestDefaultsDescribeWhatTheyWatch(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "run")
+	cmd.Env = append(os.Environ(), "STATE_DIRECTORY="+dir, "COWBELL_CONFIG=")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string
+	deadline := time.After(30 * time.Second)
+	for ready := false; !ready; {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "cowbell exited early: %v", seen)
+			seen = append(seen, l)
+			ready = strings.Contains(l, "state:")
+		case <-deadline:
+			t.Fatalf("no description printed: %v", seen)
+		}
+	}
+	out := strings.Join(seen, "\n")
+	require.Contains(t, out, "configuration from embedded defaults")
+	require.Contains(t, out, "notifying: console (console)")
+	require.Contains(t, out, dir)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("cowbell did not stop on SIGTERM")
+	}
+}

@@ -1,0 +1,108 @@
+// Command cowbell rings before memory trouble takes a database down: it reads Redis,
+// PostgreSQL and kernel logs, matches them against rules, enriches each hit with the
+// host's memory accounting and tells people what to do.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cowbell-sidecar/cowbell/config"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// errFailed makes main exit 1 after a command already printed why.
+var errFailed = errors.New("failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errFailed) {
+			fmt.Fprintln(os.Stderr, "cowbell:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+	logLevel   string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "cowbell",
+		Short:         "Ring before memory trouble takes a database down",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", os.Getenv("COWBELL_CONFIG"),
+		"configuration file (default: embedded defaults; env COWBELL_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "override the log level (debug, info, warn, error)")
+	root.AddCommand(
+		newRunCmd(g), newCheckCmd(g), newRulesCmd(g), newReplayCmd(g), newSnapshotCmd(g),
+		newNotifyCmd(g), newOutboxCmd(g), newVersionCmd(),
+	)
+	return root
+}
+
+// loadConfig reads --config, or builds the embedded defaults when none is given.
+func (g *globals) loadConfig() (*config.Config, error) {
+	var c *config.Config
+	if g.configPath == "" {
+		c = config.Defaults(config.LiveProbe())
+	} else {
+		var err error
+		if c, err = config.Load(g.configPath); err != nil {
+			return nil, err
+		}
+		d := config.Defaults(config.Probe{Getenv: os.Getenv, Euid: os.Geteuid(), HomeDir: userHome()})
+		if c.StateDir == "" {
+			c.StateDir = d.StateDir
+		}
+		if len(c.Notifiers) == 0 {
+			c.Notifiers = d.Notifiers
+		}
+	}
+	if g.logLevel != "" {
+		c.Log.Level = g.logLevel
+	}
+	return c, nil
+}
+
+func userHome() string {
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// newLogger builds cowbell's own log on stderr.
+func newLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	zc.Sampling = nil
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	if c.Format == "console" {
+		zc.Encoding = "console"
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	}
+	return zc.Build()
+}

@@ -1,0 +1,167 @@
+// Package config reads cowbell's configuration file into typed configs. Every error
+// names the file, line and column, and unknown keys are errors.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/enrich"
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	// Host names this node in incidents; default the kernel's host name.
+	Host string `yaml:"host"`
+	// StateDir holds the store (cursors, outbox, open incidents).
+	StateDir  string                     `yaml:"state_dir"`
+	Rules     Rules                      `yaml:"rules"`
+	Snapshot  enrich.Config              `yaml:"snapshot"`
+	Sources   []Source                   `yaml:"sources"`
+	Notifiers []Notifier                 `yaml:"notifiers"`
+	Routes    []notifiers.Route          `yaml:"routes"`
+	Default   []string                   `yaml:"default_notifiers"`
+	Outbox    notifiers.DispatcherConfig `yaml:"outbox"`
+	Metrics   Metrics                    `yaml:"metrics"`
+	Log       Log                        `yaml:"log"`
+
+	// File is where the configuration was read from; "" for embedded defaults.
+	File string `yaml:"-"`
+}
+
+// Rules says which rules load.
+type Rules struct {
+	// Builtin turns the embedded pack on (default true).
+	Builtin bool `yaml:"builtin"`
+	// Paths are rule files and directories, loaded after the pack; a rule with a
+	// built-in id replaces the built-in one.
+	Paths []string `yaml:"paths"`
+	// DefaultCooldown applies to log rules that set no cooldown (knowledge-base
+	// entries have none): without one, a crash loop would page once a line.
+	DefaultCooldown time.Duration `yaml:"default_cooldown"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the address of /metrics and /healthz ("" = off), e.g. 127.0.0.1:9464.
+	Listen string `yaml:"listen"`
+}
+
+// Log configures cowbell's own log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // console | json
+}
+
+// Default is the configuration before the file is applied.
+var Default = Config{
+	Rules:    Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
+	Snapshot: enrich.DefaultConfig,
+	Outbox:   notifiers.DefaultDispatcherConfig,
+	Log:      Log{Level: "info", Format: "console"},
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// UnmarshalYAML decodes strictly and checks names across sources and notifiers.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	*c = Default
+	type plain Config
+	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
+		return err
+	}
+	var errs []error
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, yamlpos.At(field(n, "log"), "log: level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "console", "json":
+	default:
+		errs = append(errs, yamlpos.At(field(n, "log"), "log: format %q: want console or json", c.Log.Format))
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Sources {
+		if seen[s.Name] {
+			errs = append(errs, yamlpos.At(s.node, "source %q: duplicate name", s.Name))
+		}
+		seen[s.Name] = true
+	}
+	names := map[string]bool{}
+	for _, nt := range c.Notifiers {
+		if names[nt.Name] {
+			errs = append(errs, yamlpos.At(nt.node, "notifier %q: duplicate name", nt.Name))
+		}
+		names[nt.Name] = true
+	}
+	for i, r := range c.Routes {
+		for _, name := range r.Notifiers {
+			if !names[name] {
+				errs = append(errs, yamlpos.At(seqItem(field(n, "routes"), i), "routes[%d]: unknown notifier %q", i, name))
+			}
+		}
+	}
+	for _, name := range c.Default {
+		if !names[name] {
+			errs = append(errs, yamlpos.At(field(n, "default_notifiers"), "default_notifiers: unknown notifier %q", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads a configuration file, expanding ${ENV} references in values.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, osLookup)
+}
+
+// Parse decodes a configuration document; lookup resolves ${NAME} references.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlpos.InFile(err, file)
+	}
+	c := Default
+	if len(root.Content) == 0 { // an empty file: all defaults
+		c.File = file
+		return &c, nil
+	}
+	if err := expandEnv(&root, lookup); err != nil {
+		return nil, yamlpos.InFile(err, file)
+	}
+	if err := root.Content[0].Decode(&c); err != nil {
+		return nil, yamlpos.InFile(err, file)
+	}
+	c.File = file
+	return &c, nil
+}
+
+// field returns the value node of key in mapping n (n itself when absent).
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+func seqItem(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}

@@ -1,0 +1,111 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/cowbell-sidecar/cowbell/notifiers/console"
+	"github.com/cowbell-sidecar/cowbell/sources/file"
+	"github.com/cowbell-sidecar/cowbell/sources/journald"
+	"github.com/cowbell-sidecar/cowbell/sources/kmsg"
+)
+
+// Probe is what Defaults looks at; tests swap it for a fixture tree.
+type Probe struct {
+	// Root prefixes every path looked at ("" = /).
+	Root string
+	// Getenv reads the environment.
+	Getenv func(string) string
+	// Euid is the effective user id (root gets /var/lib/cowbell).
+	Euid int
+	// HomeDir is the user's home, for the user state directory.
+	HomeDir string
+}
+
+// LiveProbe looks at this machine.
+func LiveProbe() Probe {
+	home, _ := os.UserHomeDir()
+	return Probe{Getenv: os.Getenv, Euid: os.Geteuid(), HomeDir: home}
+}
+
+// Well-known log locations the embedded defaults watch when they exist.
+var (
+	redisLogs     = []string{"/var/log/redis/*.log"}
+	postgresLogs  = []string{"/var/log/postgresql/*.log", "/var/lib/pgsql/data/log/*.log", "/var/lib/pgsql/*/data/log/*.log"}
+	containerLogs = []string{"/var/log/containers/*.log"}
+	dockerLogs    = []string{"/var/lib/docker/containers/*/*-json.log"}
+	journalDirs   = []string{"/var/log/journal", "/run/log/journal"}
+)
+
+// Defaults is the configuration `cowbell run` uses with no file: the built-in pack,
+// the console notifier, the journal if one is readable (else the kernel ring buffer),
+// the usual Redis and PostgreSQL logs and container log directories that exist, and
+// state in $STATE_DIRECTORY or a user state directory.
+func Defaults(p Probe) *Config {
+	c := Default
+	c.StateDir = defaultStateDir(p)
+	c.Notifiers = []Notifier{{Name: "console", Type: "console", Console: console.DefaultConfig}}
+	add := func(name string, globs []string, format file.Format) {
+		var found []string
+		for _, g := range globs {
+			if m, _ := filepath.Glob(filepath.Join(p.Root, g)); len(m) > 0 {
+				found = append(found, filepath.Join(p.Root, g))
+			}
+		}
+		if len(found) == 0 {
+			return
+		}
+		fc := file.DefaultConfig
+		fc.Paths, fc.Format = found, format
+		c.Sources = append(c.Sources, Source{Name: name, Type: "file", File: fc})
+	}
+	add("redis", redisLogs, file.Format("plain"))
+	add("postgres", postgresLogs, file.Format("plain"))
+	add("containers", containerLogs, file.Format("auto"))
+	add("docker", dockerLogs, file.Format("docker"))
+	if dirs := readableDirs(p.Root, journalDirs); len(dirs) > 0 {
+		jc := journald.DefaultConfig
+		if p.Root != "" {
+			jc.Directories = dirs
+		}
+		c.Sources = append(c.Sources, Source{Name: "journal", Type: "journald", Journald: jc})
+	} else if readable(filepath.Join(p.Root, "/dev/kmsg")) {
+		kc := kmsg.DefaultConfig
+		kc.Path = filepath.Join(p.Root, "/dev/kmsg")
+		c.Sources = append(c.Sources, Source{Name: "kernel", Type: "kmsg", Kmsg: kc})
+	}
+	return &c
+}
+
+func defaultStateDir(p Probe) string {
+	if d := p.Getenv("STATE_DIRECTORY"); d != "" { // systemd's StateDirectory=
+		return filepath.SplitList(d)[0]
+	}
+	if p.Euid == 0 {
+		return filepath.Join(p.Root, "/var/lib/cowbell")
+	}
+	if d := p.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "cowbell")
+	}
+	return filepath.Join(p.HomeDir, ".local", "state", "cowbell")
+}
+
+func readableDirs(root string, dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		d = filepath.Join(root, d)
+		if ents, err := os.ReadDir(d); err == nil && len(ents) > 0 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func readable(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}

@@ -1,0 +1,245 @@
+package matcher
+
+import (
+	"cmp"
+	"container/list"
+	"slices"
+	"time"
+
+	"github.com/cowbell-sidecar/cowbell/rules"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// MaxKeysPerRule caps the open and pending incident keys one rule keeps. A flood of
+// distinct keys (a capture that differs on every line) then costs bounded memory:
+// past the cap the least recently hit key is forgotten, without an event.
+const MaxKeysPerRule = 10000
+
+// incident is one key's state inside the Tracker.
+type incident struct {
+	rule *rules.Rule
+	st   State
+	open bool // false while a threshold is pending
+	elem *list.Element
+}
+
+// ruleIncidents orders one rule's incidents from least to most recently hit.
+type ruleIncidents struct{ lru list.List }
+
+func incidentID(rule, key string) string { return rule + "\x00" + key }
+
+// seen records a hit or follow line of the incident.
+func (inc *incident) seen(l sources.Line, at time.Time) {
+	inc.addLine(l, at)
+	if at.After(inc.st.LastSeen) {
+		inc.st.LastSeen = at
+	}
+}
+
+// addLine keeps the line, newest last, at most MaxLines.
+func (inc *incident) addLine(l sources.Line, at time.Time) {
+	lines := inc.st.Lines
+	if len(lines) >= MaxLines {
+		lines = append(lines[:0], lines[len(lines)-MaxLines+1:]...)
+	}
+	inc.st.Lines = append(lines, LineRef{Time: at, Text: l.Text, Stream: l.Stream})
+}
+
+// prunePending drops threshold hits (and their lines) older than the window before
+// at; a window of zero never expires.
+func (inc *incident) prunePending(at time.Time) {
+	th := inc.rule.Threshold
+	if th == nil || th.Within <= 0 {
+		return
+	}
+	cutoff := at.Add(-time.Duration(th.Within))
+	inc.st.Pending = slices.DeleteFunc(inc.st.Pending, func(p time.Time) bool { return p.Before(cutoff) })
+	inc.st.Lines = slices.DeleteFunc(inc.st.Lines, func(l LineRef) bool { return l.Time.Before(cutoff) })
+}
+
+// snapshot copies the state for an event or for persistence; the maps are shared and
+// never written after the incident is made.
+func (inc *incident) snapshot() State {
+	s := inc.st
+	s.Lines = slices.Clone(s.Lines)
+	s.Pending = slices.Clone(s.Pending)
+	return s
+}
+
+// add stores a new incident for r, evicting the rule's least recently hit one past
+// MaxKeysPerRule.
+func (t *Tracker) add(r *rules.Rule, st State, open bool) *incident {
+	inc := &incident{rule: r, st: st, open: open}
+	id := incidentID(r.ID, st.Key)
+	if old := t.incidents[id]; old != nil {
+		t.forget(old)
+	}
+	ri := t.byRule[r.ID]
+	if ri == nil {
+		ri = &ruleIncidents{}
+		t.byRule[r.ID] = ri
+	}
+	inc.elem = ri.lru.PushBack(inc)
+	t.incidents[id] = inc
+	if ri.lru.Len() > MaxKeysPerRule {
+		t.forget(ri.lru.Front().Value.(*incident))
+	}
+	return inc
+}
+
+// touch marks the incident as the rule's most recently hit.
+func (t *Tracker) touch(inc *incident) {
+	t.byRule[inc.rule.ID].lru.MoveToBack(inc.elem)
+}
+
+func (t *Tracker) forget(inc *incident) {
+	delete(t.incidents, incidentID(inc.rule.ID, inc.st.Key))
+	ri := t.byRule[inc.rule.ID]
+	ri.lru.Remove(inc.elem)
+	if ri.lru.Len() == 0 {
+		delete(t.byRule, inc.rule.ID)
+	}
+}
+
+// latestOpen returns the rule's most recently hit open incident from source.
+func (t *Tracker) latestOpen(rule, source string) *incident {
+	ri := t.byRule[rule]
+	if ri == nil {
+		return nil
+	}
+	for e := ri.lru.Back(); e != nil; e = e.Prev() {
+		if inc := e.Value.(*incident); inc.open && inc.st.Source == source {
+			return inc
+		}
+	}
+	return nil
+}
+
+// openOf lists the rule's open incidents from source, oldest hit first.
+func (t *Tracker) openOf(rule, source string) []*incident {
+	ri := t.byRule[rule]
+	if ri == nil {
+		return nil
+	}
+	var out []*incident
+	for e := ri.lru.Front(); e != nil; e = e.Next() {
+		if inc := e.Value.(*incident); inc.open && inc.st.Source == source {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// sorted lists every incident by rule and key, for deterministic output.
+func (t *Tracker) sorted() []*incident {
+	out := make([]*incident, 0, len(t.incidents))
+	for _, inc := range t.incidents {
+		out = append(out, inc)
+	}
+	slices.SortFunc(out, func(a, b *incident) int {
+		return cmp.Or(cmp.Compare(a.st.Rule, b.st.Rule), cmp.Compare(a.st.Key, b.st.Key))
+	})
+	return out
+}
+
+// Tick resolves open incidents whose rule has a quiet period (ResolveAfter) that has
+// passed since their last hit, by the Tracker's clock, and drops pending threshold hits
+// that fell out of their window. Events come in rule and key order.
+func (t *Tracker) Tick() []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	var events []Event
+	for _, inc := range t.sorted() {
+		if !inc.open {
+			inc.prunePending(now)
+			if len(inc.st.Pending) == 0 {
+				t.forget(inc)
+			}
+			continue
+		}
+		quiet := time.Duration(inc.rule.ResolveAfter)
+		if quiet > 0 && !inc.st.LastSeen.Add(quiet).After(now) {
+			events = t.resolve(inc, nil, now, events)
+		}
+	}
+	return events
+}
+
+// Probe applies one evaluation of a probe rule: firing opens its incident (Open) when
+// none is open and repeats it once per cooldown (Repeat; nothing inside the cooldown,
+// and no repeats when the rule has no cooldown, since a standing condition is not a
+// new hit); not firing resolves an open one. facts fills the key; empty Rule, Host and
+// Node are taken from the rule and the Tracker's identity.
+func (t *Tracker) Probe(r *rules.Rule, firing bool, facts rules.KeyData) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	facts.Rule = cmp.Or(facts.Rule, r.ID)
+	facts.Host = cmp.Or(facts.Host, t.id.Host)
+	facts.Node = cmp.Or(facts.Node, t.id.Node)
+	key := t.key(r, facts, true)
+	inc := t.incidents[incidentID(r.ID, key)]
+	if !firing {
+		if inc != nil && inc.open {
+			return t.resolve(inc, nil, now, nil)
+		}
+		return nil
+	}
+	if inc == nil || !inc.open {
+		inc = t.add(r, State{
+			Key: key, Rule: r.ID, Source: facts.Source, Labels: facts.Labels, Captures: facts.Captures,
+			Count: 1, FirstSeen: now, LastSeen: now, Notified: now,
+		}, true)
+		return []Event{{Kind: Open, State: inc.snapshot()}}
+	}
+	st := &inc.st
+	st.Count++
+	st.Folded++
+	st.LastSeen = now
+	t.touch(inc)
+	if r.Cooldown > 0 && now.Sub(st.Notified) >= time.Duration(r.Cooldown) {
+		st.Notified = now
+		ev := Event{Kind: Repeat, State: inc.snapshot()}
+		st.Folded = 0
+		return []Event{ev}
+	}
+	return nil
+}
+
+// States returns every open and pending incident, ordered by rule and key, for the
+// state store.
+func (t *Tracker) States() []State {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []State
+	for _, inc := range t.sorted() {
+		out = append(out, inc.snapshot())
+	}
+	return out
+}
+
+// Restore loads states saved by States, replacing any incident with the same rule and
+// key. States of rules no longer loaded, and resolved ones, are dropped. A state with
+// pending threshold hits and no notification stays pending; any other is open, so
+// its next hit folds or repeats instead of opening again.
+func (t *Tracker) Restore(states []State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ordered := slices.Clone(states)
+	// Least recently hit first, so eviction order survives the restart.
+	slices.SortStableFunc(ordered, func(a, b State) int { return a.LastSeen.Compare(b.LastSeen) })
+	for _, st := range ordered {
+		r := t.m.byID[st.Rule]
+		if r == nil || st.Resolved {
+			continue
+		}
+		st.Lines = slices.Clone(st.Lines)
+		st.Pending = slices.Clone(st.Pending)
+		open := len(st.Pending) == 0 || !st.Notified.IsZero()
+		if open {
+			st.Pending = nil
+		}
+		t.add(r, st, open)
+	}
+}

@@ -1,0 +1,183 @@
+package matcher
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+
+	"github.com/cowbell-sidecar/cowbell/rules"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// Matcher decides which rules a line fires. It is built once from the loaded rules,
+// holds no per-line state and is safe for concurrent use.
+//
+// A literal prefilter sits in front of the regexps: each pattern is run only on lines
+// holding one of the literals every match of it must contain, so a line that matches
+// nothing costs one pass over its bytes and allocates nothing, however many rules there
+// are.
+type Matcher struct {
+	rules     []*rules.Rule
+	byID      map[string]*rules.Rule
+	compiled  []*compiled
+	entryRule []int32 // entry id → index into compiled
+	pre       *prefilter
+}
+
+// kind selects which patterns of a rule an evaluation runs.
+type kind int
+
+const (
+	kindMatch kind = iota
+	kindFollow
+	kindResolve
+)
+
+// Scratch sizes for one line's literal and candidate lists; they live on the caller's
+// stack and only a line holding unusually many literals spills to the heap.
+const (
+	foundScratch = 16
+	candScratch  = 64
+)
+
+// New compiles rs for matching. Probe rules (Match == nil) are kept for Rules but not
+// matched. ignore_case folds every pattern of its rule: match, unless, follow and
+// resolve.
+func New(rs []*rules.Rule) (*Matcher, error) {
+	m := &Matcher{rules: append([]*rules.Rule(nil), rs...), byID: map[string]*rules.Rule{}}
+	b := newPrefilterBuilder()
+	var errs []error
+	for i, r := range rs {
+		if r == nil {
+			errs = append(errs, fmt.Errorf("rule %d: nil", i))
+			continue
+		}
+		if _, dup := m.byID[r.ID]; dup {
+			errs = append(errs, fmt.Errorf("rule %q: duplicate id", r.ID))
+			continue
+		}
+		m.byID[r.ID] = r
+		if r.Match == nil {
+			continue
+		}
+		c, err := compile(r, int32(len(m.entryRule)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %q: %w", r.ID, err))
+			continue
+		}
+		for off, re := range c.patterns() {
+			id := c.base + int32(off)
+			m.entryRule = append(m.entryRule, int32(len(m.compiled)))
+			b.add(id, re.String())
+		}
+		m.compiled = append(m.compiled, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("build matcher: %w", err)
+	}
+	m.pre = b.build()
+	return m, nil
+}
+
+// Rules returns the rules the Matcher was built from, probes included, in order.
+func (m *Matcher) Rules() []*rules.Rule { return m.rules }
+
+// Match appends to dst a hit for every rule whose match fires on l, in rule order, and
+// returns dst unchanged when none does.
+func (m *Matcher) Match(l sources.Line, dst []Hit) []Hit {
+	var found [foundScratch]int32
+	var cand [candScratch]int32
+	c := m.pre.candidates(l.Text, found[:0], cand[:0])
+	return m.eval(l, c, kindMatch, true, dst)
+}
+
+// MatchFollow appends to dst a hit for every rule one of whose follow patterns matches
+// l (captures of the first that does).
+func (m *Matcher) MatchFollow(l sources.Line, dst []Hit) []Hit {
+	var found [foundScratch]int32
+	var cand [candScratch]int32
+	c := m.pre.candidates(l.Text, found[:0], cand[:0])
+	return m.eval(l, c, kindFollow, true, dst)
+}
+
+// MatchResolve appends to dst a hit for every rule one of whose resolve patterns
+// matches l (captures of the first that does).
+func (m *Matcher) MatchResolve(l sources.Line, dst []Hit) []Hit {
+	var found [foundScratch]int32
+	var cand [candScratch]int32
+	c := m.pre.candidates(l.Text, found[:0], cand[:0])
+	return m.eval(l, c, kindResolve, true, dst)
+}
+
+// eval runs the candidate entries, grouped by rule (entry ids are laid out rule by
+// rule, so a sorted list keeps each rule's entries together and hits in rule order).
+func (m *Matcher) eval(l sources.Line, cand []int32, k kind, selectors bool, dst []Hit) []Hit {
+	for i := 0; i < len(cand); {
+		ri := m.entryRule[cand[i]]
+		j := i + 1
+		for j < len(cand) && m.entryRule[cand[j]] == ri {
+			j++
+		}
+		dst = m.compiled[ri].eval(l, cand[i:j], k, selectors, dst)
+		i = j
+	}
+	return dst
+}
+
+// compile checks a rule and compiles its patterns with the rule's case folding.
+func compile(r *rules.Rule, base int32) (*compiled, error) {
+	c := &compiled{rule: r, base: base}
+	fold := r.Match.IgnoreCase
+	var err error
+	lists := []struct {
+		name string
+		in   []rules.Pattern
+		out  *[]*regexp.Regexp
+	}{
+		{"match: any", r.Match.Any, &c.any},
+		{"match: all", r.Match.All, &c.all},
+		{"match: unless", r.Match.Unless, &c.unless},
+		{"follow", r.Follow, &c.follow},
+		{"resolve", r.Resolve, &c.resolve},
+	}
+	for _, l := range lists {
+		if *l.out, err = compilePatterns(l.name, l.in, fold); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.any) == 0 && len(c.all) == 0 {
+		return nil, errors.New("match: no patterns in any or all")
+	}
+	for _, g := range r.Sources {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("sources: %q: %w", g, err)
+		}
+	}
+	for k, g := range r.Labels {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("labels: %s: %q: %w", k, g, err)
+		}
+	}
+	return c, nil
+}
+
+// compilePatterns takes the loaded regexps, recompiling them case-folded when the rule
+// says ignore_case (a no-op for patterns that already fold).
+func compilePatterns(name string, ps []rules.Pattern, fold bool) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(ps))
+	for i, p := range ps {
+		if p.Regexp == nil {
+			return nil, fmt.Errorf("%s[%d]: pattern not compiled", name, i)
+		}
+		re := p.Regexp
+		if fold {
+			var err error
+			if re, err = regexp.Compile("(?i)" + re.String()); err != nil {
+				return nil, fmt.Errorf("%s[%d]: fold case: %w", name, i, err)
+			}
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}

@@ -1,0 +1,229 @@
+package matcher
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/rules"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// bruteHit is what a hit must be, computed without the prefilter.
+type bruteHit struct {
+	Rule     string
+	Captures map[string]string
+}
+
+// bruteMatch evaluates every rule's regexps on the line, written from docs/rules.md
+// independently of the Matcher.
+func bruteMatch(rs []*rules.Rule, l sources.Line) []bruteHit {
+	var out []bruteHit
+	for _, r := range rs {
+		if r.Match == nil || !bruteSelects(r, l) {
+			continue
+		}
+		re := func(p rules.Pattern) *regexp.Regexp {
+			if r.Match.IgnoreCase {
+				return regexp.MustCompile("(?i)" + p.Regexp.String())
+			}
+			return p.Regexp
+		}
+		caps := map[string]string{}
+		ok := true
+		for _, p := range r.Match.All {
+			ok = ok && bruteCaptures(re(p), l.Text, caps)
+		}
+		if len(r.Match.Any) > 0 {
+			anyOK := false
+			for _, p := range r.Match.Any {
+				if bruteCaptures(re(p), l.Text, caps) {
+					anyOK = true
+					break
+				}
+			}
+			ok = ok && anyOK
+		}
+		for _, p := range r.Match.Unless {
+			ok = ok && !re(p).MatchString(l.Text)
+		}
+		if ok {
+			if len(caps) == 0 {
+				caps = nil
+			}
+			out = append(out, bruteHit{r.ID, caps})
+		}
+	}
+	return out
+}
+
+func bruteSelects(r *rules.Rule, l sources.Line) bool {
+	ok := len(r.Sources) == 0
+	for _, g := range r.Sources {
+		m, _ := path.Match(g, l.Source)
+		ok = ok || m
+	}
+	for k, g := range r.Labels {
+		m, _ := path.Match(g, l.Labels[k])
+		_, present := l.Labels[k]
+		ok = ok && present && m
+	}
+	return ok
+}
+
+// bruteCaptures reports whether re matches and adds its named groups not yet seen.
+func bruteCaptures(re *regexp.Regexp, text string, caps map[string]string) bool {
+	sub := re.FindStringSubmatchIndex(text)
+	if sub == nil {
+		return false
+	}
+	for g, name := range re.SubexpNames() {
+		if _, seen := caps[name]; name != "" && !seen && sub[2*g] >= 0 {
+			caps[name] = text[sub[2*g]:sub[2*g+1]]
+		}
+	}
+	return true
+}
+
+func asBrute(hs []Hit) []bruteHit {
+	var out []bruteHit
+	for _, h := range hs {
+		out = append(out, bruteHit{h.Rule.ID, h.Captures})
+	}
+	return out
+}
+
+// Vocabulary for generated patterns and lines: log words, case variants, runes whose
+// case folding leaves ASCII (Kelvin sign, long s), accented letters, U+FFFD and
+// invalid UTF-8.
+var genWords = []string{
+	"fork", "Cannot", "allocate", "memory", "Killed", "process", "oom", "OOM", "kill",
+	"BGSAVE", "failed", "pid", "Out", "of", "server", "ss", "ks", "\u212a", "\u017f",
+	"é", "É", "\uFFFD", "\xff", "4242", "7", ":", "(", ")", "-", "_",
+}
+
+// genPattern builds a random pattern over genWords.
+func genPattern(r *rand.Rand) string {
+	word := func() string {
+		w := genWords[r.IntN(len(genWords))]
+		if w == "\xff" { // a pattern must be UTF-8; only lines carry invalid bytes
+			w = "\uFFFD"
+		}
+		return regexp.QuoteMeta(w)
+	}
+	var parts []string
+	for range 1 + r.IntN(4) {
+		switch r.IntN(10) {
+		case 0:
+			parts = append(parts, "(?:"+word()+"|"+word()+"|"+word()+")")
+		case 1:
+			parts = append(parts, "(?:"+word()+" )?")
+		case 2:
+			parts = append(parts, `(?P<pid>\d+)`)
+		case 3:
+			parts = append(parts, `[Cc]`+word())
+		case 4:
+			parts = append(parts, `\s*.*`)
+		case 5:
+			parts = append(parts, "(?P<w>"+word()+")+")
+		case 6:
+			parts = append(parts, `\b`+word())
+		default:
+			parts = append(parts, word())
+		}
+	}
+	p := strings.Join(parts, " ?")
+	if r.IntN(4) == 0 {
+		p = "(?i)" + p
+	}
+	return p
+}
+
+// genRules builds n random rules using every matching field.
+func genRules(r *rand.Rand, n int) []*rules.Rule {
+	rs := make([]*rules.Rule, n)
+	for i := range rs {
+		m := &rules.Match{IgnoreCase: r.IntN(6) == 0}
+		ps := make([]string, 1+r.IntN(3))
+		for j := range ps {
+			ps[j] = genPattern(r)
+		}
+		if r.IntN(4) == 0 {
+			m.All = pats(ps...)
+		} else {
+			m.Any = pats(ps...)
+		}
+		if r.IntN(5) == 0 {
+			m.Unless = pats(genPattern(r))
+		}
+		rs[i] = &rules.Rule{ID: fmt.Sprintf("gen/rule-%d", i), Match: m}
+		if r.IntN(8) == 0 {
+			rs[i].Sources = []string{"redis*"}
+		}
+	}
+	return rs
+}
+
+// genLine builds a random line from the vocabulary with random case changes.
+func genLine(r *rand.Rand) string {
+	var b strings.Builder
+	for range r.IntN(12) {
+		w := genWords[r.IntN(len(genWords))]
+		switch r.IntN(4) {
+		case 0:
+			w = strings.ToUpper(w)
+		case 1:
+			w = strings.ToLower(w)
+		}
+		b.WriteString(w)
+		b.WriteString([]string{" ", "", ": ", "  "}[r.IntN(4)])
+	}
+	return b.String()
+}
+
+// TestPrefilterNeverDropsAMatch compares prefiltered matching with brute force over
+// random rules (both the few-literal path and the automaton) and many random lines.
+func TestPrefilterNeverDropsAMatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 3, 40, 300} {
+		t.Run(fmt.Sprintf("rules=%d", n), func(t *testing.T) {
+			for round := range 5 {
+				rs := genRules(r, n)
+				m := newMatcher(t, rs...)
+				hits := 0
+				for range 2000 {
+					l := sources.Line{Source: []string{"redis", "kernel"}[r.IntN(2)], Text: genLine(r)}
+					want := bruteMatch(rs, l)
+					hits += len(want)
+					require.Equal(t, want, asBrute(m.Match(l, nil)), "round %d line %q", round, l.Text)
+				}
+				t.Logf("round %d: %d hits", round, hits)
+			}
+		})
+	}
+}
+
+// fuzzRules is a fixed rule set for FuzzMatch: generated rules and the synthetic ones.
+func fuzzRules() []*rules.Rule {
+	rs := genRules(rand.New(rand.NewPCG(3, 4)), 120)
+	return append(rs, syntheticRules(40)...)
+}
+
+func FuzzMatch(f *testing.F) {
+	rs := fuzzRules()
+	m, err := New(rs)
+	require.NoError(f, err)
+	for _, s := range []string{"", "fork: Cannot allocate memory", "OOM KILLED PROCESS 4242", "\u212aill \xff",
+		syntheticMatchLine(5), syntheticMatchLine(6), missLine} {
+		f.Add(s, "redis")
+	}
+	f.Fuzz(func(t *testing.T, text, source string) {
+		l := sources.Line{Source: source, Text: text}
+		require.Equal(t, bruteMatch(rs, l), asBrute(m.Match(l, nil)))
+	})
+}

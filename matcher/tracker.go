@@ -1,0 +1,226 @@
+package matcher
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cowbell-sidecar/cowbell/rules"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// Identity names where a Tracker runs; incident keys are built from it.
+type Identity struct {
+	Host string // host name
+	Node string // machine id and boot id: one node, however many sidecars
+}
+
+// Tracker turns hits into incident events: thresholds, cooldowns, grouping and
+// resolve, keyed by incident key and run on each line's own time, so a replay of an
+// old log decides as the live run did. It is safe for concurrent use and starts no
+// goroutines.
+//
+// Memory is bounded: a rule keeps at most MaxKeysPerRule open or pending keys; past
+// that the least recently hit one is forgotten without an event.
+type Tracker struct {
+	m   *Matcher
+	id  Identity
+	now func() time.Time
+
+	mu        sync.Mutex
+	incidents map[string]*incident
+	byRule    map[string]*ruleIncidents
+	hits      []Hit // scratch, reused line after line
+}
+
+// NewTracker returns a Tracker over m's rules. now is the clock for lines without a
+// time, for Tick and for probes.
+func NewTracker(m *Matcher, id Identity, now func() time.Time) *Tracker {
+	return &Tracker{
+		m:         m,
+		id:        id,
+		now:       now,
+		incidents: map[string]*incident{},
+		byRule:    map[string]*ruleIncidents{},
+	}
+}
+
+// Observe matches l (match, follow and resolve patterns) and returns what the hits
+// change, in rule order: match hits first, then follow lines, then resolve lines. A
+// line that matches nothing returns nil without allocating.
+func (t *Tracker) Observe(l sources.Line) []Event {
+	var found [foundScratch]int32
+	var cand [candScratch]int32
+	c := t.m.pre.candidates(l.Text, found[:0], cand[:0])
+	if len(c) == 0 {
+		return nil
+	}
+	at := l.Time
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at.IsZero() {
+		at = t.now()
+	}
+	var events []Event
+	t.hits = t.m.eval(l, c, kindMatch, true, t.hits[:0])
+	matched := len(t.hits)
+	for _, h := range t.hits {
+		events = t.onHit(h, at, events)
+	}
+	t.hits = t.m.eval(l, c, kindFollow, true, t.hits)
+	for _, h := range t.hits[matched:] {
+		if !hitsRule(t.hits[:matched], h.Rule) { // a hit already counted the line
+			events = t.onFollow(h, at, events)
+		}
+	}
+	n := len(t.hits)
+	t.hits = t.m.eval(l, c, kindResolve, true, t.hits)
+	for _, h := range t.hits[n:] {
+		events = t.onResolve(h, at, events)
+	}
+	clear(t.hits) // drop references to the line until the next one
+	return events
+}
+
+func hitsRule(hs []Hit, r *rules.Rule) bool {
+	for _, h := range hs {
+		if h.Rule == r {
+			return true
+		}
+	}
+	return false
+}
+
+// onHit applies a match hit: it opens an incident (once the threshold is reached),
+// or counts into the open one and repeats or folds by the cooldown.
+func (t *Tracker) onHit(h Hit, at time.Time, events []Event) []Event {
+	r := h.Rule
+	key := t.key(r, t.keyData(h), false)
+	inc := t.incidents[incidentID(r.ID, key)]
+	if inc != nil && inc.open && r.GroupWithin > 0 && at.Sub(inc.st.LastSeen) > time.Duration(r.GroupWithin) {
+		t.forget(inc) // a gap: this hit starts a new occurrence
+		inc = nil
+	}
+	if inc == nil {
+		inc = t.add(r, newState(r, key, h, at), false)
+	}
+	if !inc.open {
+		return t.pendingHit(inc, h.Line, at, events)
+	}
+	st := &inc.st
+	st.Count++
+	st.Folded++
+	inc.seen(h.Line, at)
+	t.touch(inc)
+	if r.Cooldown == 0 || at.Sub(st.Notified) >= time.Duration(r.Cooldown) {
+		st.Notified = at
+		ev := Event{Kind: Repeat, State: inc.snapshot()}
+		st.Folded = 0
+		return append(events, ev)
+	}
+	return append(events, Event{Kind: Fold, State: inc.snapshot()})
+}
+
+// pendingHit counts a hit towards the rule's threshold and opens the incident when
+// enough hits fall inside the window.
+func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events []Event) []Event {
+	st := &inc.st
+	inc.seen(l, at)
+	t.touch(inc)
+	if th := inc.rule.Threshold; th != nil && th.Count > 1 {
+		st.Pending = append(st.Pending, at)
+		inc.prunePending(at)
+		if len(st.Pending) < th.Count {
+			st.Count = len(st.Pending)
+			return events
+		}
+		st.FirstSeen = st.Pending[0]
+	}
+	st.Count = max(1, len(st.Pending))
+	st.Folded = 0
+	st.Notified = at
+	st.Pending = nil
+	inc.open = true
+	return append(events, Event{Kind: Open, State: inc.snapshot()})
+}
+
+// onFollow folds a follow line into the open incident of its key or, failing that,
+// the most recent open incident of the rule from the same source. It never opens one.
+func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
+	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
+	if inc == nil || !inc.open {
+		inc = t.latestOpen(h.Rule.ID, h.Line.Source)
+	}
+	if inc == nil {
+		return events
+	}
+	inc.seen(h.Line, at)
+	t.touch(inc)
+	return append(events, Event{Kind: Fold, State: inc.snapshot()})
+}
+
+// onResolve closes the open incident of the line's key or, failing that, every open
+// incident of the rule from the same source. A pending threshold of the key is
+// dropped: the condition cleared before it counted.
+func (t *Tracker) onResolve(h Hit, at time.Time, events []Event) []Event {
+	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
+	if inc != nil && inc.open {
+		return t.resolve(inc, &h.Line, at, events)
+	}
+	if inc != nil {
+		t.forget(inc)
+	}
+	for _, inc := range t.openOf(h.Rule.ID, h.Line.Source) {
+		events = t.resolve(inc, &h.Line, at, events)
+	}
+	return events
+}
+
+// resolve emits the incident's Resolve event (with the resolving line, if any) and
+// forgets it.
+func (t *Tracker) resolve(inc *incident, l *sources.Line, at time.Time, events []Event) []Event {
+	if l != nil {
+		inc.addLine(*l, at)
+	}
+	inc.st.Resolved = true
+	t.forget(inc)
+	return append(events, Event{Kind: Resolve, State: inc.snapshot()})
+}
+
+func (t *Tracker) keyData(h Hit) rules.KeyData {
+	return rules.KeyData{
+		Rule:     h.Rule.ID,
+		Host:     t.id.Host,
+		Node:     t.id.Node,
+		Source:   h.Line.Source,
+		Captures: h.Captures,
+		Labels:   h.Line.Labels,
+	}
+}
+
+// key runs the rule's key template. Without one (or if it fails, which a template
+// over KeyData only does when written to) the key is rule@host, rule@node for probes.
+func (t *Tracker) key(r *rules.Rule, d rules.KeyData, probe bool) string {
+	if r.Key != nil && r.Key.Template != nil {
+		var b strings.Builder
+		if err := r.Key.Template.Execute(&b, d); err == nil {
+			return b.String()
+		}
+	}
+	if probe {
+		return r.ID + "@" + d.Node
+	}
+	return r.ID + "@" + d.Host
+}
+
+func newState(r *rules.Rule, key string, h Hit, at time.Time) State {
+	return State{
+		Key:       key,
+		Rule:      r.ID,
+		Source:    h.Line.Source,
+		Labels:    h.Line.Labels,
+		Captures:  h.Captures,
+		FirstSeen: at,
+		LastSeen:  at,
+	}
+}

@@ -1,0 +1,162 @@
+package notifiers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cowbell-sidecar/cowbell/state"
+)
+
+// errTimeout is the cause of an attempt's context when its own deadline passed.
+var errTimeout = errors.New("delivery attempt timed out")
+
+// errShutdown is the cause when shutdown's grace period for an attempt ran out.
+var errShutdown = errors.New("shutting down")
+
+// shutdownGrace is how long an attempt in flight at shutdown may still take.
+const shutdownGrace = 5 * time.Second
+
+// Dispatcher delivers the outbox: one worker per notifier takes its queue in order
+// (so one incident key's notifications arrive in order), retries what may succeed
+// later with exponential backoff, dead-letters what will not, and enforces the
+// outbox bound. Entries leave the store only after success, so a restart resumes.
+type Dispatcher struct {
+	st  *state.Store
+	ns  map[string]Notifier
+	cfg DispatcherConfig
+	log *zap.Logger
+	m   *outboxMetrics
+
+	// Injected for tests: the clock, the sleeper, the jitter source and the grace.
+	now    func() time.Time
+	after  func(time.Duration) <-chan time.Time
+	jitter func() float64
+	grace  time.Duration
+}
+
+// NewDispatcher makes a Dispatcher for the notifiers ns (by configured name) over the
+// store's outbox. Zero fields of c take their defaults; metrics are registered on reg
+// (nil: not registered).
+func NewDispatcher(st *state.Store, ns map[string]Notifier, c DispatcherConfig, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
+	d := &Dispatcher{
+		st: st, ns: ns, cfg: c.withDefaults(), log: log, m: newOutboxMetrics(reg),
+		now: time.Now, after: time.After, jitter: rand.Float64, grace: shutdownGrace,
+	}
+	for name := range ns {
+		d.m.init(name)
+	}
+	return d
+}
+
+// Run delivers until ctx is done, then lets each attempt in flight finish under a
+// short deadline and returns nil. It returns an error only when the store fails.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.warnUnconfigured()
+	names := make([]string, 0, len(d.ns))
+	for name := range d.ns {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, name := range names {
+		w := &worker{d: d, name: name, n: d.ns[name], log: d.log.With(zap.String("notifier", name))}
+		g.Go(func() error { return w.run(ctx) })
+	}
+	return g.Wait()
+}
+
+// warnUnconfigured says when the outbox holds entries for a notifier no longer
+// configured: they stay, undelivered, until it comes back or they are purged.
+func (d *Dispatcher) warnUnconfigured() {
+	names, err := d.st.Notifiers()
+	if err != nil {
+		d.log.Warn("cannot list outbox notifiers", zap.Error(err))
+		return
+	}
+	for _, name := range names {
+		if _, ok := d.ns[name]; ok {
+			continue
+		}
+		n, err := d.st.Len(name)
+		if err == nil && n > 0 {
+			d.log.Warn("outbox holds entries for a notifier that is not configured",
+				zap.String("notifier", name), zap.Int("pending", n))
+		}
+	}
+}
+
+// worker delivers one notifier's queue.
+type worker struct {
+	d    *Dispatcher
+	name string
+	n    Notifier
+	log  *zap.Logger
+
+	failing string // the error of the current run of failures, "" when healthy
+}
+
+func (w *worker) run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		wake := w.d.st.Updated() // before reading, so no Commit is missed
+		e, ok, err := w.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if wait := e.NextAttempt.Sub(w.d.now()); wait > 0 {
+			// New entries wake us too, so the bound holds while we back off.
+			select {
+			case <-w.d.after(wait):
+			case <-wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if err := w.deliver(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// next enforces the bound and returns the oldest pending entry.
+func (w *worker) next() (state.Entry, bool, error) {
+	cfg := w.d.cfg
+	dropped, err := w.d.st.Trim(w.name, cfg.MaxEntries, cfg.MaxAge, w.d.now())
+	if err != nil {
+		return state.Entry{}, false, fmt.Errorf("dispatch to %s: %w", w.name, err)
+	}
+	for _, dr := range dropped {
+		w.d.m.dropped.WithLabelValues(w.name, dr.Reason).Inc()
+		w.log.Error("outbox bound reached, notification dropped undelivered",
+			zap.String("incident", dr.Entry.Key), zap.String("reason", dr.Reason),
+			zap.Time("enqueued", dr.Entry.Enqueued), zap.Int("attempts", dr.Entry.Attempts),
+			zap.Int("max_entries", cfg.MaxEntries), zap.Duration("max_age", cfg.MaxAge))
+	}
+	e, ok, err := w.d.st.Head(w.name)
+	if err != nil {
+		return state.Entry{}, false, fmt.Errorf("dispatch to %s: %w", w.name, err)
+	}
+	w.setPending()
+	return e, ok, nil
+}
+
+func (w *worker) setPending() {
+	if n, err := w.d.st.Len(w.name); err == nil {
+		w.d.m.pending.WithLabelValues(w.name).Set(float64(n))
+	}
+}

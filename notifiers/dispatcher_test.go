@@ -1,0 +1,264 @@
+package notifiers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
+	"github.com/cowbell-sidecar/cowbell/notifiers/webhook"
+)
+
+// endpoint is an HTTP receiver whose answer to the n-th request (from 1) a plan
+// decides: "ok", "hang" (no answer until the client gives up), or a status code.
+type endpoint struct {
+	*httptest.Server
+	clk  *clock
+	plan func(n int, inc *notifiers.Incident) (status int, hang bool, header http.Header, body string)
+
+	mu    sync.Mutex
+	n     int
+	got   []string    // key#count of the requests answered 2xx, in order
+	times []time.Time // by the virtual clock, of every request
+}
+
+func newEndpoint(t *testing.T, clk *clock, plan func(n int, inc *notifiers.Incident) (int, bool, http.Header, string)) *endpoint {
+	e := &endpoint{clk: clk, plan: plan}
+	e.Server = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	var inc notifiers.Incident
+	if err := json.NewDecoder(r.Body).Decode(&inc); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	e.mu.Lock()
+	e.n++
+	e.times = append(e.times, e.clk.Now())
+	status, hang, header, body := e.plan(e.n, &inc)
+	if status/100 == 2 && !hang {
+		e.got = append(e.got, label(&inc))
+	}
+	e.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
+	for k, vs := range header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func (e *endpoint) received() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.got...)
+}
+
+func (e *endpoint) requestTimes() []time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]time.Time(nil), e.times...)
+}
+
+func newWebhook(t *testing.T, url string) *webhook.Notifier {
+	t.Helper()
+	n, err := webhook.New(webhook.Config{URL: secret.Secret(url), Secret: "s3cret", Timeout: time.Minute}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return n
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 30*time.Second, 5*time.Millisecond, what)
+}
+
+// An endpoint that fails with 5xx and timeouts for a while, then recovers, receives
+// every notification exactly once, in the order queued; a healthy notifier beside it
+// is not held up.
+func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
+	clk := newClock(time.Now())
+	failures := map[int]string{1: "500", 2: "hang", 3: "503", 4: "hang", 5: "502", 6: "500", 7: "429"}
+	ep := newEndpoint(t, clk, func(n int, _ *notifiers.Incident) (int, bool, http.Header, string) {
+		switch failures[n] {
+		case "hang":
+			return 0, true, nil, ""
+		case "":
+			return http.StatusOK, false, nil, ""
+		}
+		return map[string]int{"500": 500, "502": 502, "503": 503, "429": 429}[failures[n]], false, nil, "try later"
+	})
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	rec := notifierstest.New()
+	names := []string{"hook", "rec"}
+	cfg := notifiers.DispatcherConfig{Timeout: 200 * time.Millisecond, MinBackoff: time.Second, MaxBackoff: time.Minute}
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL), "rec": rec}, cfg, clk)
+
+	want := enqueue(t, st, names, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))
+	want = append(want, enqueue(t, st, names, incident("c", 1, notifiers.StatusFiring), incident("a", 2, notifiers.StatusFiring))...)
+	stop := r.start(t)
+	want = append(want, enqueue(t, st, names, incident("b", 2, notifiers.StatusResolved), incident("c", 2, notifiers.StatusFiring))...)
+	want = append(want, enqueue(t, st, names, incident("a", 3, notifiers.StatusResolved), incident("c", 3, notifiers.StatusResolved))...)
+
+	rec.WaitDelivered(t, len(want))
+	waitFor(t, "the endpoint receives everything", func() bool { return len(ep.received()) >= len(want) })
+	waitFor(t, "the outbox drains", func() bool {
+		return r.metric(t, "cowbell_outbox_pending", "notifier", "hook") == 0 && r.metric(t, "cowbell_outbox_pending", "notifier", "rec") == 0
+	})
+	require.NoError(t, stop())
+
+	require.Equal(t, want, ep.received(), "every notification once, in queue order")
+	require.Equal(t, want, labels(rec.Delivered()))
+	require.Equal(t, float64(len(want)), r.metric(t, "cowbell_notifications_sent_total", "notifier", "hook"))
+	require.Equal(t, float64(len(failures)), r.metric(t, "cowbell_notifications_failed_total", "notifier", "hook", "retry", "true"))
+	require.Zero(t, r.metric(t, "cowbell_notifications_failed_total", "notifier", "rec", "retry", "true"))
+	require.Zero(t, r.metric(t, "cowbell_outbox_dead_total", "notifier", "hook"))
+	pending, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.Empty(t, pending)
+
+	// The failures were all on the first notification; the log says when they started,
+	// changed and cleared, not once per attempt.
+	require.NotEmpty(t, r.logged("delivery failed, will retry"))
+	require.LessOrEqual(t, len(r.logged("delivery failed, will retry")), len(failures))
+	require.Equal(t, []string{"a"}, r.logged("delivery recovered"))
+	waits := clk.Waits()
+	require.Len(t, waits, len(failures), "one backoff per failure")
+	require.Greater(t, waits[4], waits[0], "the backoff grows")
+}
+
+func labels(incs []*notifiers.Incident) []string {
+	var out []string
+	for _, inc := range incs {
+		out = append(out, label(inc))
+	}
+	return out
+}
+
+// A 429 with Retry-After: 1 is waited out even though the backoff is shorter.
+func TestDispatcherHonoursRetryAfter(t *testing.T) {
+	clk := newClock(time.Now())
+	ep := newEndpoint(t, clk, func(n int, _ *notifiers.Incident) (int, bool, http.Header, string) {
+		if n == 1 {
+			return http.StatusTooManyRequests, false, http.Header{"Retry-After": {"1"}}, "slow down"
+		}
+		return http.StatusNoContent, false, nil, ""
+	})
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	cfg := notifiers.DispatcherConfig{Timeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond}
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL)}, cfg, clk)
+	want := enqueue(t, st, []string{"hook"}, incident("a", 1, notifiers.StatusFiring))
+	stop := r.start(t)
+	waitFor(t, "delivery after the wait", func() bool { return len(ep.received()) == 1 })
+	require.NoError(t, stop())
+
+	require.Equal(t, want, ep.received())
+	times := ep.requestTimes()
+	require.Len(t, times, 2)
+	require.GreaterOrEqual(t, times[1].Sub(times[0]), time.Second, "the second attempt waited for Retry-After")
+	require.Equal(t, []time.Duration{time.Second}, clk.Waits())
+}
+
+// A 400 is not retried: the entry goes to the dead letters with the endpoint's answer,
+// loudly, and the entries behind it are still delivered.
+func TestDispatcherDeadLettersPermanentFailure(t *testing.T) {
+	clk := newClock(time.Now())
+	ep := newEndpoint(t, clk, func(_ int, inc *notifiers.Incident) (int, bool, http.Header, string) {
+		if inc.Key == "bad" {
+			return http.StatusBadRequest, false, nil, "invalid payload: missing field summary"
+		}
+		return http.StatusOK, false, nil, ""
+	})
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL)}, notifiers.DefaultDispatcherConfig, clk)
+	enqueue(t, st, []string{"hook"}, incident("good", 1, notifiers.StatusFiring), incident("bad", 1, notifiers.StatusFiring), incident("good", 2, notifiers.StatusFiring))
+	stop := r.start(t)
+	waitFor(t, "the good ones arrive", func() bool { return len(ep.received()) == 2 })
+	require.NoError(t, stop())
+
+	require.Equal(t, []string{"good#1", "good#2"}, ep.received())
+	dead, err := st.DeadLetters("hook")
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, "bad", dead[0].Key)
+	require.Contains(t, dead[0].LastError, "400")
+	require.Contains(t, dead[0].LastError, "invalid payload: missing field summary")
+	require.NotContains(t, dead[0].LastError, ep.URL)
+	require.Equal(t, 1.0, r.metric(t, "cowbell_outbox_dead_total", "notifier", "hook"))
+	require.Equal(t, 1.0, r.metric(t, "cowbell_notifications_failed_total", "notifier", "hook", "retry", "false"))
+	require.Equal(t, 2.0, r.metric(t, "cowbell_notifications_sent_total", "notifier", "hook"))
+	require.Equal(t, []string{"bad"}, r.logged("delivery given up, notification moved to dead letters"))
+	require.Empty(t, clk.Waits(), "nothing was retried")
+}
+
+// A notifier's own permanent error (not HTTP) is dead-lettered too, and a queued body
+// that is not an incident does not block the queue.
+func TestDispatcherDeadLettersNotifierError(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	rec := notifierstest.New(notifierstest.Result{Err: errors.New("channel_not_found")})
+	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, notifiers.DefaultDispatcherConfig, newClock(time.Now()))
+	enqueue(t, st, []string{"rec"}, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))
+	stop := r.start(t)
+	rec.WaitDelivered(t, 1)
+	require.NoError(t, stop())
+	require.Equal(t, []string{"b#1"}, labels(rec.Delivered()))
+	dead, err := st.DeadLetters("rec")
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, "channel_not_found", dead[0].LastError)
+}
+
+func TestDispatcherBoundDropsOldest(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       notifiers.DispatcherConfig
+		clockAt   time.Duration // from now
+		reason    string
+		dropped   int
+		delivered []string
+	}{
+		{"max entries", notifiers.DispatcherConfig{MaxEntries: 3}, 0, "max_entries", 2, []string{"k#3", "k#4", "k#5"}},
+		{"max age", notifiers.DispatcherConfig{MaxAge: time.Hour}, 2 * time.Hour, "max_age", 5, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			rec := notifierstest.New()
+			r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, tt.cfg, newClock(time.Now().Add(tt.clockAt)))
+			for i := 1; i <= 5; i++ {
+				enqueue(t, st, []string{"rec"}, incident("k", i, notifiers.StatusFiring))
+			}
+			stop := r.start(t)
+			waitFor(t, "the drops", func() bool {
+				return r.metric(t, "cowbell_outbox_dropped_total", "notifier", "rec", "reason", tt.reason) == float64(tt.dropped)
+			})
+			if len(tt.delivered) > 0 {
+				rec.WaitDelivered(t, len(tt.delivered))
+			}
+			waitFor(t, "the outbox drains", func() bool { return r.metric(t, "cowbell_outbox_pending", "notifier", "rec") == 0 })
+			require.NoError(t, stop())
+			require.Equal(t, tt.delivered, labels(rec.Delivered()))
+			require.Len(t, r.logged("outbox bound reached, notification dropped undelivered"), tt.dropped)
+		})
+	}
+}

@@ -1,0 +1,173 @@
+// Package zenduty delivers incidents to a Zenduty Generic Integration: one alert per
+// incident key (entity_id), resolved when the incident resolves, with the whole
+// cowbell.incident/v1 object as the alert's payload.
+package zenduty
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+// Field limits of the Generic Integration: message becomes the incident title.
+const (
+	maxMessage = 512
+	maxSummary = 4096
+)
+
+var errNotHTTP = errors.New("not an absolute http or https URL")
+
+// Notifier posts incidents to one Zenduty integration.
+type Notifier struct {
+	url    secret.Secret
+	client *http.Client
+	log    *zap.Logger
+}
+
+var _ notifiers.Notifier = (*Notifier)(nil)
+
+// New makes a Notifier, reading url_file if one is set.
+func New(c Config, log *zap.Logger) (*Notifier, error) {
+	u, err := secret.Pick("url", c.URL, c.URLFile, true)
+	if err != nil {
+		return nil, fmt.Errorf("zenduty: %w", err)
+	}
+	if err := checkURL(u.Reveal()); err != nil {
+		return nil, fmt.Errorf("zenduty: url: %w", err)
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultConfig.Timeout
+	}
+	return &Notifier{url: u, client: &http.Client{Timeout: timeout}, log: log}, nil
+}
+
+// Notify makes one delivery attempt: 2xx is success, 408, 429 and 5xx may succeed
+// later, any other answer will not.
+func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+	body, err := json.Marshal(newEvent(inc))
+	if err != nil {
+		return false, fmt.Errorf("encode zenduty event: %w", err)
+	}
+	retry, err = notifiers.Post(ctx, n.client, n.url.Reveal(), "application/json", body)
+	if err != nil {
+		return retry, fmt.Errorf("post zenduty event: %w", err)
+	}
+	n.log.Debug("zenduty event accepted", zap.String("incident", inc.Key), zap.String("status", string(inc.Status)))
+	return false, nil
+}
+
+// event is the Generic Integration's request body.
+type event struct {
+	AlertType string              `json:"alert_type"`
+	Message   string              `json:"message"`
+	Summary   string              `json:"summary"`
+	EntityID  string              `json:"entity_id"`
+	Payload   *notifiers.Incident `json:"payload"`
+	URLs      []link              `json:"urls,omitempty"`
+}
+
+type link struct {
+	URL  string `json:"link_url"`
+	Text string `json:"link_text"`
+}
+
+func newEvent(inc *notifiers.Incident) event {
+	return event{
+		AlertType: alertType(inc),
+		Message:   cut(message(inc), maxMessage),
+		Summary:   cut(summary(inc), maxSummary),
+		EntityID:  inc.Key,
+		Payload:   inc,
+		URLs:      links(inc.Docs),
+	}
+}
+
+// alertType maps status and severity onto Zenduty's alert types; a severity cowbell
+// does not know pages as an error rather than being dropped.
+func alertType(inc *notifiers.Incident) string {
+	if inc.Status == notifiers.StatusResolved {
+		return "resolved"
+	}
+	switch inc.Rule.Severity {
+	case "critical", "warning", "info":
+		return inc.Rule.Severity
+	}
+	return "error"
+}
+
+func message(inc *notifiers.Incident) string {
+	title := inc.Rule.Title
+	if title == "" {
+		title = inc.Summary
+	}
+	if title == "" {
+		title = inc.Rule.ID
+	}
+	if inc.Host != "" {
+		title += " on " + inc.Host
+	}
+	if inc.Test {
+		title = "[TEST] " + title
+	}
+	return oneLine(title)
+}
+
+// summary is plain text: where, why, and the first thing to do.
+func summary(inc *notifiers.Incident) string {
+	var b strings.Builder
+	if inc.Test {
+		b.WriteString("TEST NOTIFICATION from `cowbell notify test`: nothing is wrong.\n")
+	}
+	fmt.Fprintf(&b, "Host: %s\n", inc.Host)
+	if inc.Summary != "" {
+		fmt.Fprintf(&b, "What: %s\n", inc.Summary)
+	}
+	if inc.RootCause != "" {
+		fmt.Fprintf(&b, "Root cause: %s\n", strings.TrimSpace(inc.RootCause))
+	}
+	if len(inc.Advice) > 0 {
+		fmt.Fprintf(&b, "Do: %s\n", strings.TrimSpace(inc.Advice[0].Text))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// links keeps the rule's http(s) docs; anything else is not a link to offer.
+func links(docs []string) []link {
+	var out []link
+	for _, d := range docs {
+		u, err := url.Parse(d)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			continue
+		}
+		out = append(out, link{URL: u.String(), Text: "Docs: " + u.Host})
+	}
+	return out
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const mark = "…"
+	i := limit - len(mark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + mark
+}

@@ -1,0 +1,299 @@
+package zenduty
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// secretPath stands for the integration key in every test URL.
+const secretPath = "/api/events/0123-integration-key-4567/"
+
+func incident(t *testing.T, edit func(*notifiers.Incident)) *notifiers.Incident {
+	t.Helper()
+	b, err := os.ReadFile("testdata/incident.json")
+	require.NoError(t, err)
+	var inc notifiers.Incident
+	require.NoError(t, json.Unmarshal(b, &inc))
+	if edit != nil {
+		edit(&inc)
+	}
+	return &inc
+}
+
+func resolved(inc *notifiers.Incident) {
+	at := time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC)
+	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+}
+
+// recorder is a Zenduty stand-in: it checks each body against the Generic
+// Integration's documented fields and keeps it.
+type recorder struct {
+	t      *testing.T
+	status int
+	bodies chan []byte
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	if req.Method != http.MethodPost || req.URL.Path != secretPath || req.Header.Get("Content-Type") != "application/json" {
+		http.Error(w, "unexpected request", http.StatusNotFound)
+		return
+	}
+	if err := checkSchema(body); err != nil {
+		r.t.Errorf("body does not fit the generic integration schema: %v\n%s", err, body)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.bodies <- body
+	w.WriteHeader(r.status)
+	_, _ = w.Write([]byte(`{"message":"Alert created"}`))
+}
+
+// checkSchema checks a body against https://zenduty.com/docs/generic-integration/:
+// message, summary and alert_type are required strings, alert_type is one of six,
+// the optional fields have their documented types, and nothing else is sent.
+func checkSchema(body []byte) error {
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return err
+	}
+	str := func(k string, required bool) (string, error) {
+		raw, ok := ev[k]
+		if !ok {
+			if required {
+				return "", errors.New("missing " + k)
+			}
+			return "", nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errors.New(k + " is not a string")
+		}
+		return s, nil
+	}
+	for _, k := range []string{"message", "summary", "alert_type"} {
+		if s, err := str(k, true); err != nil || s == "" {
+			return errors.Join(err, errors.New(k+" is empty"))
+		}
+	}
+	if m, _ := str("message", true); len(m) > maxMessage {
+		return errors.New("message longer than 512")
+	}
+	switch at, _ := str("alert_type", true); at {
+	case "critical", "acknowledged", "resolved", "error", "warning", "info":
+	default:
+		return errors.New("alert_type " + at + " not allowed")
+	}
+	if _, err := str("entity_id", false); err != nil {
+		return err
+	}
+	var obj map[string]any
+	if raw, ok := ev["payload"]; ok && json.Unmarshal(raw, &obj) != nil {
+		return errors.New("payload is not an object")
+	}
+	var urls []struct {
+		URL  string `json:"link_url"`
+		Text string `json:"link_text"`
+	}
+	if raw, ok := ev["urls"]; ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&urls); err != nil {
+			return errors.New("urls: " + err.Error())
+		}
+	}
+	for k := range ev {
+		switch k {
+		case "message", "summary", "alert_type", "suppressed", "entity_id", "payload", "urls", "sla":
+		default:
+			return errors.New("unknown field " + k)
+		}
+	}
+	return nil
+}
+
+func newServer(t *testing.T, status int) (*recorder, string) {
+	r := &recorder{t: t, status: status, bodies: make(chan []byte, 4)}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv.URL + secretPath
+}
+
+func newNotifier(t *testing.T, url string) *Notifier {
+	n, err := New(Config{URL: secretOf(url), Timeout: 5 * time.Second}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return n
+}
+
+func golden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, body, "", "  "))
+	pretty.WriteByte('\n')
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), pretty.String())
+}
+
+func TestNotifyPayload(t *testing.T) {
+	long := strings.Repeat("très long titre ", 60)
+	tests := []struct {
+		name      string
+		edit      func(*notifiers.Incident)
+		alertType string
+	}{
+		{"firing", nil, "critical"},
+		{"resolved", resolved, "resolved"},
+		{"test", func(inc *notifiers.Incident) { inc.Test = true; inc.Rule.Severity = "info" }, "info"},
+		{"warning", func(inc *notifiers.Incident) { inc.Rule.Severity = "warning" }, "warning"},
+		{"long-title", func(inc *notifiers.Incident) { inc.Rule.Title = long; inc.Rule.Severity = "bogus" }, "error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, url := newServer(t, http.StatusCreated)
+			inc := incident(t, tt.edit)
+			retry, err := newNotifier(t, url).Notify(context.Background(), inc)
+			require.NoError(t, err)
+			require.False(t, retry)
+			body := <-rec.bodies
+			var ev event
+			require.NoError(t, json.Unmarshal(body, &ev))
+			require.Equal(t, tt.alertType, ev.AlertType)
+			require.Equal(t, inc.Key, ev.EntityID)
+			require.Equal(t, notifiers.Schema, ev.Payload.Schema)
+			require.Equal(t, inc.Test, strings.HasPrefix(ev.Message, "[TEST] "))
+			require.LessOrEqual(t, len(ev.Message), maxMessage)
+			golden(t, tt.name, body)
+		})
+	}
+}
+
+func TestNotifyStatus(t *testing.T) {
+	tests := []struct {
+		status int
+		retry  bool
+		wait   time.Duration
+	}{
+		{http.StatusOK, false, 0},
+		{http.StatusBadRequest, false, 0},
+		{http.StatusUnauthorized, false, 0},
+		{http.StatusNotFound, false, 0},
+		{http.StatusRequestTimeout, true, 0},
+		{http.StatusTooManyRequests, true, 7 * time.Second},
+		{http.StatusInternalServerError, true, 0},
+		{http.StatusServiceUnavailable, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tt.wait > 0 {
+					w.Header().Set("Retry-After", "7")
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer srv.Close()
+			retry, err := newNotifier(t, srv.URL+secretPath).Notify(context.Background(), incident(t, nil))
+			require.Equal(t, tt.retry, retry)
+			if tt.status/100 == 2 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), secretPath)
+			var ra notifiers.RetryAfter
+			require.ErrorAs(t, err, &ra)
+			require.Equal(t, tt.wait, ra.RetryAfter())
+		})
+	}
+}
+
+func TestNotifyCancelled(t *testing.T) {
+	arrived := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	retry, err := newNotifier(t, srv.URL+secretPath).Notify(ctx, incident(t, nil))
+	require.True(t, retry)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Contains(t, err.Error(), "canceled")
+	require.NotContains(t, err.Error(), srv.URL)
+	require.NotContains(t, err.Error(), "integration-key")
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml, err string
+		want            Config
+	}{
+		{"url", "url: https://www.zenduty.com/api/events/k/\n", "", Config{URL: "https://www.zenduty.com/api/events/k/", Timeout: 10 * time.Second}},
+		{"url_file", "url_file: /run/secrets/zd\ntimeout: 3s\n", "", Config{URLFile: "/run/secrets/zd", Timeout: 3 * time.Second}},
+		{"neither", "timeout: 3s\n", "1:1: exactly one of url and url_file is required", Config{}},
+		{"both", "url: https://x/\nurl_file: /f\n", "1:1: exactly one of url and url_file", Config{}},
+		{"unknown key", "url: https://x/\nurl_fil: /f\n", `2:1: unknown field "url_fil"`, Config{}},
+		{"bad url", "url: www.zenduty.com/api/events/k/\n", "1:6: url: not an absolute http or https URL", Config{}},
+		{"bad timeout", "url: https://x/\ntimeout: -1s\n", "2:10: timeout must be positive", Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			err := yaml.Unmarshal([]byte(tt.yaml), &c)
+			if tt.err == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.want, c)
+				return
+			}
+			var pe *yamlpos.Error
+			require.ErrorAs(t, err, &pe)
+			require.Contains(t, err.Error(), tt.err)
+			require.NotContains(t, err.Error(), "zenduty.com/api/events/k")
+		})
+	}
+}
+
+func TestNewReadsURLFile(t *testing.T) {
+	rec, url := newServer(t, http.StatusOK)
+	path := filepath.Join(t.TempDir(), "url")
+	require.NoError(t, os.WriteFile(path, []byte(url+"\n"), 0o600))
+	n, err := New(Config{URLFile: path}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	_, err = n.Notify(context.Background(), incident(t, nil))
+	require.NoError(t, err)
+	require.NotEmpty(t, <-rec.bodies)
+
+	_, err = New(Config{URLFile: filepath.Join(t.TempDir(), "missing")}, zaptest.NewLogger(t))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func secretOf(s string) secret.Secret { return secret.Secret(s) }

@@ -1,0 +1,130 @@
+package file
+
+import "time"
+
+// emitFunc passes on one decoded line that ends at file offset end. text is only
+// valid during the call; cut says it was longer than the cap and was cut.
+type emitFunc func(text []byte, t time.Time, stream string, cut bool, end int64) error
+
+// skipFunc is told about a record that could not be decoded.
+type skipFunc func(reason string, err error)
+
+// join collects the pieces of one stream's split line.
+type join struct {
+	active bool
+	stream string
+	t      time.Time // the first piece's time
+	buf    []byte
+	cut    bool
+}
+
+// decoder turns records into lines: it detects the format (when auto), decodes
+// container records and joins their pieces, and cuts lines at max bytes.
+type decoder struct {
+	conf  Format // as configured; auto detects per file
+	fmt   Format // as detected; auto until the first non-empty record
+	max   int
+	joins [2]join // stdout, other streams: Docker interleaves their pieces
+}
+
+func newDecoder(f Format, max int) decoder {
+	return decoder{conf: f, fmt: f, max: max}
+}
+
+// reset forgets the detected format and any pieces (the file was truncated).
+func (d *decoder) reset() {
+	d.fmt = d.conf
+	for i := range d.joins {
+		d.joins[i].active = false
+	}
+}
+
+// format reports the file's format, FormatAuto while undetected.
+func (d *decoder) format() Format { return d.fmt }
+
+// record decodes one record (read at now, ending at end) and emits the lines it
+// completes.
+func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit emitFunc, skip skipFunc) error {
+	if d.fmt == FormatAuto && len(rec) > 0 && !cut {
+		d.fmt = detect(rec)
+	}
+	switch d.fmt {
+	case FormatDocker, FormatCRI:
+		if cut {
+			skip(reasonTooLong, nil)
+			return nil
+		}
+		decode, reason := decodeDocker, reasonDocker
+		if d.fmt == FormatCRI {
+			decode, reason = decodeCRI, reasonCRI
+		}
+		msg, stream, t, partial, err := decode(rec)
+		if err != nil {
+			skip(reason, err)
+			return nil
+		}
+		return d.piece(msg, stream, t, partial, end, emit)
+	}
+	if len(rec) > d.max {
+		rec, cut = rec[:d.max], true
+	}
+	return emit(clean(rec, true), now, "", cut, end)
+}
+
+// piece adds one decoded record to its stream's line; a full record ends the line.
+func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, end int64, emit emitFunc) error {
+	j := &d.joins[0]
+	if stream != "stdout" {
+		j = &d.joins[1]
+	}
+	if !j.active && !partial {
+		cut := len(msg) > d.max
+		if cut {
+			msg = msg[:d.max]
+		}
+		return emit(clean(msg, true), t, stream, cut, end)
+	}
+	if !j.active {
+		*j = join{active: true, stream: stream, t: t, buf: j.buf[:0]}
+	}
+	if room := d.max - len(j.buf); len(msg) > room {
+		msg, j.cut = msg[:max(room, 0)], true
+	}
+	j.buf = append(j.buf, msg...)
+	if partial {
+		return nil
+	}
+	return d.finish(j, end, emit)
+}
+
+// finish emits a joined line.
+func (d *decoder) finish(j *join, end int64, emit emitFunc) error {
+	j.active = false
+	return emit(clean(j.buf, true), j.t, j.stream, j.cut, end)
+}
+
+// joining reports whether pieces wait for the end of their line.
+func (d *decoder) joining() bool {
+	return d.joins[0].active || d.joins[1].active
+}
+
+// flush emits the lines still being joined, as far as they came.
+func (d *decoder) flush(end int64, emit emitFunc) error {
+	for i := range d.joins {
+		if j := &d.joins[i]; j.active {
+			if err := d.finish(j, end, emit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// splitMax is the record cap for a configured format: container records carry escaping
+// and a prefix, so their cap is larger; the decoder cuts the message at maxLine.
+func splitMax(f Format, maxLine, rawMax int) int {
+	if f == FormatPlain {
+		return maxLine
+	}
+	return rawMax
+}

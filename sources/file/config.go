@@ -1,0 +1,168 @@
+// Package file follows plain log files and container logs (Docker json-file, CRI)
+// without losing or repeating lines across rotation, truncation and restarts.
+//
+// A file is known by its device, inode and a fingerprint of its first bytes. Stat
+// polling is the source of truth; fsnotify only wakes the poller early. A rotated
+// file stays open and is read to its end, and drained for a grace period, before it
+// is closed.
+package file
+
+import (
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// Format is how a file's records are encoded.
+type Format string
+
+// Formats. FormatAuto detects the format of each file from its first record.
+const (
+	FormatAuto   Format = "auto"
+	FormatPlain  Format = "plain"
+	FormatDocker Format = "docker"
+	FormatCRI    Format = "cri"
+)
+
+// Valid reports whether f is a known format.
+func (f Format) Valid() bool {
+	switch f {
+	case FormatAuto, FormatPlain, FormatDocker, FormatCRI:
+		return true
+	}
+	return false
+}
+
+// Config is one file source: which files to follow and how to read them.
+type Config struct {
+	Paths        []string      `yaml:"paths"`          // files, globs, symlinks (e.g. /var/log/containers/*.log)
+	Format       Format        `yaml:"format"`         // default auto: detected per file from its first record
+	StartAt      string        `yaml:"start_at"`       // "end" (default) | "beginning"; only for files without a checkpoint
+	MaxLineBytes int           `yaml:"max_line_bytes"` // default 64 KiB; longer lines are cut, counted and marked
+	FlushTimeout time.Duration `yaml:"flush_timeout"`  // a partial last line is sent after this (default 5s)
+	PollInterval time.Duration `yaml:"poll_interval"`  // stat polling, the source of truth (default 250ms)
+	RotateGrace  time.Duration `yaml:"rotate_grace"`   // a rotated file is drained this long (default 5s)
+	DockerRoot   string        `yaml:"docker_root"`    // where config.v2.json lives
+}
+
+// DefaultConfig holds the defaults a decoded Config starts from.
+var DefaultConfig = Config{
+	Format:       FormatAuto,
+	StartAt:      "end",
+	MaxLineBytes: 64 << 10,
+	FlushTimeout: 5 * time.Second,
+	PollInterval: 250 * time.Millisecond,
+	RotateGrace:  5 * time.Second,
+	DockerRoot:   "/var/lib/docker/containers",
+}
+
+// Limits on max_line_bytes.
+const (
+	minLineBytes = 64
+	maxLineBytes = 64 << 20
+)
+
+// cutMark ends a line that was longer than MaxLineBytes.
+const cutMark = " …[cut]"
+
+// UnmarshalYAML sets the defaults, decodes strictly and checks the values, pointing
+// at the offending key. It does no I/O.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	*c = DefaultConfig
+	type plain Config
+	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
+		return err
+	}
+	if key, err := c.check(); err != nil {
+		at := field(n, key)
+		if at == nil {
+			at = n
+		}
+		return yamlpos.At(at, "%s: %w", key, err)
+	}
+	return nil
+}
+
+// check validates c and names the key at fault.
+func (c *Config) check() (key string, err error) {
+	switch {
+	case len(c.Paths) == 0:
+		return "paths", fmt.Errorf("at least one path is required")
+	case !c.Format.Valid():
+		return "format", fmt.Errorf("unknown format %q (want auto, plain, docker or cri)", c.Format)
+	case c.StartAt != "end" && c.StartAt != "beginning":
+		return "start_at", fmt.Errorf("unknown value %q (want end or beginning)", c.StartAt)
+	case c.MaxLineBytes < minLineBytes || c.MaxLineBytes > maxLineBytes:
+		return "max_line_bytes", fmt.Errorf("%d is outside %d..%d", c.MaxLineBytes, minLineBytes, maxLineBytes)
+	case c.FlushTimeout <= 0:
+		return "flush_timeout", fmt.Errorf("must be positive")
+	case c.PollInterval <= 0:
+		return "poll_interval", fmt.Errorf("must be positive")
+	case c.RotateGrace < 0:
+		return "rotate_grace", fmt.Errorf("must not be negative")
+	}
+	for _, p := range c.Paths {
+		if p == "" {
+			return "paths", fmt.Errorf("empty path")
+		}
+	}
+	return "", nil
+}
+
+// withDefaults fills the zero fields of a Config built in code.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig
+	if c.Format == "" {
+		c.Format = d.Format
+	}
+	if c.StartAt == "" {
+		c.StartAt = d.StartAt
+	}
+	if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = d.MaxLineBytes
+	}
+	if c.FlushTimeout == 0 {
+		c.FlushTimeout = d.FlushTimeout
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.RotateGrace == 0 {
+		c.RotateGrace = d.RotateGrace
+	}
+	if c.DockerRoot == "" {
+		c.DockerRoot = d.DockerRoot
+	}
+	return c
+}
+
+// startAt maps the start_at setting to its mode.
+func (c *Config) startAt() sources.StartAt {
+	if c.StartAt == "beginning" {
+		return sources.StartAtBeginning
+	}
+	return sources.StartAtEnd
+}
+
+// rawMax is the longest record kept for container formats: a Docker or CRI record
+// carries at most 16 KiB of message, JSON escaping can grow that sixfold.
+func (c *Config) rawMax() int {
+	return max(4*c.MaxLineBytes, 128<<10)
+}
+
+// field returns the value node of key in mapping n, or nil.
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package file
+
+import "bytes"
+
+// Read buffer sizes: a buffer starts small and grows while one record fills it, up to
+// the record cap plus one read.
+const (
+	minBuffer = 64 << 10
+	minRead   = 16 << 10
+)
+
+// splitter cuts a byte stream into records at '\n' and never holds more than max
+// bytes of one record: past that, it keeps the record's head and skips the rest up to
+// the newline.
+type splitter struct {
+	buf  []byte
+	r, w int // buf[r:w] is read but not yet split
+	max  int
+
+	cutting  bool   // the current record passed max; head holds its first max bytes
+	head     []byte // the head of a record being cut
+	headSent bool   // head was already flushed; the rest of the record is dropped
+}
+
+func newSplitter(max int) splitter { return splitter{max: max} }
+
+// space returns where the next read goes, making room first.
+func (s *splitter) space() []byte {
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+	}
+	if len(s.buf)-s.w < minRead && s.r > 0 {
+		s.w = copy(s.buf, s.buf[s.r:s.w])
+		s.r = 0
+	}
+	if len(s.buf)-s.w < minRead {
+		n := max(2*len(s.buf), minBuffer)
+		n = min(n, s.max+minRead+1)
+		n = max(n, s.w+minRead)
+		nb := make([]byte, n)
+		copy(nb, s.buf[:s.w])
+		s.buf = nb
+	}
+	return s.buf[s.w:]
+}
+
+// commit adds n bytes read into space().
+func (s *splitter) commit(n int) { s.w += n }
+
+// next returns the next complete record (without its newline, valid until the next
+// call) and whether it was cut at max bytes.
+func (s *splitter) next() (rec []byte, cut, ok bool) {
+	for s.r < s.w {
+		i := bytes.IndexByte(s.buf[s.r:s.w], '\n')
+		if s.cutting {
+			if i < 0 {
+				s.r = s.w
+				return nil, false, false
+			}
+			s.r += i + 1
+			s.cutting = false
+			if s.headSent {
+				continue
+			}
+			return s.head, true, true
+		}
+		if i >= 0 {
+			rec = s.buf[s.r : s.r+i]
+			s.r += i + 1
+			if len(rec) > s.max {
+				return rec[:s.max], true, true
+			}
+			return rec, false, true
+		}
+		if s.w-s.r > s.max {
+			s.head = append(s.head[:0], s.buf[s.r:s.r+s.max]...)
+			s.cutting, s.headSent = true, false
+			s.r = s.w
+		}
+		return nil, false, false
+	}
+	return nil, false, false
+}
+
+// pending reports whether part of a record waits for its newline.
+func (s *splitter) pending() bool {
+	return s.r < s.w || (s.cutting && !s.headSent)
+}
+
+// held is the number of bytes read past the last complete record that are still
+// buffered (a cut record's skipped bytes are not held).
+func (s *splitter) held() int { return s.w - s.r }
+
+// flush returns the partial record as if its newline had come. The rest of a cut
+// record, when it comes, is dropped.
+func (s *splitter) flush() (rec []byte, cut, ok bool) {
+	if s.cutting {
+		if s.headSent {
+			return nil, false, false
+		}
+		s.headSent = true
+		return s.head, true, true
+	}
+	if s.r == s.w {
+		return nil, false, false
+	}
+	rec = s.buf[s.r:s.w]
+	s.r = s.w
+	return rec, false, true
+}
+
+// reset forgets everything buffered.
+func (s *splitter) reset() {
+	s.r, s.w = 0, 0
+	s.cutting, s.headSent = false, false
+}

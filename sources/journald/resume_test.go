@@ -1,0 +1,94 @@
+package journald
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+func TestRotationAndVacuumWhileFollowing(t *testing.T) {
+	env := testenv.Journald(t)
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) {
+			id := identifier(t)
+			r := start(t, Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}, nil, nil)
+			send(t, env, id, numbered("before", 0, 50))
+			require.Equal(t, numbered("before", 0, 50), r.texts(t, 50))
+
+			send(t, env, id, numbered("around", 0, 50))
+			env.Journalctl(t, "--rotate")
+			send(t, env, id, numbered("after rotate", 0, 50))
+			env.Journalctl(t, "--rotate")
+			env.Journalctl(t, "--vacuum-files=1") // deletes the archived files just read
+			send(t, env, id, numbered("after vacuum", 0, 50))
+
+			want := append(numbered("around", 0, 50), numbered("after rotate", 0, 50)...)
+			want = append(want, numbered("after vacuum", 0, 50)...)
+			require.Equal(t, want, r.texts(t, len(want)), "every line once, in order")
+			r.quiet(t, env, id)
+		})
+	}
+}
+
+func TestResumeFromCheckpoint(t *testing.T) {
+	env := testenv.Journald(t)
+	// A checkpoint written by one reader resumes the other: both store the cursor.
+	for _, pair := range [][2]string{
+		{ReaderSDJournal, ReaderSDJournal},
+		{ReaderJournalctl, ReaderJournalctl},
+		{ReaderSDJournal, ReaderJournalctl},
+		{ReaderJournalctl, ReaderSDJournal},
+	} {
+		t.Run(pair[0]+" then "+pair[1], func(t *testing.T) {
+			id := identifier(t)
+			cp := &checkpoints{pos: map[string]string{}}
+			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: pair[0]}
+			send(t, env, id, numbered("line", 0, 20))
+
+			first := start(t, c, cp, nil)
+			for i := range 10 {
+				l := first.next(t)
+				require.Equal(t, numbered("line", i, i+1)[0], l.Text)
+				require.NoError(t, cp.Save(context.Background(), l.Cursor)) // the pipeline handled it
+			}
+			first.stop(t)()
+			send(t, env, id, numbered("line", 20, 30)) // written while cowbell was down
+
+			c.Reader = pair[1]
+			second := start(t, c, cp, nil)
+			require.Equal(t, numbered("line", 10, 30), second.texts(t, 20), "no line twice, none lost")
+			second.quiet(t, env, id)
+		})
+	}
+}
+
+func TestRestartResumesAfterLastSent(t *testing.T) {
+	env := testenv.Journald(t)
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) {
+			id := identifier(t)
+			cp := &checkpoints{pos: map[string]string{}}
+			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}
+			src, err := New("journal", c, cp, nil, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			send(t, env, id, numbered("line", 0, 10))
+
+			// Two runs of one Source, as Supervise restarts it: the second goes on
+			// after the lines the first sent, though none was checkpointed.
+			for round := range 2 {
+				ctx, cancel := context.WithCancel(context.Background())
+				out := make(chan sources.Line)
+				done := make(chan error, 1)
+				go func() { done <- src.Run(ctx, out) }()
+				r := &running{src: src, out: out, cancel: cancel, done: done}
+				require.Equal(t, numbered("line", round*5, round*5+5), r.texts(t, 5))
+				r.stop(t)()
+			}
+		})
+	}
+}

@@ -1,0 +1,160 @@
+//go:build cgo
+
+package journald
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/sdjournal"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// sdFollower reads the journal through libsystemd's sd_journal API.
+type sdFollower struct {
+	matches []string
+	// open opens the local journal (dir "") or a directory; swapped in tests.
+	open func(dir string) (*sdjournal.Journal, error)
+}
+
+// newSDFollower checks that libsystemd loads and opens the local journal, so that a
+// missing library is an error at start (or the journalctl fallback), not at read time.
+func newSDFollower(matches []string) (follower, error) {
+	f := &sdFollower{matches: matches, open: openJournal}
+	j, err := f.open("")
+	if err != nil {
+		return nil, err
+	}
+	_ = j.Close()
+	return f, nil
+}
+
+func openJournal(dir string) (*sdjournal.Journal, error) {
+	var (
+		j   *sdjournal.Journal
+		err error
+	)
+	if dir == "" {
+		j, err = sdjournal.NewJournal()
+	} else {
+		j, err = sdjournal.NewJournalFromDir(dir)
+	}
+	if err == nil {
+		return j, nil
+	}
+	// sd_journal_open failures carry an errno; anything else is the library itself
+	// (libsystemd.so.0 missing, or a symbol not found in it).
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return nil, fmt.Errorf("load libsystemd.so.0: %w", err)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("open the local journal: %w", errno)
+	}
+	return nil, fmt.Errorf("open journal directory %s: %w", dir, errno)
+}
+
+func (f *sdFollower) follow(ctx context.Context, dir string, from position, emit func(*entry) error) error {
+	j, err := f.open(dir)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	for _, m := range f.matches {
+		if err := j.AddMatch(m); err != nil {
+			return fmt.Errorf("add match %s: %w", m, err)
+		}
+	}
+	current, err := seek(j, from)
+	if err != nil {
+		return err
+	}
+	for {
+		if !current {
+			n, err := j.Next()
+			if err != nil {
+				return fmt.Errorf("read next entry: %w", err)
+			}
+			if n == 0 {
+				if err := wait(ctx, j); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		current = false
+		e, err := readEntry(j)
+		if err != nil {
+			return err
+		}
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+}
+
+// seek places the read pointer for from. It reports current=true when the pointer is
+// on the first entry to send; otherwise the next Next() returns it.
+func seek(j *sdjournal.Journal, from position) (current bool, err error) {
+	switch {
+	case from.cursor != "":
+		if err := j.SeekCursor(from.cursor); err != nil {
+			return false, fmt.Errorf("seek to checkpoint: %w", err)
+		}
+		// SeekCursor lands on the cursor's entry, or on the nearest one when it has
+		// been vacuumed: step onto it; unless it is the entry already sent, it is new.
+		n, err := j.Next()
+		if err != nil {
+			return false, fmt.Errorf("seek to checkpoint: %w", err)
+		}
+		return n == 1 && j.TestCursor(from.cursor) != nil, nil
+	case from.start == sources.StartAtBeginning:
+		if err := j.SeekHead(); err != nil {
+			return false, fmt.Errorf("seek to head: %w", err)
+		}
+	default:
+		// Previous() after SeekTail() lands on the last entry, so Next() returns the
+		// first new one; Next() straight after SeekTail() can return old entries.
+		if err := j.SeekTail(); err != nil {
+			return false, fmt.Errorf("seek to tail: %w", err)
+		}
+		if _, err := j.Previous(); err != nil {
+			return false, fmt.Errorf("seek to tail: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// wait blocks until the journal changes, waitTimeout passes or ctx is done. A negative
+// result (inotify exhausted, files gone) is returned as an error instead of waiting
+// again at once, which would spin.
+func wait(ctx context.Context, j *sdjournal.Journal) error {
+	if err := ctx.Err(); err != nil {
+		return errStopped
+	}
+	if r := j.Wait(waitTimeout); r < 0 {
+		return fmt.Errorf("wait for journal changes: %w", syscall.Errno(-r))
+	}
+	return nil
+}
+
+func readEntry(j *sdjournal.Journal) (*entry, error) {
+	je, err := j.GetEntry()
+	if err != nil {
+		return nil, fmt.Errorf("read entry: %w", err)
+	}
+	e := &entry{
+		cursor: je.Cursor, realtime: je.RealtimeTimestamp,
+		message: trimNewline(je.Fields["MESSAGE"]),
+		labels:  make(map[string]string, len(labelFields)),
+	}
+	for _, lf := range labelFields {
+		if v, ok := je.Fields[lf.field]; ok {
+			e.labels[lf.label] = v
+		}
+	}
+	return e, nil
+}

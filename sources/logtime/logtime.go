@@ -1,0 +1,55 @@
+// Package logtime reads the timestamp a plain log line starts with, so replaying an
+// old log runs windows and cooldowns on the log's own time. It knows the prefixes of
+// the logs cowbell reads: Redis ("1:M 30 Nov 2026 03:12:09.114"), PostgreSQL
+// ("2026-11-30 03:12:09.114 UTC"), RFC 3339, and syslog ("Nov 30 03:12:09").
+package logtime
+
+import (
+	"regexp"
+	"time"
+)
+
+type layout struct {
+	re     *regexp.Regexp // group 1 is the timestamp text
+	layout string
+	noYear bool // syslog: the year is the reference time's
+}
+
+var layouts = []layout{
+	// Redis 3+: "<pid>:<role> 30 Nov 2026 03:12:09.114 # ..."; Redis 2: "[pid] 30 Nov 03:12:09.114 * ..." has no year.
+	{re: regexp.MustCompile(`^\d+:[A-Z] (\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{3})`), layout: "2 Jan 2006 15:04:05.000"},
+	// PostgreSQL log_line_prefix '%m' (with zone) or '%t'.
+	{re: regexp.MustCompile(`^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [A-Z]{2,5})`), layout: "2006-01-02 15:04:05.000 MST"},
+	{re: regexp.MustCompile(`^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Z]{2,5})`), layout: "2006-01-02 15:04:05 MST"},
+	// RFC 3339 / ISO 8601 with a zone.
+	{re: regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))`), layout: time.RFC3339Nano},
+	// syslog (RFC 3164).
+	{re: regexp.MustCompile(`^([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2})`), layout: time.Stamp, noYear: true},
+}
+
+// Parse returns the time a line starts with, in loc when the text has no zone. ref
+// supplies the year of syslog stamps (the latest year that does not put the stamp
+// more than a day after ref). ok is false when the line starts with no known stamp.
+func Parse(text string, loc *time.Location, ref time.Time) (t time.Time, ok bool) {
+	if len(text) < 15 {
+		return time.Time{}, false
+	}
+	for _, l := range layouts {
+		m := l.re.FindStringSubmatch(text)
+		if m == nil {
+			continue
+		}
+		t, err := time.ParseInLocation(l.layout, m[1], loc)
+		if err != nil {
+			continue
+		}
+		if l.noYear {
+			t = t.AddDate(ref.Year(), 0, 0)
+			if t.After(ref.Add(24 * time.Hour)) {
+				t = t.AddDate(-1, 0, 0)
+			}
+		}
+		return t, true
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,146 @@
+package sources
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxLineBytes is the longest line a reader passes on; longer lines are cut to it,
+// counted in LinesCut and marked with the label cut="true".
+const MaxLineBytes = 64 << 10
+
+// StdinStream is the stream name of lines read from standard input.
+const StdinStream = "-"
+
+// Reader is a Source over a plain stream of lines such as standard input. It has no
+// cursor: a restart cannot resume it, so lines carry Cursor{Stream: "-"} with Pos "".
+type Reader struct {
+	name string
+	r    io.Reader
+	now  func() time.Time
+
+	read, cut, bytes prometheus.Counter
+}
+
+var _ Source = (*Reader)(nil)
+
+// deadliner is what os.File (for pipes and terminals) and net.Conn offer to interrupt a
+// blocked read.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// NewReader returns a Source reading lines from r. Each line's Time is the time it was
+// read. Lines longer than MaxLineBytes are cut. A nil m counts into unregistered metrics.
+//
+// When ctx is done a blocked read is interrupted if r has SetReadDeadline (an *os.File
+// over a pipe, a net.Conn); otherwise Run returns after the read in progress returns.
+func NewReader(name string, r io.Reader, m *Metrics) Source {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Reader{
+		name: name, r: r, now: time.Now,
+		read:  m.LinesRead.WithLabelValues(name),
+		cut:   m.LinesCut.WithLabelValues(name),
+		bytes: m.BytesRead.WithLabelValues(name),
+	}
+}
+
+// Name returns the configured source name.
+func (r *Reader) Name() string { return r.name }
+
+// Run reads lines until EOF (returning nil), a read error, or ctx done (returning nil).
+func (r *Reader) Run(ctx context.Context, out chan<- Line) error {
+	if d, ok := r.r.(deadliner); ok {
+		stop := context.AfterFunc(ctx, func() { _ = d.SetReadDeadline(time.Unix(1, 0)) })
+		defer func() {
+			if stop() {
+				return
+			}
+			_ = d.SetReadDeadline(time.Time{}) // a later Run may read again
+		}()
+	}
+	br := bufio.NewReaderSize(r.r, MaxLineBytes)
+	for {
+		l, err := r.readLine(br)
+		if l != nil {
+			select {
+			case out <- *l:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil
+		default:
+			return fmt.Errorf("read %s: %w", r.name, err)
+		}
+	}
+}
+
+// readLine returns the next line (nil when there is none) and the read error, if any.
+// A line longer than the buffer is cut and the rest of it, up to its newline, dropped.
+func (r *Reader) readLine(br *bufio.Reader) (*Line, error) {
+	b, err := br.ReadSlice('\n')
+	r.bytes.Add(float64(len(b)))
+	cut := errors.Is(err, bufio.ErrBufferFull)
+	if cut {
+		text := string(b)
+		err = r.discardLine(br)
+		r.cut.Inc()
+		return r.line(text, true), err
+	}
+	if len(b) == 0 || (err != nil && !errors.Is(err, io.EOF)) {
+		return nil, err // a line broken off by a failed read is not passed on
+	}
+	b = trimEOL(b)
+	return r.line(string(b), false), err
+}
+
+// discardLine skips input up to and including the next newline.
+func (r *Reader) discardLine(br *bufio.Reader) error {
+	for {
+		b, err := br.ReadSlice('\n')
+		r.bytes.Add(float64(len(b)))
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
+}
+
+func (r *Reader) line(text string, cut bool) *Line {
+	l := &Line{
+		Source: r.name, Stream: StdinStream, Text: text, Time: r.now(),
+		Cursor: Cursor{Stream: StdinStream},
+	}
+	if cut {
+		l.Labels = map[string]string{"cut": "true"}
+	}
+	r.read.Inc()
+	return l
+}
+
+// trimEOL drops a trailing "\n" or "\r\n".
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}

@@ -1,0 +1,108 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cowbell-sidecar/cowbell/matcher"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// Delivery is one notification to queue: the incident JSON (cowbell.incident/v1) for
+// one notifier. Key is the incident's key, kept beside the body for listing.
+type Delivery struct {
+	Notifier, Key string
+	Incident      []byte
+}
+
+// Batch is what one Commit writes in a single transaction: the cursors past the lines
+// that produced it, the incident states those lines changed, and the notifications
+// they imply.
+type Batch struct {
+	Cursors    []sources.Cursor
+	Incidents  []matcher.State // upserted by Key
+	Forget     []string        // incident keys to delete (resolved)
+	Deliveries []Delivery      // appended to each notifier's outbox queue
+}
+
+// Empty reports whether the batch writes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Cursors) == 0 && len(b.Incidents) == 0 && len(b.Forget) == 0 && len(b.Deliveries) == 0
+}
+
+// Commit writes the batch in one transaction: either all of it is on disk when Commit
+// returns nil, or none of it. Queued deliveries wake everyone waiting on Updated.
+func (s *Store) Commit(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit to state store: %w", err)
+	}
+	if b.Empty() {
+		return nil
+	}
+	enqueued := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := putCursors(tx, b.Cursors); err != nil {
+			return err
+		}
+		if err := putIncidents(tx, b.Incidents, b.Forget); err != nil {
+			return err
+		}
+		for i, d := range b.Deliveries {
+			if err := enqueue(tx, d, enqueued); err != nil {
+				return fmt.Errorf("delivery %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit to state store %s: %w", s.path, err)
+	}
+	if len(b.Deliveries) > 0 {
+		s.signal()
+	}
+	return nil
+}
+
+func putCursors(tx *bolt.Tx, cs []sources.Cursor) error {
+	bk := tx.Bucket(bucketCursors)
+	for _, c := range cs {
+		if c.Stream == "" {
+			return errors.New("cursor without a stream")
+		}
+		if err := bk.Put([]byte(c.Stream), []byte(c.Pos)); err != nil {
+			return fmt.Errorf("cursor %s: %w", c.Stream, err)
+		}
+	}
+	return nil
+}
+
+// putIncidents deletes forgotten keys first, so a batch that resolves a key and opens
+// it again (a new occurrence) keeps the new state.
+func putIncidents(tx *bolt.Tx, states []matcher.State, forget []string) error {
+	bk := tx.Bucket(bucketIncidents)
+	for _, k := range forget {
+		if k == "" {
+			continue
+		}
+		if err := bk.Delete([]byte(k)); err != nil {
+			return fmt.Errorf("forget incident %q: %w", k, err)
+		}
+	}
+	for _, st := range states {
+		if st.Key == "" {
+			return errors.New("incident state without a key")
+		}
+		v, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("encode incident %q: %w", st.Key, err)
+		}
+		if err := bk.Put([]byte(st.Key), v); err != nil {
+			return fmt.Errorf("store incident %q: %w", st.Key, err)
+		}
+	}
+	return nil
+}

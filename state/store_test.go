@@ -1,0 +1,230 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cowbell-sidecar/cowbell/matcher"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	st, err := Open(dir, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return st
+}
+
+// reopen closes st and opens its directory again, as a restart would.
+func reopen(t *testing.T, st *Store) *Store {
+	t.Helper()
+	require.NoError(t, st.Close())
+	return open(t, filepath.Dir(st.Path()))
+}
+
+func TestOpenCreatesPrivateDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "state")
+	st := open(t, dir)
+	defer st.Close()
+	require.Equal(t, filepath.Join(dir, FileName), st.Path())
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, t.TempDir())
+	_, ok, err := st.Load(ctx, "/var/log/redis.log")
+	require.NoError(t, err)
+	require.False(t, ok, "a stream never saved has no cursor")
+
+	saves := []sources.Cursor{
+		{Stream: "/var/log/redis.log", Pos: "dev=1,ino=2,off=10"},
+		{Stream: "journal", Pos: "s=abc;i=1"},
+		{Stream: "/var/log/redis.log", Pos: "dev=1,ino=2,off=99"},
+	}
+	for _, c := range saves {
+		require.NoError(t, st.Save(ctx, c))
+	}
+	st = reopen(t, st)
+	defer st.Close()
+	for stream, want := range map[string]string{"/var/log/redis.log": "dev=1,ino=2,off=99", "journal": "s=abc;i=1"} {
+		got, ok, err := st.Load(ctx, stream)
+		require.NoError(t, err)
+		require.True(t, ok, stream)
+		require.Equal(t, want, got, stream)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, st.Save(cancelled, saves[0]), context.Canceled)
+	_, _, err = st.Load(cancelled, "journal")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestCommitIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, t.TempDir())
+	first := Batch{
+		Cursors:    []sources.Cursor{{Stream: "redis.log", Pos: "100"}},
+		Incidents:  []matcher.State{{Key: "redis/fork/h1", Rule: "redis/fork", Count: 1}},
+		Deliveries: []Delivery{{Notifier: "slack", Key: "redis/fork/h1", Incident: []byte(`{"key":"redis/fork/h1"}`)}},
+	}
+	require.NoError(t, st.Commit(ctx, first))
+
+	// The second batch fails on its last delivery, after its cursor, incident and
+	// first delivery were written inside the transaction: none of it may remain.
+	second := Batch{
+		Cursors:   []sources.Cursor{{Stream: "redis.log", Pos: "200"}},
+		Incidents: []matcher.State{{Key: "redis/fork/h2", Rule: "redis/fork", Count: 1}},
+		Forget:    []string{"redis/fork/h1"},
+		Deliveries: []Delivery{
+			{Notifier: "slack", Key: "redis/fork/h2", Incident: []byte(`{"key":"redis/fork/h2"}`)},
+			{Notifier: "pager", Key: "redis/fork/h2", Incident: []byte(`{not json`)},
+		},
+	}
+	err := st.Commit(ctx, second)
+	require.ErrorContains(t, err, "delivery 1")
+	require.ErrorContains(t, err, st.Path())
+
+	st = reopen(t, st)
+	defer st.Close()
+	pos, ok, err := st.Load(ctx, "redis.log")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "100", pos, "the failed batch's cursor must not be visible")
+	incs, err := st.Incidents(ctx)
+	require.NoError(t, err)
+	require.Len(t, incs, 1)
+	require.Equal(t, "redis/fork/h1", incs[0].Key, "the failed batch's forget must not be visible")
+	out, err := st.Outbox("slack")
+	require.NoError(t, err)
+	require.Len(t, out, 1, "only the first batch's delivery is queued")
+	require.Equal(t, "redis/fork/h1", out[0].Key)
+	names, err := st.Notifiers()
+	require.NoError(t, err)
+	require.Equal(t, []string{"slack"}, names)
+}
+
+func TestCommitValidates(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch Batch
+		want  string
+	}{
+		{"cursor without stream", Batch{Cursors: []sources.Cursor{{Pos: "1"}}}, "cursor without a stream"},
+		{"incident without key", Batch{Incidents: []matcher.State{{Rule: "r/x"}}}, "incident state without a key"},
+		{"delivery without notifier", Batch{Deliveries: []Delivery{{Key: "k", Incident: []byte(`{}`)}}}, "delivery without a notifier"},
+		{"delivery not json", Batch{Deliveries: []Delivery{{Notifier: "n", Key: "k", Incident: []byte(`{`)}}}, "not JSON"},
+	}
+	st := open(t, t.TempDir())
+	defer st.Close()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.ErrorContains(t, st.Commit(context.Background(), tt.batch), tt.want)
+		})
+	}
+}
+
+func TestIncidentsUpsertAndForget(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, t.TempDir())
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := matcher.State{Key: "a", Rule: "redis/fork", Count: 1, FirstSeen: t0, LastSeen: t0,
+		Lines: []matcher.LineRef{{Time: t0, Text: "fork: Cannot allocate memory"}}}
+	b := matcher.State{Key: "b", Rule: "kernel/oom-kill", Count: 1, Captures: map[string]string{"pid": "42"}}
+	require.NoError(t, st.Commit(ctx, Batch{Incidents: []matcher.State{b, a}}))
+
+	a.Count, a.Folded, a.LastSeen = 3, 2, t0.Add(time.Minute)
+	require.NoError(t, st.Commit(ctx, Batch{Incidents: []matcher.State{a}}))
+	st = reopen(t, st)
+	got, err := st.Incidents(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []matcher.State{a, b}, got, "upserted by key, ordered by key")
+
+	// Forget runs before upserts: a key resolved and reopened in one batch stays.
+	reopened := matcher.State{Key: "b", Rule: "kernel/oom-kill", Count: 1}
+	require.NoError(t, st.Commit(ctx, Batch{Forget: []string{"a", "b"}, Incidents: []matcher.State{reopened}}))
+	st = reopen(t, st)
+	defer st.Close()
+	got, err = st.Incidents(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []matcher.State{reopened}, got)
+}
+
+func TestOpenCorruptFileNamesPath(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"text", bytes.Repeat([]byte("not a database\n"), 1000)},
+		{"zeros", make([]byte, 32<<10)},
+		{"short", []byte("x")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, FileName)
+			require.NoError(t, os.WriteFile(path, tt.data, 0o600))
+			_, err := Open(dir, zaptest.NewLogger(t))
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, path)
+			after, rerr := os.ReadFile(path)
+			require.NoError(t, rerr)
+			require.Equal(t, tt.data, after, "a corrupt store is never reset")
+		})
+	}
+}
+
+func TestOpenLockedNamesPath(t *testing.T) {
+	defer func(d time.Duration) { lockTimeout = d }(lockTimeout)
+	lockTimeout = 50 * time.Millisecond
+	dir := t.TempDir()
+	st := open(t, dir)
+	defer st.Close()
+	_, err := Open(dir, zaptest.NewLogger(t))
+	require.ErrorIs(t, err, ErrLocked)
+	require.ErrorContains(t, err, st.Path())
+}
+
+func TestKV(t *testing.T) {
+	st := open(t, t.TempDir())
+	slack, pager := st.KV("slack"), st.KV("pager")
+	_, ok, err := slack.Get("k1")
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, slack.Delete("k1"), "deleting an unset key is fine")
+	require.NoError(t, slack.Put("k1", "1700000000.000100"))
+	require.NoError(t, pager.Put("k1", "other"))
+	require.NoError(t, slack.Put("k2", ""))
+	require.Error(t, slack.Put("", "v"))
+
+	st = reopen(t, st)
+	defer st.Close()
+	slack, pager = st.KV("slack"), st.KV("pager")
+	for _, c := range []struct {
+		kv   *KV
+		key  string
+		want string
+	}{{slack, "k1", "1700000000.000100"}, {pager, "k1", "other"}, {slack, "k2", ""}} {
+		got, ok, err := c.kv.Get(c.key)
+		require.NoError(t, err)
+		require.True(t, ok, c.key)
+		require.Equal(t, c.want, got)
+	}
+	require.NoError(t, slack.Delete("k1"))
+	_, ok, err = slack.Get("k1")
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, ok, err = pager.Get("k1")
+	require.NoError(t, err)
+	require.True(t, ok, "namespaces are separate")
+}
