@@ -103,19 +103,19 @@ func (r *receiver) waitFor(t *testing.T, n int) {
 	}
 }
 
-// daemon is a running `cowbell run`.
-type daemon struct {
+// proc is a running `cowbell run`.
+type proc struct {
 	cmd    *exec.Cmd
 	stderr *strings.Builder
 	done   chan error
 }
 
-func startDaemon(t *testing.T, cfg string) *daemon {
+func startDaemon(t *testing.T, cfg string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, "run", "--config", cfg, "--log-level", "debug")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	d := &daemon{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	d := &proc{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
 	cmd.Stderr = &lockedWriter{w: d.stderr}
 	require.NoError(t, cmd.Start())
 	go func() { _, _ = io.Copy(io.Discard, stdout); d.done <- cmd.Wait() }()
@@ -131,7 +131,7 @@ func startDaemon(t *testing.T, cfg string) *daemon {
 	return d
 }
 
-func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
+func (d *proc) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	require.NoError(t, d.cmd.Process.Signal(sig))
 	select {

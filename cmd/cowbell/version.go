@@ -5,8 +5,6 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
-
-	"github.com/cowbell-sidecar/cowbell/sources/journald"
 )
 
 func newVersionCmd() *cobra.Command {
@@ -16,7 +14,7 @@ func newVersionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "cowbell %s (%s, %s/%s, journal reader: %s)\n",
-				version, runtime.Version(), runtime.GOOS, runtime.GOARCH, journald.BuildReader)
+				version, runtime.Version(), runtime.GOOS, runtime.GOARCH, journalReader)
 		},
 	}
 }
