@@ -21,13 +21,13 @@ const (
 // backoff (1s doubling to 1m, with jitter). It logs at Warn when the source starts failing
 // or fails differently, and at Info when a restarted run has stayed up long enough to
 // count as recovered. It returns nil when ctx is done or when s.Run returns nil (the
-// source has ended, as a reader does at EOF).
+// source has ended, as a reader does at EOF). log is named with the source by the caller.
 func Supervise(ctx context.Context, s Source, out chan<- Line, log *zap.Logger) error {
 	sv := supervisor{
 		min: minBackoff, max: maxBackoff, stable: stableAfter,
 		after:  time.After,
 		jitter: func(d time.Duration) time.Duration { return rand.N(d/4 + 1) },
-		log:    log.With(zap.String("source", s.Name())),
+		log:    log,
 	}
 	return sv.run(ctx, s, out)
 }

@@ -90,15 +90,16 @@ func (f *ctlFollower) read(r io.Reader, emit func(*entry) error) error {
 	tooLong := false
 	for {
 		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
+		full := errors.Is(err, bufio.ErrBufferFull)
+		if full || long != nil || tooLong {
 			tooLong = tooLong || len(long)+len(b) > maxJSONLine
 			if !tooLong {
 				long = append(long, b...)
 			}
-			continue
-		}
-		if long != nil {
-			b, long = append(long, b...), nil
+			if full {
+				continue
+			}
+			b, long = long, nil
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -107,7 +108,7 @@ func (f *ctlFollower) read(r io.Reader, emit func(*entry) error) error {
 			return fmt.Errorf("read journalctl output: %w", err)
 		}
 		if tooLong {
-			tooLong, long = false, nil
+			tooLong = false
 			f.skip("too_long")
 			continue
 		}

@@ -84,7 +84,7 @@ var _ sources.Source = (*Source)(nil)
 
 // New makes a journald source. It chooses the reader (see Config.Reader) and fails
 // when the one asked for cannot work here; cp may be nil (no checkpoints), and a nil
-// m counts into unregistered metrics.
+// m counts into unregistered metrics. log is named with the source by the caller.
 func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
 	start, err := parseStartAt(c.StartAt)
 	if err != nil {
@@ -93,7 +93,6 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 	if m == nil {
 		m = sources.NewMetrics(nil)
 	}
-	log = log.With(zap.String("source", name))
 	f, err := chooseFollower(c, log, func(reason string) { m.LinesSkipped.WithLabelValues(name, reason).Inc() })
 	if err != nil {
 		return nil, fmt.Errorf("journald source %q: %w", name, err)

@@ -27,9 +27,6 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// readers are the readers every integration test runs with.
-var readers = []string{ReaderSDJournal, ReaderJournalctl}
-
 // waitFor is how long a test waits for journald to hand over a line.
 const waitFor = 30 * time.Second
 
@@ -65,6 +62,7 @@ type running struct {
 	out    chan sources.Line
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 func start(t *testing.T, c Config, cp sources.Checkpoints, m *sources.Metrics) *running {
@@ -74,24 +72,21 @@ func start(t *testing.T, c Config, cp sources.Checkpoints, m *sources.Metrics) *
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: src, out: make(chan sources.Line, 100), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx, r.out) }()
-	t.Cleanup(r.stop(t))
+	t.Cleanup(func() { r.stop(t) })
 	return r
 }
 
-// stop returns a func that cancels the source and checks that it returned nil.
-func (r *running) stop(t *testing.T) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			r.cancel()
-			select {
-			case err := <-r.done:
-				require.NoError(t, err)
-			case <-time.After(waitFor):
-				t.Fatal("source did not stop")
-			}
-		})
-	}
+// stop cancels the source and checks that it returned nil; later calls do nothing.
+func (r *running) stop(t *testing.T) {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			require.NoError(t, err)
+		case <-time.After(waitFor):
+			t.Fatal("source did not stop")
+		}
+	})
 }
 
 // next returns the next line, failing the test after waitFor.
@@ -184,23 +179,26 @@ func TestLinesAndLabels(t *testing.T) {
 func TestStartAtEnd(t *testing.T) {
 	env := testenv.Journald(t)
 	for _, reader := range readers {
-		t.Run(reader, func(t *testing.T) {
-			id := identifier(t)
-			send(t, env, id, []string{"old 1", "old 2"})
-			env.Journalctl(t, "--sync")
-			r := start(t, Config{Identifiers: []string{id}, Priority: 7, StartAt: "end", Reader: reader}, nil, nil)
-			// The source is positioned at some point after it starts: probe until a
-			// line comes through. No old line may come before the probes.
-			first := probe(t, r, env, id)
-			send(t, env, id, []string{"new 1", "new 2"})
-			got := r.texts(t, 2)
-			for got[0] != "new 1" { // later probes sent before the first was read
-				require.True(t, strings.HasPrefix(got[0], "probe "), "got %q", got[0])
-				got = append(got[1:], r.next(t).Text)
-			}
-			require.True(t, strings.HasPrefix(first, "probe "), "first line %q", first)
-			require.Equal(t, []string{"new 1", "new 2"}, got)
-		})
+		for _, old := range []int{0, 2} { // 0: no earlier entry matches the filter
+			t.Run(fmt.Sprintf("%s/%d old", reader, old), func(t *testing.T) {
+				id := identifier(t)
+				send(t, env, id, numbered("old", 0, old))
+				env.Journalctl(t, "--sync")
+				r := start(t, Config{Identifiers: []string{id}, Priority: 7, StartAt: "end", Reader: reader}, nil, nil)
+				// The source positions itself some time after it starts: probe until a
+				// line comes through. Only probes may come before the new lines.
+				require.True(t, strings.HasPrefix(probe(t, r, env, id), "probe "))
+				send(t, env, id, []string{"new 1", "new 2"})
+				var got []string
+				for len(got) < 2 || got[len(got)-1] != "new 2" {
+					got = append(got, r.next(t).Text)
+				}
+				for _, l := range got[:len(got)-2] {
+					require.True(t, strings.HasPrefix(l, "probe "), "got %q", l)
+				}
+				require.Equal(t, []string{"new 1", "new 2"}, got[len(got)-2:])
+			})
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package journald
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,6 +45,9 @@ func TestResumeFromCheckpoint(t *testing.T) {
 		{ReaderSDJournal, ReaderJournalctl},
 		{ReaderJournalctl, ReaderSDJournal},
 	} {
+		if !slices.Contains(readers, pair[0]) || !slices.Contains(readers, pair[1]) {
+			continue
+		}
 		t.Run(pair[0]+" then "+pair[1], func(t *testing.T) {
 			id := identifier(t)
 			cp := &checkpoints{pos: map[string]string{}}
@@ -56,7 +60,7 @@ func TestResumeFromCheckpoint(t *testing.T) {
 				require.Equal(t, numbered("line", i, i+1)[0], l.Text)
 				require.NoError(t, cp.Save(context.Background(), l.Cursor)) // the pipeline handled it
 			}
-			first.stop(t)()
+			first.stop(t)
 			send(t, env, id, numbered("line", 20, 30)) // written while cowbell was down
 
 			c.Reader = pair[1]
@@ -87,7 +91,7 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 				go func() { done <- src.Run(ctx, out) }()
 				r := &running{src: src, out: out, cancel: cancel, done: done}
 				require.Equal(t, numbered("line", round*5, round*5+5), r.texts(t, 5))
-				r.stop(t)()
+				r.stop(t)
 			}
 		})
 	}

@@ -1,0 +1,249 @@
+package kmsg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// script is a reader returning one scripted record or error per Read, then errEnd.
+type script struct{ steps []any }
+
+var errEnd = errors.New("end of script")
+
+func (s *script) Read(b []byte) (int, error) {
+	if len(s.steps) == 0 {
+		return 0, errEnd
+	}
+	step := s.steps[0]
+	s.steps = s.steps[1:]
+	if err, ok := step.(error); ok {
+		return 0, err
+	}
+	return copy(b, step.(string)), nil
+}
+
+func TestLoop(t *testing.T) {
+	m := sources.NewMetrics(nil)
+	s, err := New("kernel", DefaultConfig, nil, m, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	s.boot = boot
+	r := &script{steps: []any{
+		"6,5,1,-;already sent\n",
+		"6,6,2,-;six\n",
+		&os.PathError{Op: "read", Path: "/dev/kmsg", Err: syscall.EPIPE},
+		"6,9,3,-;nine: 7 and 8 were overwritten\n",
+		"garbage",
+		"6,10,4,-;ten\n SUBSYSTEM=memory\n",
+	}}
+	out := make(chan sources.Line, 10)
+	err = s.loop(context.Background(), r, 5, out)
+	require.ErrorIs(t, err, errEnd)
+	close(out)
+	var got []string
+	for l := range out {
+		got = append(got, fmt.Sprintf("%s|%s|%s", l.Text, l.Cursor.Pos, l.Time.Sub(boot)))
+		require.Equal(t, "/dev/kmsg", l.Stream)
+		require.Equal(t, "kernel", l.Source)
+	}
+	id := s.bootID
+	require.Equal(t, []string{
+		"six|" + id + ":6|2µs",
+		"nine: 7 and 8 were overwritten|" + id + ":9|3µs",
+		"ten|" + id + ":10|4µs",
+	}, got)
+	require.InDelta(t, 3, testutil.ToFloat64(m.LinesRead), 0)
+	require.InDelta(t, 2, testutil.ToFloat64(m.LinesSkipped.WithLabelValues("kernel", "overrun")), 0)
+	require.InDelta(t, 1, testutil.ToFloat64(m.LinesSkipped.WithLabelValues("kernel", "undecodable")), 0)
+
+	// A restart of the same Source goes on after the last record sent.
+	after, fromEnd, err := s.position(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(10), after)
+	require.False(t, fromEnd)
+}
+
+type checkpoints map[string]string
+
+func (c checkpoints) Load(_ context.Context, stream string) (string, bool, error) {
+	p, ok := c[stream]
+	return p, ok, nil
+}
+
+func (c checkpoints) Save(_ context.Context, cur sources.Cursor) error {
+	c[cur.Stream] = cur.Pos
+	return nil
+}
+
+func TestPosition(t *testing.T) {
+	tests := []struct {
+		name       string
+		checkpoint string // "" = none
+		startAt    string
+		after      int64
+		fromEnd    bool
+	}{
+		{name: "no checkpoint, end", startAt: "end", after: -1, fromEnd: true},
+		{name: "no checkpoint, beginning", startAt: "beginning", after: -1},
+		{name: "this boot", checkpoint: "BOOT:42", startAt: "end", after: 42},
+		{name: "an earlier boot: all records are new", checkpoint: "0000:42", startAt: "end", after: -1},
+		{name: "malformed: as without", checkpoint: "42", startAt: "end", after: -1, fromEnd: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig
+			c.StartAt = tt.startAt
+			cp := checkpoints{}
+			s, err := New("kernel", c, cp, nil, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			if tt.checkpoint != "" {
+				cp["/dev/kmsg"] = strings.ReplaceAll(tt.checkpoint, "BOOT", s.bootID)
+			}
+			after, fromEnd, err := s.position(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, tt.after, after)
+			require.Equal(t, tt.fromEnd, fromEnd)
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+		want                Config
+	}{
+		{name: "defaults", yaml: "{}", want: DefaultConfig},
+		{name: "set", yaml: "path: /host/dev/kmsg\nstart_at: beginning\n", want: Config{Path: "/host/dev/kmsg", StartAt: "beginning"}},
+		{name: "relative", yaml: "path: dev/kmsg\n", wantErr: `1:7: path: "dev/kmsg" is not an absolute path`},
+		{name: "start_at", yaml: "start_at: now\n", wantErr: `1:11: start_at: "now" is not end or beginning`},
+		{name: "unknown", yaml: "paht: /dev/kmsg\n", wantErr: `1:1: unknown field "paht"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			err := yaml.Unmarshal([]byte(tt.yaml), &c)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, c)
+		})
+	}
+}
+
+// writeKmsg logs a line to the kernel ring buffer. Each write opens the device anew:
+// the kernel rate-limits writes per open file.
+func writeKmsg(t *testing.T, line string) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteString(line)
+	require.NoError(t, err)
+}
+
+func TestDevKmsg(t *testing.T) {
+	testenv.NeedRoot(t)
+	if _, err := os.Stat("/dev/kmsg"); err != nil {
+		testenv.Missing(t, "/dev/kmsg: %v", err)
+	}
+	marker := fmt.Sprintf("cowbell-kmsg-test-%d-%08x", os.Getpid(), rand.Uint32())
+	cp := checkpoints{}
+	m := sources.NewMetrics(nil)
+	s, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	require.NoError(t, err)
+
+	// From the end: probe until a marker comes through, then one more.
+	run := startRun(t, s)
+	before := time.Now()
+	first := run.until(t, marker+" probe", func(i int) { writeKmsg(t, fmt.Sprintf("<4>%s probe %d\n", marker, i)) })
+	require.Equal(t, "user", first.Labels["facility"])
+	require.Equal(t, "4", first.Labels["priority"])
+	require.WithinRange(t, first.Time, before.Add(-time.Second), time.Now().Add(time.Second))
+	require.NoError(t, cp.Save(context.Background(), first.Cursor))
+	run.stop(t)
+
+	// Resume from the checkpoint: a record logged while stopped is read, the
+	// checkpointed one is not read again.
+	writeKmsg(t, fmt.Sprintf("<3>%s while stopped\n", marker))
+	s2, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	run = startRun(t, s2)
+	l := run.until(t, marker, nil)
+	require.Equal(t, marker+" while stopped", l.Text)
+	require.Equal(t, "3", l.Labels["priority"])
+	run.stop(t) // blocked in a read: the deadline ends it
+}
+
+type kmsgRun struct {
+	out    chan sources.Line
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func startRun(t *testing.T, s *Source) *kmsgRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &kmsgRun{out: make(chan sources.Line, 1000), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx, r.out) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *kmsgRun) stop(t *testing.T) {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("source did not stop")
+		}
+	})
+}
+
+// until returns the first line starting with prefix, calling poke (if set) every 100ms
+// while it waits; other kernel records are passed over.
+func (r *kmsgRun) until(t *testing.T, prefix string, poke func(i int)) sources.Line {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for i := 0; ; i++ {
+		if poke != nil {
+			poke(i)
+		}
+		tick := time.After(100 * time.Millisecond) // not a timing assertion: poke again
+		for waiting := true; waiting; {
+			select {
+			case l := <-r.out:
+				if strings.HasPrefix(l.Text, prefix) {
+					return l
+				}
+			case err := <-r.done:
+				t.Fatalf("source stopped: %v", err)
+			case <-tick:
+				waiting = false
+			case <-deadline:
+				t.Fatalf("no line starting with %q", prefix)
+			}
+		}
+	}
+}
