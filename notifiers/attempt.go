@@ -25,7 +25,12 @@ func (w *worker) deliver(ctx context.Context, e state.Entry) error {
 	if err != nil && errors.Is(context.Cause(actx), errTimeout) {
 		// Our deadline, whatever the notifier made of it: the endpoint may answer
 		// in time on the next attempt.
-		err, retry = fmt.Errorf("%w after %s: %w", errTimeout, w.d.cfg.Timeout, err), true
+		if errors.Is(err, errTimeout) {
+			err = fmt.Errorf("after %s: %w", w.d.cfg.Timeout, err)
+		} else {
+			err = fmt.Errorf("%w after %s: %w", errTimeout, w.d.cfg.Timeout, err)
+		}
+		retry = true
 	}
 	done()
 	switch {

@@ -9,7 +9,7 @@ import (
 )
 
 // DispatcherConfig tunes delivery: the per-attempt timeout, the retry backoff and the
-// outbox bound. It is the `delivery:` section of the configuration.
+// outbox bound. It is the `outbox:` section of the configuration.
 type DispatcherConfig struct {
 	Timeout    time.Duration `yaml:"timeout"`     // per attempt
 	MinBackoff time.Duration `yaml:"min_backoff"` // wait after the first failure
@@ -18,7 +18,7 @@ type DispatcherConfig struct {
 	MaxAge     time.Duration `yaml:"max_age"`     // oldest entry kept
 }
 
-// DefaultDispatcherConfig is the configuration a missing or partial `delivery:`
+// DefaultDispatcherConfig is the configuration a missing or partial `outbox:`
 // section falls back to.
 var DefaultDispatcherConfig = DispatcherConfig{
 	Timeout:    10 * time.Second,

@@ -21,6 +21,9 @@ var errTimeout = errors.New("delivery attempt timed out")
 // errShutdown is the cause when shutdown's grace period for an attempt ran out.
 var errShutdown = errors.New("shutting down")
 
+// The store's per-receiver maps are what receivers keep their state in.
+var _ KV = (*state.KV)(nil)
+
 // shutdownGrace is how long an attempt in flight at shutdown may still take.
 const shutdownGrace = 5 * time.Second
 

@@ -1,7 +1,6 @@
 package notifiers_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -107,7 +106,9 @@ func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
 	defer st.Close()
 	rec := notifierstest.New()
 	names := []string{"hook", "rec"}
-	cfg := notifiers.DispatcherConfig{Timeout: 200 * time.Millisecond, MinBackoff: time.Second, MaxBackoff: time.Minute}
+	// The timeout must end the hung requests, yet never the answered ones (that would be
+	// a legitimate duplicate), even on a loaded machine under -race.
+	cfg := notifiers.DispatcherConfig{Timeout: time.Second, MinBackoff: time.Second, MaxBackoff: time.Minute}
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL), "rec": rec}, cfg, clk)
 
 	want := enqueue(t, st, names, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))

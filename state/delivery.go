@@ -96,43 +96,59 @@ func (s *Store) Bury(notifier string, seq uint64, lastErr string) error {
 // of zero or less is no bound. It returns what it dropped, oldest first.
 func (s *Store) Trim(notifier string, maxEntries int, maxAge time.Duration, now time.Time) ([]Dropped, error) {
 	var dropped []Dropped
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		dropped = dropped[:0]
-		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
-		if bk == nil {
-			return nil
-		}
-		n := 0
-		if maxEntries > 0 {
-			n = bk.Stats().KeyN
-		}
-		c := bk.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decodeEntry(notifier, k, v, false)
-			if err != nil {
-				return err
-			}
-			reason := ""
-			switch {
-			case maxEntries > 0 && n-len(dropped) > maxEntries:
-				reason = DropMaxEntries
-			case maxAge > 0 && now.Sub(e.Enqueued) > maxAge:
-				reason = DropMaxAge
-			}
-			if reason == "" {
-				break
-			}
-			dropped = append(dropped, Dropped{Entry: e, Reason: reason})
-		}
-		for _, d := range dropped {
-			if err := bk.Delete(seqKey(d.Entry.Seq)); err != nil {
-				return err
-			}
-		}
-		return nil
+	// Most calls drop nothing: looking first spares them a write transaction.
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		dropped, err = overBound(tx, notifier, maxEntries, maxAge, now)
+		return err
 	})
+	if err == nil && len(dropped) > 0 {
+		err = s.db.Update(func(tx *bolt.Tx) (err error) {
+			if dropped, err = overBound(tx, notifier, maxEntries, maxAge, now); err != nil {
+				return err
+			}
+			bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
+			for _, d := range dropped {
+				if err := bk.Delete(seqKey(d.Entry.Seq)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("trim outbox of %s in %s: %w", notifier, s.path, err)
+	}
+	return dropped, nil
+}
+
+// overBound returns the oldest entries past the bound, oldest first.
+func overBound(tx *bolt.Tx, notifier string, maxEntries int, maxAge time.Duration, now time.Time) ([]Dropped, error) {
+	bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
+	if bk == nil {
+		return nil, nil
+	}
+	n := 0
+	if maxEntries > 0 {
+		n = bk.Stats().KeyN
+	}
+	var dropped []Dropped
+	c := bk.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := decodeEntry(notifier, k, v, false)
+		if err != nil {
+			return nil, err
+		}
+		reason := ""
+		switch {
+		case maxEntries > 0 && n-len(dropped) > maxEntries:
+			reason = DropMaxEntries
+		case maxAge > 0 && now.Sub(e.Enqueued) > maxAge:
+			reason = DropMaxAge
+		}
+		if reason == "" {
+			break
+		}
+		dropped = append(dropped, Dropped{Entry: e, Reason: reason})
 	}
 	return dropped, nil
 }

@@ -1,0 +1,138 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+)
+
+// A request cancelled mid-flight says so, and its error holds neither the URL nor
+// the token in it.
+func TestNotifyCancelledRedactsURL(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	url := srv.URL + "/hooks/T0KEN?token=abc123"
+	n := newNotifier(t, Config{URL: secret.Secret(url)})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	retry, err := n.Notify(ctx, sample())
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, retry, "a cancelled attempt may succeed later")
+	msg := err.Error()
+	require.Contains(t, msg, "cancel")
+	for _, leak := range []string{url, srv.URL, "T0KEN", "abc123", "/hooks"} {
+		require.NotContains(t, msg, leak)
+	}
+}
+
+func TestNotifyUnreachableRedactsURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/hooks/T0KEN"
+	srv.Close()
+	retry, err := newNotifier(t, Config{URL: secret.Secret(url)}).Notify(context.Background(), sample())
+	require.Error(t, err)
+	require.True(t, retry)
+	require.NotContains(t, err.Error(), "T0KEN")
+	require.NotContains(t, err.Error(), url)
+}
+
+func TestHeaderSafeKey(t *testing.T) {
+	rec := newRecorder(t, http.StatusOK, "")
+	inc := sample()
+	inc.Key = "kernel/oom-kill/bad\r\nX-Evil: 1"
+	_, err := newNotifier(t, Config{URL: secret.Secret(rec.URL)}).Notify(context.Background(), inc)
+	require.NoError(t, err)
+	got := rec.last(t)
+	require.Equal(t, "kernel/oom-kill/bad??X-Evil: 1", got.header.Get(HeaderKey))
+	require.Empty(t, got.header.Get("X-Evil"))
+	require.Contains(t, string(got.body), `"key":"kernel/oom-kill/bad\r\nX-Evil: 1"`, "the body keeps the exact key")
+}
+
+func TestConfigYAML(t *testing.T) {
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "url")
+	require.NoError(t, os.WriteFile(urlFile, []byte("https://hooks.example.com/T0KEN\n"), 0o600))
+	secretFile := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte("s3cret\n"), 0o600))
+
+	tests := []struct {
+		name    string
+		yaml    string
+		want    Config
+		wantErr string
+	}{
+		{"url", "url: https://hooks.example.com/T0KEN\n",
+			Config{URL: "https://hooks.example.com/T0KEN", Timeout: 10 * time.Second}, ""},
+		{"files", fmt.Sprintf("url_file: %s\nsecret_file: %s\ntimeout: 3s\nheaders: {Authorization: Bearer x}\n", urlFile, secretFile),
+			Config{URL: "https://hooks.example.com/T0KEN", URLFile: urlFile, Secret: "s3cret", SecretFile: secretFile,
+				Timeout: 3 * time.Second, Headers: map[string]string{"Authorization": "Bearer x"}}, ""},
+		{"neither", "timeout: 3s\n", Config{}, "one of url and url_file is required"},
+		{"both", fmt.Sprintf("url: https://x.example.com/\nurl_file: %s\n", urlFile), Config{}, "only one of url and url_file"},
+		{"both secrets", fmt.Sprintf("url: https://x.example.com/\nsecret: a\nsecret_file: %s\n", secretFile), Config{}, "only one of secret and secret_file"},
+		{"missing file", "url_file: /nonexistent/url\n", Config{}, "read secret file"},
+		{"scheme", "url: ftp://files.example.com/T0KEN\n", Config{}, "scheme must be http or https"},
+		{"no host", "url: https:///T0KEN\n", Config{}, "no host"},
+		{"reserved header", "url: https://x.example.com/\nheaders: {X-Cowbell-Key: k}\n", Config{}, "set by cowbell"},
+		{"content type", "url: https://x.example.com/\nheaders: {content-type: text/plain}\n", Config{}, "set by cowbell"},
+		{"bad header name", "url: https://x.example.com/\nheaders: {\"a b\": c}\n", Config{}, "invalid character"},
+		{"unknown field", "url: https://x.example.com/\nurls: y\n", Config{}, "2:1: unknown field \"urls\""},
+		{"timeout", "url: https://x.example.com/\ntimeout: 0s\n", Config{}, "timeout must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Config
+			err := yaml.Unmarshal([]byte(tt.yaml), &got)
+			if tt.wantErr != "" {
+				var pe *yamlpos.Error
+				require.ErrorAs(t, err, &pe)
+				require.ErrorContains(t, err, tt.wantErr)
+				require.NotContains(t, err.Error(), "T0KEN", "errors never quote the URL")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+			_, err = New(got, zaptest.NewLogger(t))
+			require.NoError(t, err, "a decoded config makes a notifier")
+		})
+	}
+}
+
+func TestNewChecksConfigBuiltInCode(t *testing.T) {
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "url")
+	require.NoError(t, os.WriteFile(urlFile, []byte("http://127.0.0.1:9/x\n"), 0o600))
+	n, err := New(Config{URLFile: urlFile}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:9/x", n.url)
+
+	_, err = New(Config{URL: "gopher://x/T0KEN"}, zaptest.NewLogger(t))
+	require.ErrorContains(t, err, "scheme")
+	require.False(t, strings.Contains(err.Error(), "T0KEN"))
+	_, err = New(Config{}, zaptest.NewLogger(t))
+	require.True(t, err != nil && !errors.Is(err, context.Canceled))
+}

@@ -1,0 +1,223 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// request is what the test server saw.
+type request struct {
+	header http.Header
+	body   []byte
+}
+
+// recorder is an endpoint answering every request with status and body.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []request
+}
+
+func newRecorder(t *testing.T, status int, answer string) *recorder {
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, request{header: r.Header.Clone(), body: body})
+		rec.mu.Unlock()
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (rec *recorder) last(t *testing.T) request {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotEmpty(t, rec.reqs)
+	return rec.reqs[len(rec.reqs)-1]
+}
+
+func newNotifier(t *testing.T, c Config) *Notifier {
+	t.Helper()
+	n, err := New(c, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	n.now = func() time.Time { return time.Unix(1740830400, 0) }
+	return n
+}
+
+func sample() *notifiers.Incident {
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	return &notifiers.Incident{
+		Schema: notifiers.Schema, Status: notifiers.StatusFiring, Key: "redis/bgsave-fork-enomem/node-1",
+		Rule: notifiers.RuleRef{
+			ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE",
+			Severity: "critical", Tags: []string{"redis", "fork", "overcommit"},
+		},
+		Summary: "Redis cannot fork for BGSAVE on node-1", Host: "node-1", Source: "redis",
+		Labels: map[string]string{"pod": "redis-0", "namespace": "prod"},
+		Lines: []notifiers.Line{{
+			Time: t0, Stream: "/var/log/redis/redis-server.log",
+			Text: "1:M 01 Mar 2025 12:00:00.000 # Can't save in background: fork: Cannot allocate memory",
+		}},
+		Count: 3, Folded: 2, FirstSeen: t0, LastSeen: t0.Add(2 * time.Minute),
+		RootCause: "Redis forks a child for BGSAVE; with vm.overcommit_memory=0 the kernel refuses the fork.",
+		Advice: []notifiers.Advice{{
+			Text: "Set vm.overcommit_memory=1 on the host.", When: "vm.overcommit_memory != 1",
+			Facts: map[string]string{"vm.overcommit_memory": "0"}, SuccessRate: 0.92,
+		}},
+		DeadEnds: []notifiers.DeadEnd{{Action: "Disable swap", Why: "the OOM killer comes sooner", FailRate: 0.8}},
+		Docs:     []string{"https://redis.io/docs/latest/operate/oss_and_stack/management/admin/"},
+		Snapshot: &facts.Snapshot{
+			Taken: t0, Host: "node-1",
+			VM:      map[string]int64{"overcommit_memory": 0, "overcommit_ratio": 50},
+			Meminfo: map[string]int64{"MemTotal": 16384000, "MemAvailable": 512000, "Committed_AS": 20000000, "CommitLimit": 8192000},
+			Commit:  facts.Commit{Mode: 0, CommittedKB: 20000000, LimitKB: 8192000, Ratio: 2.44},
+			THP:     facts.THP{Enabled: "always", Defrag: "madvise"},
+			Cgroup:  facts.Cgroup{Version: 2, LimitBytes: 4 << 30, UsageBytes: 3 << 30, UsageRatio: 0.75},
+		},
+	}
+}
+
+func resolved() *notifiers.Incident {
+	inc := sample()
+	at := inc.LastSeen.Add(10 * time.Minute)
+	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+	inc.Lines = append(inc.Lines, notifiers.Line{Time: at, Text: "Background saving terminated with success"})
+	return inc
+}
+
+func TestNotifyGolden(t *testing.T) {
+	tests := []struct {
+		name      string
+		inc       *notifiers.Incident
+		secret    secret.Secret
+		wantEvent string
+	}{
+		{"firing", sample(), "", "firing"},
+		{"resolved", resolved(), "", "resolved"},
+		{"signed", sample(), "whsec-2f1c9a", "firing"},
+		{"test", notifiers.TestIncident("node-1", time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)), "whsec-2f1c9a", "firing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder(t, http.StatusOK, "ok")
+			n := newNotifier(t, Config{URL: secret.Secret(rec.URL + "/hooks/T0KEN"), Secret: tt.secret,
+				Headers: map[string]string{"Authorization": "Bearer abc123"}})
+			retry, err := n.Notify(context.Background(), tt.inc)
+			require.NoError(t, err)
+			require.False(t, retry)
+			got := rec.last(t)
+			checkGolden(t, tt.name, got.body)
+
+			var back notifiers.Incident
+			require.NoError(t, json.Unmarshal(got.body, &back))
+			require.Equal(t, tt.inc.Key, back.Key, "the body is the incident")
+			require.Equal(t, "application/json", got.header.Get("Content-Type"))
+			require.Equal(t, tt.wantEvent, got.header.Get(HeaderEvent))
+			require.Equal(t, tt.inc.Key, got.header.Get(HeaderKey))
+			require.Equal(t, "Bearer abc123", got.header.Get("Authorization"))
+			require.Equal(t, map[bool]string{true: "true"}[tt.inc.Test], got.header.Get(HeaderTest))
+			if tt.secret.Empty() {
+				require.Empty(t, got.header.Get(HeaderSignature))
+				require.Empty(t, got.header.Get(HeaderTimestamp))
+				return
+			}
+			require.Equal(t, "1740830400", got.header.Get(HeaderTimestamp))
+			verifySignature(t, tt.secret.Reveal(), got)
+		})
+	}
+}
+
+// verifySignature checks the signature as a receiver would, with Go's HMAC and with
+// the openssl command docs/webhook.md shows.
+func verifySignature(t *testing.T, key string, r request) {
+	t.Helper()
+	ts, sig := r.header.Get(HeaderTimestamp), r.header.Get(HeaderSignature)
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(ts + "." + string(r.body)))
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	require.True(t, hmac.Equal([]byte(want), []byte(sig)), "signature %s, want %s", sig, want)
+
+	openssl := testenv.NeedBinary(t, "openssl")
+	cmd := exec.Command(openssl, "dgst", "-sha256", "-hmac", key, "-r")
+	cmd.Stdin = bytes.NewReader(append([]byte(ts+"."), r.body...))
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	hexsum, _, _ := strings.Cut(string(out), " ")
+	require.Equal(t, sig, "sha256="+hexsum, "openssl agrees")
+}
+
+func checkGolden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, body, "", "  "))
+	pretty.WriteByte('\n')
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to write %s", path)
+	require.Equal(t, string(want), pretty.String())
+}
+
+func TestNotifyStatusRetry(t *testing.T) {
+	tests := []struct {
+		status int
+		retry  bool
+	}{
+		{400, false}, {401, false}, {403, false}, {404, false}, {410, false}, {413, false}, {422, false},
+		{408, true}, {429, true}, {500, true}, {502, true}, {503, true}, {504, true},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			rec := newRecorder(t, tt.status, "answer from the endpoint")
+			n := newNotifier(t, Config{URL: secret.Secret(rec.URL + "/hooks/T0KEN")})
+			retry, err := n.Notify(context.Background(), sample())
+			require.Error(t, err)
+			require.Equal(t, tt.retry, retry)
+			var se *notifiers.StatusError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, tt.status, se.Code)
+			require.Contains(t, err.Error(), "answer from the endpoint")
+			require.NotContains(t, err.Error(), "T0KEN")
+		})
+	}
+	for _, status := range []int{200, 201, 202, 204} {
+		rec := newRecorder(t, status, "")
+		retry, err := newNotifier(t, Config{URL: secret.Secret(rec.URL)}).Notify(context.Background(), sample())
+		require.NoError(t, err, status)
+		require.False(t, retry)
+	}
+}
