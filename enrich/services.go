@@ -59,6 +59,7 @@ func readRedis(ctx context.Context, c *RedisConfig) (map[string]string, error) {
 		ReadTimeout:     c.Timeout,
 		WriteTimeout:    c.Timeout,
 		MaxRetries:      -1,
+		DialerRetries:   1,
 		PoolSize:        1,
 		DisableIdentity: true,
 	})

@@ -16,7 +16,7 @@ import (
 func WriteTable(w io.Writer, s facts.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	t := &table{w: tw}
-	t.section("host")
+	t.section("HOST")
 	t.row("host", s.Host)
 	t.row("taken", s.Taken.Format("2006-01-02 15:04:05 MST"))
 	t.row("kernel", s.Kernel.Release)
@@ -25,7 +25,7 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.row("container", strconv.FormatBool(s.Container))
 
 	c := s.Commit
-	t.section("commit accounting")
+	t.section("COMMIT ACCOUNTING")
 	t.row("mode (vm.overcommit_memory)", strconv.FormatInt(c.Mode, 10))
 	t.row("Committed_AS", kbCell(c.CommittedKB))
 	t.row("CommitLimit", kbCell(c.LimitKB))
@@ -36,14 +36,14 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.row("usable (MemTotal - hugepages)", kbCell(c.UsableKB))
 	t.row("recommended overcommit_kbytes", kbCell(c.RecommendedKbytes))
 
-	t.section("transparent hugepages")
+	t.section("TRANSPARENT HUGEPAGES")
 	t.row("enabled", s.THP.Enabled)
 	t.row("defrag", s.THP.Defrag)
 
-	t.section("cgroup (cowbell)")
+	t.section("CGROUP of cowbell")
 	t.cgroup(s.Cgroup)
 	for _, p := range s.Processes {
-		t.section(fmt.Sprintf("process %s (pid %d, %s)", p.Name, p.PID, p.Comm))
+		t.section(fmt.Sprintf("PROCESS %s (pid %d, %s)", p.Name, p.PID, p.Comm))
 		t.row("VmRSS", kbCell(p.VmRSSKB))
 		t.row("VmSize", kbCell(p.VmSizeKB))
 		t.row("RssAnon", kbCell(p.RssAnonKB))
@@ -51,33 +51,33 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 		t.row("oom_score_adj", strconv.Itoa(p.OOMScoreAdj))
 		t.cgroup(p.Cgroup)
 	}
-	t.section("running")
+	t.section("RUNNING")
 	for _, name := range sortedKeys(s.Running) {
 		t.row(name, strconv.FormatBool(s.Running[name]))
 	}
 
-	t.section("trend")
+	t.section("TREND")
 	t.row("samples", strconv.Itoa(s.Trend.Samples))
 	t.row("span", strconv.FormatFloat(s.Trend.SpanSeconds, 'f', 0, 64)+" s")
 	t.row("Committed_AS growth", strconv.FormatFloat(s.Trend.CommittedGrowthKBPerHour, 'f', 1, 64)+" kB/h")
 	t.row("MemTotal change", strconv.FormatInt(s.Trend.MemTotalChangedKB, 10)+" kB")
 	t.row("oom_kill since last sample", strconv.FormatInt(s.Trend.OOMKillDelta, 10))
 
-	t.stringMap("redis INFO", s.Redis)
-	t.stringMap("postgres settings", s.Postgres)
-	t.section("vm")
+	t.stringMap("REDIS INFO", s.Redis)
+	t.stringMap("POSTGRES SETTINGS", s.Postgres)
+	t.section("VM")
 	for _, k := range sortedKeys(s.VM) {
 		t.row(k, strconv.FormatInt(s.VM[k], 10))
 	}
 	for _, k := range sortedKeys(s.VMText) {
 		t.row(k, s.VMText[k])
 	}
-	t.section("meminfo")
+	t.section("MEMINFO")
 	for _, k := range sortedKeys(s.Meminfo) {
 		t.row(k, strconv.FormatInt(s.Meminfo[k], 10))
 	}
 	if len(s.Errors) > 0 {
-		t.section("errors")
+		t.section("ERRORS")
 		for _, e := range s.Errors {
 			t.row(e.What, e.Err)
 		}
@@ -106,10 +106,10 @@ func (t *table) printf(format string, args ...any) {
 
 func (t *table) section(title string) {
 	if t.n > 0 {
-		t.printf("\t\n")
+		t.printf("\n")
 	}
 	t.n++
-	t.printf("%s\t\n", strings.ToUpper(title))
+	t.printf("%s\n", title)
 }
 
 // row prints one name and value; values never span lines.

@@ -65,6 +65,9 @@ func (h *history) trend(cur sample, ok bool) facts.Trend {
 	if ok {
 		series = append(series[:len(series):len(series)], cur)
 	}
+	if len(series) > trendSamples {
+		series = series[len(series)-trendSamples:]
+	}
 	t.Samples = len(series)
 	if len(series) < 2 {
 		return t

@@ -25,6 +25,10 @@ const maxSocketDir = 80
 func Postgres(t testing.TB) (dsn string, stop func()) {
 	t.Helper()
 	initdb := NeedBinary(t, "initdb", pgBinGlob)
+	// PATH may hold a link to initdb alone; its siblings are in the real directory.
+	if real, err := filepath.EvalSymlinks(initdb); err == nil {
+		initdb = real
+	}
 	server := filepath.Join(filepath.Dir(initdb), "postgres")
 	isReady := filepath.Join(filepath.Dir(initdb), "pg_isready")
 	dir := t.TempDir()
@@ -49,7 +53,8 @@ func Postgres(t testing.TB) (dsn string, stop func()) {
 		t.Cleanup(func() { f.Close() })
 	}
 	c := startChild(t, cmd, "postgres")
-	c.waitReady(t, func() bool {
+	c.log = filepath.Join(dir, "postgres.log")
+	c.waitUntil(t, func() bool {
 		return exec.Command(isReady, "-q", "-h", "127.0.0.1", "-p", port).Run() == nil
 	})
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port), c.stop

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -30,7 +31,8 @@ func Redis(t testing.TB) (addr string, stop func()) {
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
 	c := startChild(t, cmd, "redis-server")
-	c.waitReady(t, func() bool { return redisPing(addr) })
+	c.log = filepath.Join(dir, "redis.log")
+	c.waitUntil(t, func() bool { return redisPing(addr) })
 	return addr, c.stop
 }
 
@@ -52,6 +54,7 @@ func redisPing(addr string) bool {
 // child is a component process started by a test.
 type child struct {
 	name string
+	log  string // the component's log file, quoted when it fails to start
 	stop func()
 	done <-chan struct{} // closed once the process has exited and been reaped
 }
@@ -84,9 +87,9 @@ func startChild(t testing.TB, cmd *exec.Cmd, name string) child {
 	return child{name: name, stop: stop, done: done}
 }
 
-// waitReady polls ready until it holds, failing the test when the child exits first
+// waitUntil polls ready until it holds, failing the test when the child exits first
 // or startTimeout passes.
-func (c child) waitReady(t testing.TB, ready func() bool) {
+func (c child) waitUntil(t testing.TB, ready func() bool) {
 	t.Helper()
 	deadline := time.NewTimer(startTimeout)
 	defer deadline.Stop()
@@ -95,11 +98,20 @@ func (c child) waitReady(t testing.TB, ready func() bool) {
 	for !ready() {
 		select {
 		case <-c.done:
-			t.Fatalf("%s exited before it was ready", c.name)
+			t.Fatalf("%s exited before it was ready%s", c.name, c.tail())
 		case <-deadline.C:
 			c.stop()
-			t.Fatalf("%s did not become ready within %v", c.name, startTimeout)
+			t.Fatalf("%s did not become ready within %v%s", c.name, startTimeout, c.tail())
 		case <-tick.C:
 		}
 	}
+}
+
+// tail returns the end of the child's log, for a failure message.
+func (c child) tail() string {
+	b, err := os.ReadFile(c.log)
+	if err != nil || c.log == "" {
+		return ""
+	}
+	return "; log:\n" + string(b[max(0, len(b)-2048):])
 }
