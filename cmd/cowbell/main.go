@@ -26,6 +26,7 @@ var errFailed = errors.New("failed")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	quietRedis(zap.NewNop())
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	if err != nil {

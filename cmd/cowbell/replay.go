@@ -36,7 +36,13 @@ line: incidents in the cowbell.incident/v1 schema, hits as {"rule","line","captu
 Advice conditions are evaluated on this host's live snapshot unless --no-snapshot.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := loadRules(noBuiltin, rulePaths)
+			c, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			// The same rules as the live run: the pack, --rules, and the default cooldown.
+			c.Rules.Builtin, c.Rules.Paths = !noBuiltin, rulePaths
+			rs, err := pipeline.LoadRules(c)
 			if err != nil {
 				printErrors(cmd.ErrOrStderr(), err)
 				return errFailed
@@ -56,10 +62,6 @@ Advice conditions are evaluated on this host's live snapshot unless --no-snapsho
 			}
 			o := pipeline.ReplayOptions{Format: file.Format(format), Hits: hits}
 			if !noSnapshot && !hits {
-				c, err := g.loadConfig()
-				if err != nil {
-					return err
-				}
 				s := enrich.New(c.Snapshot, nopLogger()).Snapshot(cmd.Context())
 				o.Snapshot = &s
 				o.Host = pipeline.Host(c, s)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -40,6 +39,7 @@ log locations and container log directories that exist; it prints what it watche
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			quietRedis(log)
 			return run(cmd.Context(), c, log, cmd.ErrOrStderr())
 		},
 	}
@@ -155,5 +155,3 @@ func watchdog(ctx context.Context) {
 		}
 	}
 }
-
-var _ = os.Stderr

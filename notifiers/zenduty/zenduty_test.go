@@ -236,12 +236,17 @@ func TestNotifyStatus(t *testing.T) {
 }
 
 func TestNotifyCancelled(t *testing.T) {
-	arrived := make(chan struct{})
+	arrived, release := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 		close(arrived)
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
 	defer srv.Close()
+	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-arrived; cancel() }()
 	retry, err := newNotifier(t, srv.URL+secretPath).Notify(ctx, incident(t, nil))

@@ -1,0 +1,64 @@
+package alertmanager
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+)
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml, err string
+		want            Config
+	}{
+		{"minimal", "urls: [http://am:9093]\n", "",
+			Config{URLs: []string{"http://am:9093"}, ResendInterval: time.Minute, Timeout: 10 * time.Second}},
+		{"full", "urls: [http://a:9093, https://b/am/]\nresend_interval: 30s\nlabels: {cluster: prod}\nusername: cowbell\npassword_file: /run/pw\n", "",
+			Config{URLs: []string{"http://a:9093", "https://b/am/"}, ResendInterval: 30 * time.Second, Timeout: 10 * time.Second,
+				Labels: map[string]string{"cluster": "prod"}, Username: "cowbell", PasswordFile: "/run/pw"}},
+		{"no urls", "resend_interval: 1m\n", "1:1: urls: at least one Alertmanager URL is required", Config{}},
+		{"bad url", "urls:\n  - http://a:9093\n  - am-1:9093\n", "3:5: urls[1]: not an absolute http or https URL", Config{}},
+		{"credentials in url", "urls: [\"http://u:p@a:9093\"]\n", "1:8: urls[0]: credentials belong in username and password", Config{}},
+		{"bad label", "urls: [http://a]\nlabels:\n  cluster-name: x\n", `3:3: labels: "cluster-name" is not a label name`, Config{}},
+		{"bad interval", "urls: [http://a]\nresend_interval: 0s\n", "2:18: resend_interval must be positive", Config{}},
+		{"basic and bearer", "urls: [http://a]\nusername: u\npassword: p\nbearer_token: t\n", "1:1: basic auth (username, password) and bearer_token are exclusive", Config{}},
+		{"username alone", "urls: [http://a]\nusername: u\n", "2:11: username needs a password or password_file", Config{}},
+		{"password alone", "urls: [http://a]\npassword: p\n", "1:1: password needs a username", Config{}},
+		{"unknown key", "urls: [http://a]\nresend: 1m\n", `2:1: unknown field "resend"`, Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			err := yaml.Unmarshal([]byte(tt.yaml), &c)
+			if tt.err == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.want, c)
+				return
+			}
+			var pe *yamlpos.Error
+			require.ErrorAs(t, err, &pe)
+			require.Contains(t, err.Error(), tt.err)
+			require.NotContains(t, err.Error(), "u:p@")
+		})
+	}
+}
+
+func TestNewReadsSecretFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte("t0ken\n"), 0o600))
+	n, err := New(Config{URLs: []string{"http://127.0.0.1:9"}, BearerTokenFile: path}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.Equal(t, "Bearer t0ken", n.headers[0].Value)
+
+	_, err = New(Config{URLs: []string{"http://127.0.0.1:9"}, Username: "u", PasswordFile: filepath.Join(t.TempDir(), "none")}, zaptest.NewLogger(t))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = New(Config{}, zaptest.NewLogger(t))
+	require.Error(t, err)
+}

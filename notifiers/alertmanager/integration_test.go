@@ -1,0 +1,110 @@
+package alertmanager
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+// gettableAlert is what GET /api/v2/alerts answers, as far as the tests read it.
+type gettableAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Status      struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// activeAlert polls a real Alertmanager until the alert of key is (want=true) or is
+// no longer (want=false) among its active alerts.
+func activeAlert(t *testing.T, base, key string, want bool) *gettableAlert {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var found *gettableAlert
+	require.Eventuallyf(t, func() bool {
+		resp, err := client.Get(base + "/api/v2/alerts?active=true&silenced=false&inhibited=false")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var alerts []gettableAlert
+		if json.NewDecoder(resp.Body).Decode(&alerts) != nil {
+			return false
+		}
+		found = nil
+		for i := range alerts {
+			if alerts[i].Labels["incident_key"] == key && alerts[i].Status.State == "active" {
+				found = &alerts[i]
+			}
+		}
+		return (found != nil) == want
+	}, 15*time.Second, 50*time.Millisecond, "alert %q active=%v never seen", key, want)
+	return found
+}
+
+func liveIncident(t *testing.T) *notifiers.Incident {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return incident(t, func(inc *notifiers.Incident) {
+		inc.FirstSeen, inc.LastSeen = now.Add(-time.Minute), now
+	})
+}
+
+func TestRealAlertmanager(t *testing.T) {
+	base := testenv.Alertmanager(t)
+	n, err := New(Config{URLs: []string{base}, ResendInterval: time.Minute, Timeout: 5 * time.Second, Labels: map[string]string{"cluster": "test"}}, zap.NewNop())
+	require.NoError(t, err)
+	inc := liveIncident(t)
+
+	_, err = n.Notify(context.Background(), inc)
+	require.NoError(t, err)
+	a := activeAlert(t, base, inc.Key, true)
+	require.Equal(t, map[string]string{
+		"alertname":    "redis/bgsave-fork-enomem",
+		"severity":     "critical",
+		"host":         "cache-7",
+		"source":       "redis",
+		"container":    "redis",
+		"namespace":    "cache",
+		"pod":          "redis-0",
+		"incident_key": inc.Key,
+		"cluster":      "test",
+	}, a.Labels)
+	require.Equal(t, "Redis cannot fork for BGSAVE on cache-7: BGSAVE fork failed with ENOMEM 3 times", a.Annotations["summary"])
+	require.Equal(t, inc.Docs[0], a.Annotations["runbook_url"])
+	require.Equal(t, inc.Key, a.Annotations["cowbell_key"])
+	require.Contains(t, a.Annotations["description"], "`sysctl -w vm.overcommit_memory=1`")
+	require.True(t, a.StartsAt.Equal(inc.FirstSeen))
+
+	at := time.Now().UTC()
+	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+	_, err = n.Notify(context.Background(), inc)
+	require.NoError(t, err)
+	activeAlert(t, base, inc.Key, false)
+	require.Empty(t, n.Active())
+}
+
+func TestRealAlertmanagerOneDown(t *testing.T) {
+	base := testenv.Alertmanager(t)
+	dead := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	core, logs := observer.New(zap.WarnLevel)
+	n, err := New(Config{URLs: []string{dead, base}, ResendInterval: time.Minute, Timeout: 5 * time.Second}, zap.New(core))
+	require.NoError(t, err)
+	inc := liveIncident(t)
+
+	retry, err := n.Notify(context.Background(), inc)
+	require.NoError(t, err)
+	require.False(t, retry)
+	activeAlert(t, base, inc.Key, true)
+	require.Equal(t, 1, logs.FilterMessage("alertmanager did not take alerts").Len())
+}

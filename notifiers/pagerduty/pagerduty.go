@@ -1,0 +1,215 @@
+// Package pagerduty delivers incidents to PagerDuty's Events API v2: a trigger per
+// notification and a resolve when the incident resolves, deduplicated by incident key,
+// with the whole cowbell.incident/v1 object as the alert's custom details.
+package pagerduty
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+// Events API v2 limits.
+const (
+	maxSummary  = 1024
+	maxDedupKey = 255
+)
+
+var errNotHTTP = errors.New("not an absolute http or https URL")
+
+// Notifier sends incidents to one Events API v2 integration.
+type Notifier struct {
+	key    secret.Secret
+	url    string
+	client *http.Client
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+var _ notifiers.Notifier = (*Notifier)(nil)
+
+// New makes a Notifier, reading routing_key_file if one is set.
+func New(c Config, log *zap.Logger) (*Notifier, error) {
+	key, err := secret.Pick("routing_key", c.RoutingKey, c.RoutingKeyFile, true)
+	if err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	if c.URL == "" {
+		c.URL = EventsURL
+	}
+	if err := checkURL(c.URL); err != nil {
+		return nil, fmt.Errorf("pagerduty: url: %w", err)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultConfig.Timeout
+	}
+	return &Notifier{key: key, url: c.URL, client: &http.Client{Timeout: c.Timeout}, log: log, now: time.Now}, nil
+}
+
+// Notify makes one delivery attempt. PagerDuty answers 202 when it queued the event,
+// 400 for an event it will never accept, 429 and 5xx when it may later.
+func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+	body, err := json.Marshal(n.event(inc))
+	if err != nil {
+		return false, fmt.Errorf("encode pagerduty event: %w", err)
+	}
+	retry, err = notifiers.Post(ctx, n.client, n.url, "application/json", body)
+	if err != nil {
+		return retry, n.redact(fmt.Errorf("post pagerduty event: %w", err))
+	}
+	n.log.Debug("pagerduty event accepted", zap.String("incident", inc.Key), zap.String("status", string(inc.Status)))
+	return false, nil
+}
+
+// event is an Events API v2 event.
+type event struct {
+	RoutingKey  string   `json:"routing_key"`
+	EventAction string   `json:"event_action"`
+	DedupKey    string   `json:"dedup_key"`
+	Payload     *payload `json:"payload,omitempty"`
+	Client      string   `json:"client,omitempty"`
+	Links       []link   `json:"links,omitempty"`
+}
+
+type payload struct {
+	Summary       string              `json:"summary"`
+	Source        string              `json:"source"`
+	Severity      string              `json:"severity"`
+	Timestamp     string              `json:"timestamp,omitempty"`
+	Component     string              `json:"component,omitempty"`
+	Group         string              `json:"group,omitempty"`
+	Class         string              `json:"class,omitempty"`
+	CustomDetails *notifiers.Incident `json:"custom_details,omitempty"`
+}
+
+type link struct {
+	Href string `json:"href"`
+	Text string `json:"text,omitempty"`
+}
+
+func (n *Notifier) event(inc *notifiers.Incident) event {
+	ev := event{RoutingKey: n.key.Reveal(), DedupKey: DedupKey(inc.Key)}
+	if inc.Status == notifiers.StatusResolved {
+		// A resolve carries only what identifies the alert.
+		ev.EventAction = "resolve"
+		return ev
+	}
+	ev.EventAction = "trigger"
+	ev.Client = "cowbell"
+	ts := inc.LastSeen
+	if ts.IsZero() {
+		ts = n.now()
+	}
+	source := inc.Host
+	if source == "" {
+		source = "unknown host"
+	}
+	component, _, _ := strings.Cut(inc.Rule.ID, "/")
+	ev.Payload = &payload{
+		Summary:       cut(summary(inc), maxSummary),
+		Source:        source,
+		Severity:      severity(inc.Rule.Severity),
+		Timestamp:     ts.UTC().Format(time.RFC3339Nano),
+		Component:     component,
+		Group:         inc.Source,
+		Class:         inc.Rule.ID,
+		CustomDetails: inc,
+	}
+	ev.Links = links(inc.Docs)
+	return ev
+}
+
+// DedupKey is the dedup_key PagerDuty sees for an incident key: the key itself, or
+// for a key longer than the API's 255 characters, a stable prefix and hash of it.
+func DedupKey(key string) string {
+	if len(key) <= maxDedupKey {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])
+	return cut(key, maxDedupKey-len(h)-1) + "#" + h
+}
+
+// severity maps a rule's severity onto PagerDuty's; one cowbell does not know
+// pages as an error rather than being dropped.
+func severity(s string) string {
+	switch s {
+	case "critical", "warning", "info":
+		return s
+	}
+	return "error"
+}
+
+func summary(inc *notifiers.Incident) string {
+	var b strings.Builder
+	if inc.Test {
+		b.WriteString("[TEST] ")
+	}
+	title := inc.Rule.Title
+	if title == "" {
+		title = inc.Rule.ID
+	}
+	b.WriteString(title)
+	if inc.Host != "" {
+		b.WriteString(" on " + inc.Host)
+	}
+	if inc.Summary != "" && inc.Summary != title {
+		b.WriteString(": " + inc.Summary)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// links keeps the rule's http(s) docs; anything else is not a link to offer.
+func links(docs []string) []link {
+	var out []link
+	for _, d := range docs {
+		u, err := url.Parse(d)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			continue
+		}
+		out = append(out, link{Href: u.String(), Text: "Docs: " + u.Host})
+	}
+	return out
+}
+
+// redact keeps the routing key out of an error even if an answer quoted it.
+func (n *Notifier) redact(err error) error {
+	if k := n.key.Reveal(); k != "" && strings.Contains(err.Error(), k) {
+		return &redacted{err: err, msg: strings.ReplaceAll(err.Error(), k, "<secret>")}
+	}
+	return err
+}
+
+type redacted struct {
+	err error
+	msg string
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
+// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const mark = "…"
+	i := limit - len(mark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + mark
+}

@@ -1,0 +1,347 @@
+package pagerduty
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const routingKey = "R0UT1NGKEY0123456789abcdefabcdef"
+
+var fixedNow = time.Date(2024, 5, 1, 3, 15, 0, 0, time.UTC)
+
+func incident(t *testing.T, edit func(*notifiers.Incident)) *notifiers.Incident {
+	t.Helper()
+	b, err := os.ReadFile("testdata/incident.json")
+	require.NoError(t, err)
+	var inc notifiers.Incident
+	require.NoError(t, json.Unmarshal(b, &inc))
+	if edit != nil {
+		edit(&inc)
+	}
+	return &inc
+}
+
+// pagerDuty is an Events API v2 stand-in: it validates each event the way
+// https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ documents it,
+// answers 400 to an invalid one and 202 otherwise, and keeps the valid ones.
+type pagerDuty struct {
+	t      *testing.T
+	events chan []byte
+}
+
+func (p *pagerDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || r.URL.Path != "/v2/enqueue" {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if err := checkEvent(body); err != nil {
+		p.t.Errorf("event does not fit the Events API v2 schema: %v\n%s", err, body)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"status":"invalid event","message":"Event object is invalid","errors":["` + err.Error() + `"]}`))
+		return
+	}
+	p.events <- body
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte(`{"status":"success","message":"Event processed"}`))
+}
+
+type pdEvent struct {
+	RoutingKey  string `json:"routing_key"`
+	EventAction string `json:"event_action"`
+	DedupKey    string `json:"dedup_key"`
+	Payload     *struct {
+		Summary       string         `json:"summary"`
+		Source        string         `json:"source"`
+		Severity      string         `json:"severity"`
+		Timestamp     string         `json:"timestamp"`
+		Component     string         `json:"component"`
+		Group         string         `json:"group"`
+		Class         string         `json:"class"`
+		CustomDetails map[string]any `json:"custom_details"`
+	} `json:"payload"`
+	Images []struct {
+		Src  string `json:"src"`
+		Href string `json:"href"`
+		Alt  string `json:"alt"`
+	} `json:"images"`
+	Links []struct {
+		Href string `json:"href"`
+		Text string `json:"text"`
+	} `json:"links"`
+	Client    string `json:"client"`
+	ClientURL string `json:"client_url"`
+}
+
+func checkEvent(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var ev pdEvent
+	if err := dec.Decode(&ev); err != nil {
+		return err
+	}
+	if ev.RoutingKey == "" {
+		return errors.New("routing_key is required")
+	}
+	if len(ev.DedupKey) > maxDedupKey {
+		return errors.New("dedup_key longer than 255")
+	}
+	switch ev.EventAction {
+	case "trigger":
+	case "acknowledge", "resolve":
+		if ev.DedupKey == "" {
+			return errors.New("dedup_key is required to " + ev.EventAction)
+		}
+		return nil
+	default:
+		return errors.New("event_action must be trigger, acknowledge or resolve")
+	}
+	p := ev.Payload
+	switch {
+	case p == nil:
+		return errors.New("payload is required to trigger")
+	case p.Summary == "" || len([]rune(p.Summary)) > maxSummary:
+		return errors.New("payload.summary must have 1 to 1024 characters")
+	case p.Source == "":
+		return errors.New("payload.source is required")
+	}
+	switch p.Severity {
+	case "critical", "error", "warning", "info":
+	default:
+		return errors.New("payload.severity must be critical, error, warning or info")
+	}
+	if p.Timestamp != "" {
+		if _, err := time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
+			return errors.New("payload.timestamp is not ISO 8601")
+		}
+	}
+	for _, l := range ev.Links {
+		if l.Href == "" {
+			return errors.New("links[].href is required")
+		}
+	}
+	return nil
+}
+
+func newServer(t *testing.T) (*pagerDuty, string) {
+	p := &pagerDuty{t: t, events: make(chan []byte, 4)}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return p, srv.URL + "/v2/enqueue"
+}
+
+func newNotifier(t *testing.T, url string) *Notifier {
+	n, err := New(Config{RoutingKey: routingKey, URL: url, Timeout: 5 * time.Second}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	n.now = func() time.Time { return fixedNow }
+	return n
+}
+
+func golden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, body, "", "  "))
+	pretty.WriteByte('\n')
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), pretty.String())
+}
+
+func TestNotifyPayload(t *testing.T) {
+	tests := []struct {
+		name, action, severity, timestamp string
+		edit                              func(*notifiers.Incident)
+	}{
+		{"trigger", "trigger", "critical", "2024-05-01T03:14:01Z", nil},
+		{"resolve", "resolve", "", "", func(inc *notifiers.Incident) {
+			at := fixedNow.Add(time.Hour)
+			inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+		}},
+		{"test", "trigger", "info", "2024-05-01T03:15:00Z", func(inc *notifiers.Incident) {
+			inc.Test, inc.Rule.Severity, inc.LastSeen = true, "info", time.Time{}
+		}},
+		{"long-summary", "trigger", "error", "2024-05-01T03:14:01Z", func(inc *notifiers.Incident) {
+			inc.Summary, inc.Rule.Severity = strings.Repeat("ünïcode ", 300), "fatal"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pd, url := newServer(t)
+			inc := incident(t, tt.edit)
+			retry, err := newNotifier(t, url).Notify(context.Background(), inc)
+			require.NoError(t, err)
+			require.False(t, retry)
+			body := <-pd.events
+			var ev pdEvent
+			require.NoError(t, json.Unmarshal(body, &ev))
+			require.Equal(t, tt.action, ev.EventAction)
+			require.Equal(t, inc.Key, ev.DedupKey)
+			require.Equal(t, routingKey, ev.RoutingKey)
+			if tt.action == "resolve" {
+				require.Nil(t, ev.Payload)
+				require.JSONEq(t, `{"routing_key":"`+routingKey+`","event_action":"resolve","dedup_key":"`+inc.Key+`"}`, string(body))
+			} else {
+				require.Equal(t, tt.severity, ev.Payload.Severity)
+				require.Equal(t, tt.timestamp, ev.Payload.Timestamp)
+				require.Equal(t, "cache-7", ev.Payload.Source)
+				require.Equal(t, "redis", ev.Payload.Component)
+				require.Equal(t, inc.Rule.ID, ev.Payload.Class)
+				require.Equal(t, notifiers.Schema, ev.Payload.CustomDetails["schema"])
+				require.Equal(t, inc.Test, strings.HasPrefix(ev.Payload.Summary, "[TEST] "))
+				require.LessOrEqual(t, len([]rune(ev.Payload.Summary)), maxSummary)
+				require.Equal(t, "cowbell", ev.Client)
+			}
+			golden(t, tt.name, body)
+		})
+	}
+}
+
+func TestDedupKey(t *testing.T) {
+	short := "kernel/oom-kill@node-1"
+	require.Equal(t, short, DedupKey(short))
+	long := strings.Repeat("k", 300)
+	other := strings.Repeat("k", 299) + "j"
+	require.LessOrEqual(t, len(DedupKey(long)), maxDedupKey)
+	require.Equal(t, DedupKey(long), DedupKey(long))
+	require.NotEqual(t, DedupKey(long), DedupKey(other))
+}
+
+func TestNotifyStatus(t *testing.T) {
+	tests := []struct {
+		status int
+		retry  bool
+		after  string
+		wait   time.Duration
+	}{
+		{http.StatusAccepted, false, "", 0},
+		{http.StatusBadRequest, false, "", 0},
+		{http.StatusForbidden, false, "", 0},
+		{http.StatusNotFound, false, "", 0},
+		{http.StatusTooManyRequests, true, "30", 30 * time.Second},
+		{http.StatusInternalServerError, true, "", 0},
+		{http.StatusBadGateway, true, "", 0},
+		{http.StatusServiceUnavailable, true, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tt.after != "" {
+					w.Header().Set("Retry-After", tt.after)
+				}
+				w.WriteHeader(tt.status)
+				// An answer quoting the key must not carry it into the error.
+				_, _ = w.Write([]byte(`{"status":"error","routing_key":"` + routingKey + `"}`))
+			}))
+			defer srv.Close()
+			retry, err := newNotifier(t, srv.URL).Notify(context.Background(), incident(t, nil))
+			require.Equal(t, tt.retry, retry)
+			if tt.status == http.StatusAccepted {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), routingKey)
+			var se *notifiers.StatusError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, tt.status, se.Code)
+			var ra notifiers.RetryAfter
+			require.ErrorAs(t, err, &ra)
+			require.Equal(t, tt.wait, ra.RetryAfter())
+		})
+	}
+}
+
+func TestNotifyCancelled(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		close(arrived)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	retry, err := newNotifier(t, srv.URL+"/v2/enqueue?token=hidden").Notify(ctx, incident(t, nil))
+	require.True(t, retry)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotContains(t, err.Error(), srv.URL)
+	require.NotContains(t, err.Error(), "hidden")
+	require.NotContains(t, err.Error(), routingKey)
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml, err string
+		want            Config
+	}{
+		{"key", "routing_key: abc\n", "", Config{RoutingKey: "abc", URL: EventsURL, Timeout: 10 * time.Second}},
+		{"key file and url", "routing_key_file: /run/pd\nurl: http://127.0.0.1:9/v2/enqueue\ntimeout: 2s\n", "",
+			Config{RoutingKeyFile: "/run/pd", URL: "http://127.0.0.1:9/v2/enqueue", Timeout: 2 * time.Second}},
+		{"neither", "timeout: 2s\n", "1:1: exactly one of routing_key and routing_key_file is required", Config{}},
+		{"both", "routing_key: a\nrouting_key_file: /f\n", "1:1: exactly one of routing_key", Config{}},
+		{"unknown key", "routing_key: a\nrouting-key: b\n", `2:1: unknown field "routing-key"`, Config{}},
+		{"bad url", "routing_key: a\nurl: events.pagerduty.com\n", "2:6: url: not an absolute http or https URL", Config{}},
+		{"bad timeout", "routing_key: a\ntimeout: 0s\n", "2:10: timeout must be positive", Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			err := yaml.Unmarshal([]byte(tt.yaml), &c)
+			if tt.err == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.want, c)
+				return
+			}
+			var pe *yamlpos.Error
+			require.ErrorAs(t, err, &pe)
+			require.Contains(t, err.Error(), tt.err)
+		})
+	}
+}
+
+func TestNewReadsKeyFile(t *testing.T) {
+	pd, url := newServer(t)
+	path := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(path, []byte(routingKey+"\n"), 0o600))
+	n, err := New(Config{RoutingKeyFile: path, URL: url}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	_, err = n.Notify(context.Background(), incident(t, nil))
+	require.NoError(t, err)
+	var ev pdEvent
+	require.NoError(t, json.Unmarshal(<-pd.events, &ev))
+	require.Equal(t, routingKey, ev.RoutingKey)
+
+	_, err = New(Config{}, zaptest.NewLogger(t))
+	require.ErrorContains(t, err, "one of routing_key and routing_key_file is required")
+}
