@@ -1,0 +1,190 @@
+package rules_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/matcher"
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// realTimeout bounds every wait for a real program.
+const realTimeout = 60 * time.Second
+
+// noLeaks registers, before anything else the test cleans up, a check that no
+// goroutine outlives it (cleanups run last-registered first).
+func noLeaks(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+// proc is a program a real-process test started; t.Cleanup kills and reaps it.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func start(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	require.NoError(t, cmd.Start(), "start %s", cmd.Path)
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// stop signals the program and waits until it has exited.
+func (p *proc) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(realTimeout):
+		t.Fatalf("%s did not exit after %v", p.cmd.Path, sig)
+	}
+}
+
+// waitLog polls path until it holds want n times, or fails after realTimeout.
+func waitLog(t *testing.T, path, want string, n int) {
+	t.Helper()
+	deadline := time.NewTimer(realTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		data, _ := os.ReadFile(path)
+		if strings.Count(string(data), want) >= n {
+			return
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("%s: no %q (x%d) after %v:\n%s", path, want, n, realTimeout, data)
+		case <-tick.C:
+		}
+	}
+}
+
+// readLines returns a file's lines.
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+}
+
+// firedBy returns, for every line, the ids of the rules it fires, and the hits.
+func firedBy(m *matcher.Matcher, source string, lines []string) (map[string]int, []matcher.Hit) {
+	ids := map[string]int{}
+	var all []matcher.Hit
+	for _, text := range lines {
+		hits := m.Match(sources.Line{Source: source, Text: text}, nil)
+		for _, h := range hits {
+			ids[h.Rule.ID]++
+		}
+		all = append(all, hits...)
+	}
+	return ids, all
+}
+
+// thisHost is the part of this machine's snapshot the advice tests need: the
+// overcommit mode and THP setting as the kernel reports them.
+func thisHost(t *testing.T) facts.Env {
+	t.Helper()
+	env := host(readInt(t, "/proc/sys/vm/overcommit_memory"))
+	if b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if strings.HasPrefix(f, "[") {
+				env.THP.Enabled = strings.Trim(f, "[]")
+			}
+		}
+	}
+	return env
+}
+
+func readInt(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	require.NoError(t, err)
+	return n
+}
+
+// credential is the user a server must run as: postgres (or nobody) when the test
+// runs as root, else the test's own user. dir is handed to that user.
+func credential(t *testing.T, name, dir string) *syscall.Credential {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("no user %s: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o711))
+	require.NoError(t, os.Chown(dir, uid, gid))
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// kmsg reads kernel log records written after it was opened. It reads the raw
+// descriptor: an *os.File in non-blocking mode would park in the poller instead of
+// returning EAGAIN at the end of the log.
+type kmsg struct{ fd int }
+
+func openKmsg(t *testing.T) *kmsg {
+	t.Helper()
+	fd, err := syscall.Open("/dev/kmsg", syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("kernel log not readable: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	_, err = syscall.Seek(fd, 0, io.SeekEnd)
+	require.NoError(t, err)
+	return &kmsg{fd: fd}
+}
+
+// messages returns the text of the records logged since the last call (each read
+// is one record, "prio,seq,ts,flags;message" then continuation lines).
+func (k *kmsg) messages(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := syscall.Read(k.fd, buf)
+		switch {
+		case errors.Is(err, syscall.EAGAIN):
+			return out
+		case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.EINTR): // overwritten records: read on
+			continue
+		}
+		require.NoError(t, err)
+		sc := bufio.NewScanner(strings.NewReader(string(buf[:n])))
+		for sc.Scan() {
+			line := sc.Text()
+			if _, msg, ok := strings.Cut(line, ";"); ok && !strings.HasPrefix(line, " ") {
+				out = append(out, msg)
+			}
+		}
+	}
+}
