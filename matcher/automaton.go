@@ -128,9 +128,10 @@ func (a *automaton) markOutputs() {
 
 // scan appends to found the id of every literal occurring in text, each once.
 func (a *automaton) scan(text string, found []int32) []int32 {
+	next, class := a.next, &a.class
 	s := int32(0)
 	for i := 0; i < len(text); i++ {
-		s = a.next[s+int32(a.class[text[i]])]
+		s = next[s+int32(class[text[i]])]
 		if s < 0 {
 			s = ^s
 			st := s / a.stride

@@ -153,7 +153,8 @@ func (t *Tracker) Tick() []Event {
 	for _, inc := range t.sorted() {
 		if !inc.open {
 			inc.prunePending(now)
-			if len(inc.st.Pending) == 0 {
+			// A restored pending state whose rule lost its threshold has nothing to wait for.
+			if th := inc.rule.Threshold; len(inc.st.Pending) == 0 || th == nil || th.Count <= 1 {
 				t.forget(inc)
 			}
 			continue

@@ -11,7 +11,7 @@ import (
 // the whole literal holds its prefix too, so cutting only weakens the filter. A larger
 // alternation gives up and leaves the pattern always a candidate.
 const (
-	maxLiteralLen = 24
+	maxLiteralLen = 64
 	maxLiteralSet = 32
 )
 

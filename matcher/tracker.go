@@ -145,7 +145,9 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 }
 
 // onFollow folds a follow line into the open incident of its key or, failing that,
-// the most recent open incident of the rule from the same source. It never opens one.
+// the most recently hit open incident of the rule from the same source. It never opens
+// one. The line is kept and moves LastSeen (the aftermath extends the occurrence), but
+// it is not a hit: Count and Folded stay.
 func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
 	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
 	if inc == nil || !inc.open {
