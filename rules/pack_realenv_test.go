@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
@@ -63,6 +66,16 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// wait waits until the program has exited by itself.
+func (p *proc) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(realTimeout):
+		t.Fatalf("%s did not exit", p.cmd.Path)
+	}
+}
+
 // waitLog polls path until it holds want n times, or fails after realTimeout.
 func waitLog(t *testing.T, path, want string, n int) {
 	t.Helper()
@@ -105,19 +118,12 @@ func firedBy(m *matcher.Matcher, source string, lines []string) (map[string]int,
 	return ids, all
 }
 
-// thisHost is the part of this machine's snapshot the advice tests need: the
-// overcommit mode and THP setting as the kernel reports them.
+// thisHost is this machine's live snapshot, as the enricher reads it when a rule
+// fires: the advice a real-process test checks is the advice this host gets.
 func thisHost(t *testing.T) facts.Env {
 	t.Helper()
-	env := host(readInt(t, "/proc/sys/vm/overcommit_memory"))
-	if b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err == nil {
-		for _, f := range strings.Fields(string(b)) {
-			if strings.HasPrefix(f, "[") {
-				env.THP.Enabled = strings.Trim(f, "[]")
-			}
-		}
-	}
-	return env
+	snap := enrich.New(enrich.DefaultConfig, zap.NewNop()).Fresh(context.Background())
+	return facts.Env{Snapshot: snap}
 }
 
 func readInt(t *testing.T, path string) int64 {

@@ -1,0 +1,138 @@
+package rules_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+)
+
+// These tests make fork fail with ENOMEM for real programs: strace's fault injection
+// makes the kernel return ENOMEM from their clone(2) calls (fork in glibc is clone;
+// threads use clone3 and are left alone). The programs then print exactly what they
+// print when the kernel's commit accounting refuses the fork, and nothing else on the
+// machine is touched: changing vm.overcommit_* or filling memory would be host-wide.
+
+// straced runs argv under strace with every clone(2) failing with ENOMEM.
+func straced(t *testing.T, argv ...string) *exec.Cmd {
+	t.Helper()
+	strace := testenv.NeedBinary(t, "strace")
+	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=clone", "-e", "inject=clone:error=ENOMEM", "--"}, argv...)
+	return exec.Command(strace, args...)
+}
+
+// TestRealRedisForkENOMEM: BGSAVE and BGREWRITEAOF of a real redis-server whose fork
+// fails with ENOMEM fire exactly the Redis fork rules (and the startup overcommit
+// warning where this host's overcommit is not 1), with advice for this host.
+func TestRealRedisForkENOMEM(t *testing.T) {
+	noLeaks(t)
+	bin := testenv.NeedBinary(t, "redis-server")
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "redis.log")
+	port := testenv.FreePort(t)
+	p := start(t, straced(t, bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--dir", dir, "--logfile", logPath, "--save", "", "--appendonly", "no"))
+	waitLog(t, logPath, "Ready to accept connections", 1)
+	redisCommand(t, port, "BGSAVE", "-ERR")
+	waitLog(t, logPath, "Can't save in background: fork: Cannot allocate memory", 1)
+	redisCommand(t, port, "BGREWRITEAOF", "-ERR")
+	waitLog(t, logPath, "Can't rewrite append only file in background: fork: Cannot allocate memory", 1)
+	// Shut Redis down through its own protocol: strace leaves when its tracee does.
+	redisCommand(t, port, "SHUTDOWN NOSAVE", "")
+	p.wait(t)
+
+	_, m := builtinPack(t)
+	env := thisHost(t)
+	ids, hits := firedBy(m, "redis", readLines(t, logPath))
+	want := map[string]int{"redis/bgsave-fork-enomem": 1, "redis/aof-rewrite-fork-enomem": 1}
+	if env.Commit.Mode != 1 {
+		want["redis/overcommit-warning"] = 1
+	}
+	if env.THP.Enabled == "always" {
+		want["redis/thp-warning"] = 1
+	}
+	require.Equal(t, want, ids)
+	for _, h := range hits {
+		if h.Rule.ID != "redis/bgsave-fork-enomem" {
+			continue
+		}
+		advice := advise(t, h.Rule, env)
+		if env.Commit.Mode == 0 {
+			require.Contains(t, advice, "sysctl -w vm.overcommit_memory=1", "mode 0: Redis wants mode 1")
+		}
+	}
+}
+
+// TestRealShellForkENOMEM: a shell whose fork fails with ENOMEM fires the generic
+// ENOMEM rule, never the EAGAIN one.
+func TestRealShellForkENOMEM(t *testing.T) {
+	noLeaks(t)
+	bash := testenv.NeedBinary(t, "bash")
+	// Two commands: bash would exec a lone one without forking.
+	cmd := straced(t, bash, "-c", "/bin/true; /bin/true")
+	out, _ := cmd.CombinedOutput() // bash exits non-zero: it could not fork
+	line := strings.TrimSpace(string(out))
+	require.Contains(t, line, "fork: Cannot allocate memory")
+
+	_, m := builtinPack(t)
+	ids, _ := firedBy(m, "shell", strings.Split(line, "\n"))
+	require.Equal(t, map[string]int{"generic/fork-enomem": 1}, ids, "output %q", line)
+}
+
+// TestRealPostgresForkENOMEM: a real postmaster whose fork for a new connection fails
+// with ENOMEM logs "could not fork new process for connection", which fires
+// postgres/fork-enomem.
+func TestRealPostgresForkENOMEM(t *testing.T) {
+	noLeaks(t)
+	testenv.NeedRoot(t) // the server runs as the postgres user
+	initdb := testenv.NeedBinary(t, "initdb", "/usr/lib/postgresql/*/bin")
+	real, err := filepath.EvalSymlinks(initdb)
+	require.NoError(t, err)
+	bindir := filepath.Dir(real)
+	dir := t.TempDir()
+	cred := credential(t, "postgres", dir)
+	data, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log")
+	init := exec.Command(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := init.CombinedOutput()
+	require.NoError(t, err, "initdb: %s", out)
+	logFile, err := os.Create(logPath)
+	require.NoError(t, err)
+	defer logFile.Close()
+	port := strconv.Itoa(testenv.FreePort(t))
+	srv := exec.Command(filepath.Join(bindir, "postgres"), "-D", data, "-p", port, "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "log_line_prefix=%m [%p] ")
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	srv.Stdout, srv.Stderr = logFile, logFile
+	p := start(t, srv)
+	waitLog(t, logPath, "database system is ready to accept connections", 1)
+
+	// Attach to the postmaster only (no -f): its next fork, for the connection, fails.
+	strace := testenv.NeedBinary(t, "strace")
+	tracer := start(t, exec.Command(strace, "-qq", "-o", "/dev/null", "-e", "trace=clone",
+		"-e", "inject=clone:error=ENOMEM", "-p", strconv.Itoa(srv.Process.Pid)))
+	for i := 0; ; i++ { // the attach may land after the first connection
+		psql := exec.Command(filepath.Join(bindir, "psql"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-Atc", "select 1")
+		psql.Env = append(os.Environ(), "PGSSLMODE=disable")
+		out, err := psql.CombinedOutput()
+		if err != nil {
+			require.Contains(t, string(out), "could not fork new process for connection", "psql: %s", out)
+			break
+		}
+		require.Less(t, i, 100, "strace never attached")
+	}
+	waitLog(t, logPath, "could not fork new process for connection", 1)
+	tracer.stop(t, syscall.SIGTERM)
+	p.stop(t, syscall.SIGINT)
+
+	_, m := builtinPack(t)
+	ids, _ := firedBy(m, "postgres", readLines(t, logPath))
+	require.Equal(t, map[string]int{"postgres/fork-enomem": 1}, ids)
+}
