@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing: a real
 # systemd-journald, redis-server, PostgreSQL, prometheus-alertmanager, the systemd
-# headers for the cgo journald reader, and util-linux's prlimit. Needs root (CI is).
+# headers for the cgo journald reader, util-linux's prlimit and strace (fault
+# injection makes fork fail with ENOMEM for one program). Needs root (CI is).
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -11,6 +12,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 have prometheus-alertmanager || need+=(prometheus-alertmanager)
 [ -e /usr/include/systemd/sd-journal.h ] || need+=(libsystemd-dev)
 have prlimit || need+=(util-linux)
+have strace || need+=(strace)
 have gcc || need+=(gcc)
 if [ ${#need[@]} -eq 0 ]; then
 	echo "test-deps: all present" >&2
