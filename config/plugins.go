@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
@@ -20,12 +18,12 @@ import (
 // Source is one configured source: a name, a type, and that type's settings written
 // beside them:
 //
-//	- name: redis
-//	  type: file
-//	  paths: [/var/log/redis/*.log]
+//   - name: redis
+//     type: file
+//     paths: [/var/log/redis/*.log]
 type Source struct {
 	Name     string
-	Type     string // file | journald | kmsg
+	Type     string // file | journald | kmsg | stdin
 	File     file.Config
 	Journald journald.Config
 	Kmsg     kmsg.Config
@@ -35,9 +33,9 @@ type Source struct {
 
 // Notifier is one configured receiver, written like a Source:
 //
-//	- name: oncall
-//	  type: slack
-//	  webhook_url_file: /run/secrets/slack
+//   - name: oncall
+//     type: slack
+//     webhook_url_file: /run/secrets/slack
 type Notifier struct {
 	Name         string
 	Type         string // console | webhook | slack | zenduty | pagerduty | alertmanager
@@ -53,7 +51,7 @@ type Notifier struct {
 
 // SourceTypes and NotifierTypes are the plug-ins a config may name.
 var (
-	SourceTypes   = []string{"file", "journald", "kmsg"}
+	SourceTypes   = []string{"file", "journald", "kmsg", "stdin"}
 	NotifierTypes = []string{"console", "webhook", "slack", "zenduty", "pagerduty", "alertmanager"}
 )
 
@@ -73,6 +71,10 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 		derr = rest.Decode(&s.Journald)
 	case "kmsg":
 		derr = rest.Decode(&s.Kmsg)
+	case "stdin":
+		if len(rest.Content) > 0 {
+			derr = yamlpos.At(rest.Content[0], "unknown field %q", rest.Content[0].Value)
+		}
 	default:
 		return yamlpos.At(field(n, "type"), "source %q: unknown type %q (want one of %v)", s.Name, s.Type, SourceTypes)
 	}
@@ -137,12 +139,4 @@ func splitNamed(n *yaml.Node, name, typ *string, what string) (*yaml.Node, error
 		return nil, yamlpos.At(n, "%s %q: type is required", what, *name)
 	}
 	return rest, nil
-}
-
-// Where returns "file:line" of a source or notifier definition, for messages.
-func where(file string, n *yaml.Node) string {
-	if n == nil {
-		return file
-	}
-	return fmt.Sprintf("%s:%d", file, n.Line)
 }

@@ -31,6 +31,8 @@ func NewSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log 
 		return journald.New(c.Name, c.Journald, cp, m, log)
 	case "kmsg":
 		return kmsg.New(c.Name, c.Kmsg, cp, m, log)
+	case "stdin": // `cat old.log | cowbell run`, or a pipe from another program
+		return sources.NewReader(c.Name, os.Stdin, m), nil
 	}
 	return nil, fmt.Errorf("source %q: unknown type %q", c.Name, c.Type)
 }

@@ -102,6 +102,8 @@ func describe(w io.Writer, c *config.Config, p *pipeline.Pipeline) {
 			}
 		case "kmsg":
 			what = "kernel ring buffer " + s.Kmsg.Path
+		case "stdin":
+			what = "standard input"
 		}
 		fmt.Fprintf(w, "  watching:  %s: %s\n", s.Name, what)
 	}
