@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -15,6 +16,35 @@ import (
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
+
+// UnmarshalYAML decodes a Go duration ("90s", "15m", "2h"); negative ones are errors.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return yamlpos.At(n, "expected a duration, got %s", kindName(n))
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return yamlpos.At(n, "invalid duration %q (write 90s, 15m, 2h)", n.Value)
+	}
+	if v < 0 {
+		return yamlpos.At(n, "negative duration %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalYAML accepts info, warning or critical.
+func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return yamlpos.At(n, "expected a severity, got %s", kindName(n))
+	}
+	switch v := Severity(n.Value); v {
+	case SeverityInfo, SeverityWarning, SeverityCritical:
+		*s = v
+		return nil
+	}
+	return yamlpos.At(n, "unknown severity %q (want info, warning or critical)", n.Value)
+}
 
 // UnmarshalYAML compiles an expr condition over facts.Env that must yield a bool. An
 // unknown name or a type mismatch is an error at the condition's position.

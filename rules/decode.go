@@ -214,34 +214,6 @@ func compileList(srcs []patternSrc, fold bool, name string) ([]Pattern, error) {
 	return out, nil
 }
 
-// UnmarshalYAML decodes a Go duration ("90s", "15m", "2h"); negative ones are errors.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return yamlpos.At(n, "expected a duration, got %s", kindName(n))
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return yamlpos.At(n, "invalid duration %q (write 90s, 15m, 2h)", n.Value)
-	}
-	if v < 0 {
-		return yamlpos.At(n, "negative duration %q", n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// UnmarshalYAML accepts info, warning or critical.
-func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		switch v := Severity(n.Value); v {
-		case SeverityInfo, SeverityWarning, SeverityCritical:
-			*s = v
-			return nil
-		}
-	}
-	return yamlpos.At(n, "unknown severity %q (want info, warning or critical)", n.Value)
-}
-
 // UnmarshalYAML decodes a threshold; count must be at least 1 and within positive.
 func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 	*t = Threshold{}

@@ -117,6 +117,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative duration", ruleYAML + "match: x\nresolve_after: -1m\n", 4, 16, `resolve_after: negative duration "-1m"`},
 		{"duration not scalar", ruleYAML + "match: x\ncooldown: [1m]\n", 4, 11, "cooldown: expected a duration, got a list"},
 		{"bad severity", ruleYAML + "severity: high\nmatch: x\n", 3, 11, `severity: unknown severity "high" (want info, warning or critical)`},
+		{"severity not scalar", ruleYAML + "severity: [info]\nmatch: x\n", 3, 11, "severity: expected a severity, got a list"},
 		{"threshold count zero", ruleYAML + "match: x\nthreshold: {count: 0, within: 1m}\n", 4, 20, "threshold: count must be at least 1"},
 		{"threshold without within", ruleYAML + "match: x\nthreshold: {count: 2}\n", 4, 12, "threshold: within must be a positive duration"},
 		{"threshold bad count type", ruleYAML + "match: x\nthreshold: {count: many, within: 1m}\n", 4, 0, "threshold: count: cannot unmarshal !!str `many` into int"},

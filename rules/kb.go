@@ -79,8 +79,9 @@ func (v *kbVersion) UnmarshalYAML(n *yaml.Node) error {
 // or rules keys and no signature or regex) loads as rules.
 func parseKB(data []byte) ([]*Rule, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(jsonForYAML(data), &doc); err != nil {
-		return nil, syntaxError(err)
+	data = jsonForYAML(data)
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, syntaxError(data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil

@@ -195,7 +195,7 @@ func parseYAML(data []byte) ([]*Rule, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, syntaxError(err))
+			errs = append(errs, syntaxError(data, err))
 			break
 		}
 		got, err := decodeDocument(&doc)
@@ -267,14 +267,16 @@ func decodeRules(nodes []*yaml.Node) ([]*Rule, error) {
 // of its parser, not its scanner); they point at the construct that is not closed.
 var parserErrorRE = regexp.MustCompile(`^yaml: line (\d+): (did not find expected (?:key|node content|'-' indicator|',' or '\]'|',' or '\}'|<document start>))$`)
 
-// syntaxError positions a yaml.v3 syntax error, correcting the line of parser errors;
-// yamlpos.InFile positions the others.
-func syntaxError(err error) error {
-	if m := parserErrorRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &yamlpos.Error{Line: line + 1, Err: errors.New(m[2])}
+// syntaxError positions a yaml.v3 syntax error in data, correcting the line of parser
+// errors (within the lines data has); yamlpos.InFile positions the others.
+func syntaxError(data []byte, err error) error {
+	m := parserErrorRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
 	}
-	return err
+	line, _ := strconv.Atoi(m[1])
+	lines := bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n")) + 1
+	return &yamlpos.Error{Line: min(line+1, lines), Err: errors.New(m[2])}
 }
 
 func hasKey(n *yaml.Node, key string) bool {
