@@ -50,7 +50,11 @@ func start(t *testing.T, cmd *exec.Cmd) *proc {
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
+		select {
+		case <-p.done:
+		case <-time.After(realTimeout): // a process stuck in the kernel must not hang the suite
+			t.Errorf("%s did not exit after SIGKILL", cmd.Path)
+		}
 	})
 	return p
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cowbell runs the built binary with args and returns stdout, stderr and exit code.
+func cowbell(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "COWBELL_CONFIG=", "STATE_DIRECTORY="+t.TempDir())
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestCheckListsEveryError(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte(`
+- id: t/one
+  title: one
+  match: 'unclosed ('
+- id: t/two
+  title: two
+  match: x
+  cooldwn: 5m
+`), 0o600))
+	cfg := writeConfig(t, dir, fmt.Sprintf("rules: {builtin: false, paths: [%q]}\n", rulesFile))
+	_, stderr, code := cowbell(t, "", "check", "--config", cfg)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, rulesFile+":4:")
+	require.Contains(t, stderr, "missing closing )")
+	require.Contains(t, stderr, rulesFile+":8:3:")
+	require.Contains(t, stderr, `unknown field "cooldwn"`)
+
+	bad := writeConfig(t, t.TempDir(), "sources:\n  - name: r\n    type: file\n    pahts: [x]\n")
+	_, stderr, code = cowbell(t, "", "check", "--config", bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, bad+":4:5:")
+
+	out, _, code := cowbell(t, "", "check")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "ok:")
+}
+
+func TestRulesTestAndList(t *testing.T) {
+	out, _, code := cowbell(t, "", "rules", "test", "--samples", "../../rules/testdata/samples")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `\d+ rules, \d+ examples, \d+ sample lines: 0 failed`, out)
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "r.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte(`
+- id: t/x
+  title: x
+  match: 'fork: Cannot allocate memory'
+  examples:
+    match: ["fork: Resource temporarily unavailable"]
+`), 0o600))
+	out, _, code = cowbell(t, "", "rules", "test", "--no-builtin", bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `FAIL t/x: should match: "fork: Resource temporarily unavailable"`)
+
+	out, _, code = cowbell(t, "", "rules", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "redis/bgsave-fork-enomem")
+	require.Contains(t, out, "probe")
+}
+
+// sampleLog strips the annotations from a sample file, leaving the log.
+func sampleLog(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../rules/testdata/samples", name))
+	require.NoError(t, err)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+func TestReplayPostgresCrashIsOneIncident(t *testing.T) {
+	log := sampleLog(t, "postgres-15-real.log")
+	out, stderr, code := cowbell(t, log, "replay", "--json", "-")
+	require.Equal(t, 0, code, stderr)
+	var incs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		incs = append(incs, m)
+	}
+	require.Len(t, incs, 2, "one crash: opened, then resolved: %s", out)
+	require.Equal(t, "firing", incs[0]["status"])
+	require.Equal(t, "resolved", incs[1]["status"])
+	require.Equal(t, incs[0]["key"], incs[1]["key"])
+	require.Equal(t, "postgres/backend-sigkill", incs[0]["rule"].(map[string]any)["id"])
+	require.Equal(t, "cowbell.incident/v1", incs[0]["schema"])
+	require.NotNil(t, incs[0]["snapshot"], "replay reads this host's snapshot for the advice")
+	// On the log's own time: the incident's first line is the signal-9 line's stamp.
+	require.Contains(t, incs[0]["first_seen"], "2026-12-03T13:08:")
+
+	out, _, code = cowbell(t, log, "replay", "--hits", "--json", "-")
+	require.Equal(t, 0, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 1, "only the signal-9 line matches a match pattern: %s", out)
+	var hit struct {
+		Rule     string            `json:"rule"`
+		Line     string            `json:"line"`
+		Captures map[string]string `json:"captures"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &hit))
+	require.Equal(t, "postgres/backend-sigkill", hit.Rule)
+	require.Contains(t, hit.Line, "was terminated by signal 9")
+	require.NotEmpty(t, hit.Captures["pid"])
+}
+
+func TestReplayQuietOnOrdinaryLogs(t *testing.T) {
+	for _, name := range []string{"ordinary.log", "near-misses.log"} {
+		out, stderr, code := cowbell(t, sampleLog(t, name), "replay", "--hits", "-")
+		require.Equal(t, 0, code, stderr)
+		require.Empty(t, out, name)
+	}
+}
+
+func TestSnapshotJSON(t *testing.T) {
+	out, stderr, code := cowbell(t, "", "snapshot", "--json",
+		"--proc", "../../enrich/testdata/mode2-near-limit/proc", "--sys", "../../enrich/testdata/mode2-near-limit/sys")
+	require.Equal(t, 0, code, stderr)
+	var rep struct {
+		Snapshot struct {
+			Commit struct {
+				Mode  int     `json:"mode"`
+				Ratio float64 `json:"ratio"`
+			} `json:"commit"`
+		} `json:"snapshot"`
+		Probes []struct {
+			Rule   string `json:"rule"`
+			Firing bool   `json:"firing"`
+		} `json:"probes"`
+		Advice []struct {
+			Rule string `json:"rule"`
+			Text string `json:"text"`
+		} `json:"advice"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, 2, rep.Snapshot.Commit.Mode)
+	require.InDelta(t, 0.94, rep.Snapshot.Commit.Ratio, 0.01)
+	firing := map[string]bool{}
+	for _, p := range rep.Probes {
+		firing[p.Rule] = p.Firing
+	}
+	require.True(t, firing["host/commit-near-limit"], "%v", firing)
+	require.NotEmpty(t, rep.Advice)
+
+	table, _, code := cowbell(t, "", "snapshot", "--proc", "../../enrich/testdata/mode2-near-limit/proc")
+	require.Equal(t, 0, code)
+	require.Contains(t, table, "FIRING")
+	require.Contains(t, table, "host/commit-near-limit")
+}
+
+func TestNotifyTestReportsEachAnswer(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	defer ok.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such hook", http.StatusNotFound)
+	}))
+	defer broken.Close()
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+notifiers:
+  - {name: good, type: webhook, url: %q}
+  - {name: bad, type: webhook, url: "%s/secret-token-path"}
+`, ok.URL, broken.URL))
+	out, _, code := cowbell(t, "", "notify", "test", "--config", cfg)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "good (webhook): ok")
+	require.Contains(t, out, "bad (webhook): FAILED")
+	require.Contains(t, out, "404")
+	require.NotContains(t, out, "secret-token-path", "a URL is a secret")
+	mu.Lock()
+	require.Len(t, got, 1)
+	require.Equal(t, true, got[0]["test"])
+	mu.Unlock()
+
+	out, _, code = cowbell(t, "", "notify", "test", "good", "--config", cfg)
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "bad")
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := cowbell(t, "", "version")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "journal reader:")
+}
