@@ -60,11 +60,18 @@ func (r *Reader) Name() string { return r.name }
 // Run reads lines until EOF (returning nil), a read error, or ctx done (returning nil).
 func (r *Reader) Run(ctx context.Context, out chan<- Line) error {
 	if d, ok := r.r.(deadliner); ok {
-		stop := context.AfterFunc(ctx, func() { _ = d.SetReadDeadline(time.Unix(1, 0)) })
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(fired)
+			_ = d.SetReadDeadline(time.Unix(1, 0))
+		})
 		defer func() {
 			if stop() {
 				return
 			}
+			// The interrupt ran (or is running): let it finish before clearing the
+			// deadline, or it could land after and fail a later Run's first read.
+			<-fired
 			_ = d.SetReadDeadline(time.Time{}) // a later Run may read again
 		}()
 	}
