@@ -113,6 +113,7 @@ func TestDefaults(t *testing.T) {
 	mk("var/log/redis/redis-server.log")
 	mk("var/log/containers/redis-0_cache_redis-abc.log")
 	mk("run/log/journal/x/system.journal")
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "var/log/postgresql"), 0o755)) // empty: still watched
 	getenv := func(k string) string { return map[string]string{"STATE_DIRECTORY": "/state/cowbell"}[k] }
 	c := Defaults(Probe{Root: root, Getenv: getenv, Euid: 1000, HomeDir: "/home/u"})
 	require.Equal(t, "/state/cowbell", c.StateDir)
@@ -120,8 +121,9 @@ func TestDefaults(t *testing.T) {
 	for _, s := range c.Sources {
 		names = append(names, s.Name)
 	}
-	require.Equal(t, []string{"redis", "containers", "journal"}, names)
-	require.Equal(t, []string{filepath.Join(root, "run/log/journal")}, c.Sources[2].Journald.Directories)
+	require.Equal(t, []string{"redis", "postgres", "containers", "journal"}, names)
+	require.Equal(t, []string{filepath.Join(root, "var/log/postgresql/*.log")}, c.Sources[1].File.Paths)
+	require.Equal(t, []string{filepath.Join(root, "run/log/journal")}, c.Sources[3].Journald.Directories)
 	require.Len(t, c.Notifiers, 1)
 	require.Equal(t, "console", c.Notifiers[0].Type)
 

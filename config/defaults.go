@@ -39,7 +39,8 @@ var (
 
 // Defaults is the configuration `cowbell run` uses with no file: the built-in pack,
 // the console notifier, the journal if one is readable (else the kernel ring buffer),
-// the usual Redis and PostgreSQL logs and container log directories that exist, and
+// the usual Redis and PostgreSQL log directories and container log directories that
+// exist, and
 // state in $STATE_DIRECTORY or a user state directory.
 func Defaults(p Probe) *Config {
 	c := Default
@@ -48,7 +49,9 @@ func Defaults(p Probe) *Config {
 	add := func(name string, globs []string, format file.Format) {
 		var found []string
 		for _, g := range globs {
-			if m, _ := filepath.Glob(filepath.Join(p.Root, g)); len(m) > 0 {
+			// A log directory that exists is watched even while empty: files that
+			// appear in it later are picked up.
+			if dirs, _ := filepath.Glob(filepath.Join(p.Root, filepath.Dir(g))); len(dirs) > 0 {
 				found = append(found, filepath.Join(p.Root, g))
 			}
 		}

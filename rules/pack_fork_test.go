@@ -20,12 +20,25 @@ import (
 // print when the kernel's commit accounting refuses the fork, and nothing else on the
 // machine is touched: changing vm.overcommit_* or filling memory would be host-wide.
 
-// straced runs argv under strace with every clone(2) failing with ENOMEM.
+// straced runs argv under strace with every clone(2) failing with ENOMEM, in a
+// process group of its own: a tracee outlives a killed strace, so the test's cleanup
+// kills the whole group.
 func straced(t *testing.T, argv ...string) *exec.Cmd {
 	t.Helper()
 	strace := testenv.NeedBinary(t, "strace")
 	args := append([]string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=clone", "-e", "inject=clone:error=ENOMEM", "--"}, argv...)
-	return exec.Command(strace, args...)
+	cmd := exec.Command(strace, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// killGroup kills a process group started by straced, whatever is left of it.
+func killGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
 }
 
 // TestRealRedisForkENOMEM: BGSAVE and BGREWRITEAOF of a real redis-server whose fork
@@ -37,8 +50,10 @@ func TestRealRedisForkENOMEM(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "redis.log")
 	port := testenv.FreePort(t)
-	p := start(t, straced(t, bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--dir", dir, "--logfile", logPath, "--save", "", "--appendonly", "no"))
+	srv := straced(t, bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--dir", dir, "--logfile", logPath, "--save", "", "--appendonly", "no")
+	p := start(t, srv)
+	killGroup(t, srv)
 	waitLog(t, logPath, "Ready to accept connections", 1)
 	redisCommand(t, port, "BGSAVE", "-ERR")
 	waitLog(t, logPath, "Can't save in background: fork: Cannot allocate memory", 1)
@@ -77,6 +92,7 @@ func TestRealShellForkENOMEM(t *testing.T) {
 	bash := testenv.NeedBinary(t, "bash")
 	// Two commands: bash would exec a lone one without forking.
 	cmd := straced(t, bash, "-c", "/bin/true; /bin/true")
+	killGroup(t, cmd)
 	out, _ := cmd.CombinedOutput() // bash exits non-zero: it could not fork
 	line := strings.TrimSpace(string(out))
 	require.Contains(t, line, "fork: Cannot allocate memory")
