@@ -293,6 +293,13 @@ outbox: {min_backoff: 50ms, max_backoff: 200ms}
 	}
 	d.stop(t, syscall.SIGKILL)
 
+	// What waits is visible while cowbell is down.
+	list, stderr, code := cowbell(t, "", "outbox", "list", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, list, "hook")
+	require.Contains(t, list, "pending")
+	require.Contains(t, list, "test/fork-enomem/alpha")
+
 	hook.setFailing(false)
 	d2 := startDaemon(t, cfg)
 	hook.waitFor(t, len(progs))
