@@ -81,12 +81,12 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, yamlpos.At(field(n, "log"), "log: level %q: want debug, info, warn or error", c.Log.Level))
+		errs = append(errs, yamlpos.At(yamlpos.Value(n, "log"), "log: level %q: want debug, info, warn or error", c.Log.Level))
 	}
 	switch c.Log.Format {
 	case "console", "json":
 	default:
-		errs = append(errs, yamlpos.At(field(n, "log"), "log: format %q: want console or json", c.Log.Format))
+		errs = append(errs, yamlpos.At(yamlpos.Value(n, "log"), "log: format %q: want console or json", c.Log.Format))
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Sources {
@@ -105,13 +105,13 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	for i, r := range c.Routes {
 		for _, name := range r.Notifiers {
 			if !names[name] {
-				errs = append(errs, yamlpos.At(seqItem(field(n, "routes"), i), "routes[%d]: unknown notifier %q", i, name))
+				errs = append(errs, yamlpos.At(yamlpos.Item(yamlpos.Value(n, "routes"), i), "routes[%d]: unknown notifier %q", i, name))
 			}
 		}
 	}
 	for _, name := range c.Default {
 		if !names[name] {
-			errs = append(errs, yamlpos.At(field(n, "default_notifiers"), "default_notifiers: unknown notifier %q", name))
+			errs = append(errs, yamlpos.At(yamlpos.Value(n, "default_notifiers"), "default_notifiers: unknown notifier %q", name))
 		}
 	}
 	return errors.Join(errs...)
@@ -145,23 +145,4 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	c.File = file
 	return &c, nil
-}
-
-// field returns the value node of key in mapping n (n itself when absent).
-func field(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1]
-			}
-		}
-	}
-	return n
-}
-
-func seqItem(n *yaml.Node, i int) *yaml.Node {
-	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
-		return n.Content[i]
-	}
-	return n
 }

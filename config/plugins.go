@@ -76,7 +76,7 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 			derr = yamlpos.At(rest.Content[0], "unknown field %q", rest.Content[0].Value)
 		}
 	default:
-		return yamlpos.At(field(n, "type"), "source %q: unknown type %q (want one of %v)", s.Name, s.Type, SourceTypes)
+		return yamlpos.At(yamlpos.Value(n, "type"), "source %q: unknown type %q (want one of %v)", s.Name, s.Type, SourceTypes)
 	}
 	return yamlpos.Within(derr, "source %q", s.Name)
 }
@@ -103,7 +103,7 @@ func (c *Notifier) UnmarshalYAML(n *yaml.Node) error {
 	case "alertmanager":
 		derr = rest.Decode(&c.Alertmanager)
 	default:
-		return yamlpos.At(field(n, "type"), "notifier %q: unknown type %q (want one of %v)", c.Name, c.Type, NotifierTypes)
+		return yamlpos.At(yamlpos.Value(n, "type"), "notifier %q: unknown type %q (want one of %v)", c.Name, c.Type, NotifierTypes)
 	}
 	return yamlpos.Within(derr, "notifier %q", c.Name)
 }
@@ -133,7 +133,7 @@ func splitNamed(n *yaml.Node, name, typ *string, what string) (*yaml.Node, error
 		return nil, yamlpos.At(n, "%s: name is required", what)
 	}
 	if !nameRE.MatchString(*name) {
-		return nil, yamlpos.At(field(n, "name"), "%s %q: name may hold letters, digits, '.', '_' and '-'", what, *name)
+		return nil, yamlpos.At(yamlpos.Value(n, "name"), "%s %q: name may hold letters, digits, '.', '_' and '-'", what, *name)
 	}
 	if *typ == "" {
 		return nil, yamlpos.At(n, "%s %q: type is required", what, *name)

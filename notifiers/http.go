@@ -38,6 +38,19 @@ func Retryable(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
+// ErrNotHTTPURL is CheckURL's error. It never quotes the URL: a receiver's URL often
+// holds a token.
+var ErrNotHTTPURL = errors.New("not an absolute http or https URL")
+
+// CheckURL accepts an absolute http or https URL and returns ErrNotHTTPURL otherwise.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ErrNotHTTPURL
+	}
+	return nil
+}
+
 // Header is one extra request header.
 type Header struct{ Name, Value string }
 

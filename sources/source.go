@@ -5,6 +5,7 @@ package sources
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -46,3 +47,14 @@ const (
 	StartAtEnd StartAt = iota
 	StartAtBeginning
 )
+
+// ParseStartAt reads a start_at setting: "end" or "beginning".
+func ParseStartAt(s string) (StartAt, error) {
+	switch s {
+	case "end":
+		return StartAtEnd, nil
+	case "beginning":
+		return StartAtBeginning, nil
+	}
+	return 0, fmt.Errorf("%q is not end or beginning", s)
+}

@@ -28,22 +28,8 @@ func (s *Store) Ack(notifier string, seq uint64) error {
 // and when to try again.
 func (s *Store) Postpone(notifier string, seq uint64, next time.Time, lastErr string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
-		if bk == nil {
-			return ErrNoEntry
-		}
-		k := seqKey(seq)
-		v := bk.Get(k)
-		if v == nil {
-			return ErrNoEntry
-		}
-		e, err := decodeEntry(notifier, k, v, true)
+		bk, k, v, err := countAttempt(tx, notifier, seq, next, lastErr)
 		if err != nil {
-			return err
-		}
-		e.Attempts++
-		e.NextAttempt, e.LastError = next, lastErr
-		if v, err = encodeEntry(e); err != nil {
 			return err
 		}
 		return bk.Put(k, v)
@@ -58,22 +44,8 @@ func (s *Store) Postpone(notifier string, seq uint64, next time.Time, lastErr st
 // delivery hopeless (the endpoint's answer).
 func (s *Store) Bury(notifier string, seq uint64, lastErr string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
-		if bk == nil {
-			return ErrNoEntry
-		}
-		k := seqKey(seq)
-		v := bk.Get(k)
-		if v == nil {
-			return ErrNoEntry
-		}
-		e, err := decodeEntry(notifier, k, v, true)
+		bk, k, v, err := countAttempt(tx, notifier, seq, time.Time{}, lastErr)
 		if err != nil {
-			return err
-		}
-		e.Attempts++
-		e.NextAttempt, e.LastError = time.Time{}, lastErr
-		if v, err = encodeEntry(e); err != nil {
 			return err
 		}
 		dead, err := tx.Bucket(bucketDead).CreateBucketIfNotExists([]byte(notifier))
@@ -89,6 +61,30 @@ func (s *Store) Bury(notifier string, seq uint64, lastErr string) error {
 		return fmt.Errorf("dead-letter outbox entry %s/%d in %s: %w", notifier, seq, s.path, err)
 	}
 	return nil
+}
+
+// countAttempt records one more failed attempt of pending entry seq of notifier, with
+// its error and the next attempt's time, and returns the outbox bucket, the entry's
+// key and its new value for the caller to store.
+func countAttempt(tx *bolt.Tx, notifier string, seq uint64, next time.Time, lastErr string) (bk *bolt.Bucket, k, v []byte, err error) {
+	bk = tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
+	if bk == nil {
+		return nil, nil, nil, ErrNoEntry
+	}
+	k = seqKey(seq)
+	if v = bk.Get(k); v == nil {
+		return nil, nil, nil, ErrNoEntry
+	}
+	e, err := decodeEntry(notifier, k, v, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e.Attempts++
+	e.NextAttempt, e.LastError = next, lastErr
+	if v, err = encodeEntry(e); err != nil {
+		return nil, nil, nil, err
+	}
+	return bk, k, v, nil
 }
 
 // Trim enforces a notifier's outbox bound: while more than maxEntries are pending, or

@@ -224,3 +224,27 @@ func collectFields(t reflect.Type, out map[string]reflect.Type) {
 		out[name] = f.Type
 	}
 }
+
+// Value returns the value node of key in mapping n (or in a document holding one), or
+// n itself when key is absent, so that an error points as close to its cause as it can.
+func Value(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+// Item returns item i of sequence n, or n itself when there is no such item.
+func Item(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i >= 0 && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -149,7 +148,7 @@ func labelValue(v string) string {
 		}
 		return r
 	}, v)
-	return cut(strings.TrimSpace(v), maxLabelValue)
+	return notifiers.Truncate(strings.TrimSpace(v), maxLabelValue)
 }
 
 // annotationValue keeps newlines (descriptions are multi-line) but drops other
@@ -162,18 +161,5 @@ func annotationValue(v string) string {
 		}
 		return r
 	}, v)
-	return cut(strings.TrimSpace(v), maxAnnotationValue)
-}
-
-// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
-func cut(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	const mark = "…"
-	i := limit - len(mark)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + mark
+	return notifiers.Truncate(strings.TrimSpace(v), maxAnnotationValue)
 }

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,30 +21,12 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var fixedNow = time.Date(2024, 5, 1, 3, 15, 0, 0, time.UTC)
-
-func incident(t testing.TB, edit func(*notifiers.Incident)) *notifiers.Incident {
-	t.Helper()
-	b, err := os.ReadFile("testdata/incident.json")
-	require.NoError(t, err)
-	var inc notifiers.Incident
-	require.NoError(t, json.Unmarshal(b, &inc))
-	if edit != nil {
-		edit(&inc)
-	}
-	return &inc
-}
-
-func resolved(inc *notifiers.Incident) {
-	at := time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC)
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
-}
 
 // fakeAM is an Alertmanager API v2 stand-in: it validates each body as a list of
 // postable alerts (labels required, label names [a-zA-Z_][a-zA-Z0-9_]*, RFC 3339
@@ -134,20 +114,6 @@ func newNotifier(t *testing.T, c Config, log *zap.Logger) *Notifier {
 	return n
 }
 
-func golden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	var pretty bytes.Buffer
-	require.NoError(t, json.Indent(&pretty, body, "", "  "))
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, string(want), pretty.String())
-}
-
 type postedAlert struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
@@ -169,7 +135,7 @@ func TestNotifyPayload(t *testing.T) {
 		active bool
 	}{
 		{"firing", nil, fixedNow.Add(4 * time.Minute), true},
-		{"resolved", resolved, time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC), false},
+		{"resolved", notifierstest.Resolved, time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC), false},
 		{"test", func(inc *notifiers.Incident) { inc.Test = true }, fixedNow.Add(4 * time.Minute), true},
 		{"hostile-labels", func(inc *notifiers.Incident) {
 			inc.Labels = map[string]string{"pod": "web\x00-1\n\xff", "unit": "  ", "not-a-label": "x"}
@@ -180,7 +146,7 @@ func TestNotifyPayload(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, url := newFake(t, http.StatusOK, "")
 			n := newNotifier(t, Config{URLs: []string{url}, Labels: map[string]string{"cluster": "prod-eu"}}, zaptest.NewLogger(t))
-			inc := incident(t, tt.edit)
+			inc := notifierstest.Incident(t, tt.edit)
 			retry, err := n.Notify(context.Background(), inc)
 			require.NoError(t, err)
 			require.False(t, retry)
@@ -204,7 +170,7 @@ func TestNotifyPayload(t *testing.T) {
 				require.NotContains(t, v, "\n")
 			}
 			require.Equal(t, tt.active, len(n.Active()) == 1)
-			golden(t, tt.name, body)
+			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), body)
 		})
 	}
 }
@@ -225,7 +191,7 @@ func TestNotifyStatus(t *testing.T) {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			_, url := newFake(t, tt.status, "")
 			n := newNotifier(t, Config{URLs: []string{url}}, zaptest.NewLogger(t))
-			retry, err := n.Notify(context.Background(), incident(t, nil))
+			retry, err := n.Notify(context.Background(), notifierstest.Incident(t, nil))
 			require.Equal(t, tt.retry, retry)
 			if tt.status == http.StatusOK {
 				require.NoError(t, err)
@@ -254,7 +220,7 @@ func TestNotifyAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, url := newFake(t, http.StatusOK, tt.want)
 			tt.c.URLs = []string{url}
-			_, err := newNotifier(t, tt.c, zaptest.NewLogger(t)).Notify(context.Background(), incident(t, nil))
+			_, err := newNotifier(t, tt.c, zaptest.NewLogger(t)).Notify(context.Background(), notifierstest.Incident(t, nil))
 			require.NoError(t, err)
 			require.NotEmpty(t, <-f.posts)
 		})
@@ -262,26 +228,10 @@ func TestNotifyAuth(t *testing.T) {
 }
 
 func TestNotifyCancelled(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	n := newNotifier(t, Config{URLs: []string{srv.URL + "/am-path"}, BearerToken: "t0ken-xyz"}, zaptest.NewLogger(t))
-	retry, err := n.Notify(ctx, incident(t, nil))
-	require.True(t, retry)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NotContains(t, err.Error(), srv.URL)
-	require.NotContains(t, err.Error(), "am-path")
-	require.NotContains(t, err.Error(), "t0ken-xyz")
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		n := newNotifier(t, Config{URLs: []string{url + "/am-path"}, BearerToken: "t0ken-xyz"}, zaptest.NewLogger(t))
+		return n.Notify(ctx, notifierstest.Incident(t, nil))
+	}, "am-path", "t0ken-xyz")
 }
 
 func TestNotifyCluster(t *testing.T) {
@@ -290,18 +240,18 @@ func TestNotifyCluster(t *testing.T) {
 	_, badURL := newFake(t, http.StatusServiceUnavailable, "")
 	n := newNotifier(t, Config{URLs: []string{badURL, okURL}}, zap.New(core))
 
-	retry, err := n.Notify(context.Background(), incident(t, nil))
+	retry, err := n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err, "one Alertmanager of the cluster took it")
 	require.False(t, retry)
 	require.NotEmpty(t, <-ok.posts)
-	_, err = n.Notify(context.Background(), incident(t, nil))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	warned := logs.FilterMessage("alertmanager did not take alerts").All()
 	require.Len(t, warned, 1, "a lasting failure is logged when it starts")
 	require.NotContains(t, fmt.Sprint(warned[0].ContextMap()), badURL)
 
 	n = newNotifier(t, Config{URLs: []string{badURL, badURL}}, zaptest.NewLogger(t))
-	retry, err = n.Notify(context.Background(), incident(t, nil))
+	retry, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.Error(t, err)
 	require.True(t, retry)
 }
@@ -309,8 +259,8 @@ func TestNotifyCluster(t *testing.T) {
 func TestRunResends(t *testing.T) {
 	f, url := newFake(t, http.StatusOK, "")
 	n := newNotifier(t, Config{URLs: []string{url}, ResendInterval: 10 * time.Millisecond}, zaptest.NewLogger(t))
-	primed := incident(t, func(inc *notifiers.Incident) { inc.Key = "primed" })
-	n.Prime([]*notifiers.Incident{primed, incident(t, func(inc *notifiers.Incident) { inc.Key = "gone"; resolved(inc) })})
+	primed := notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "primed" })
+	n.Prime([]*notifiers.Incident{primed, notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "gone"; notifierstest.Resolved(inc) })})
 	require.Equal(t, []string{"primed"}, n.Active())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -348,11 +298,11 @@ func TestRunResends(t *testing.T) {
 	}
 	waitFor(map[string]bool{"primed": true})
 
-	_, err := n.Notify(context.Background(), incident(t, nil))
+	_, err := n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	waitFor(map[string]bool{"primed": true, "redis/bgsave-fork-enomem@cache-7": true})
 
-	_, err = n.Notify(context.Background(), incident(t, func(inc *notifiers.Incident) { inc.Key = "primed"; resolved(inc) }))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "primed"; notifierstest.Resolved(inc) }))
 	require.NoError(t, err)
 	require.Equal(t, []string{"redis/bgsave-fork-enomem@cache-7"}, n.Active())
 	waitFor(map[string]bool{"redis/bgsave-fork-enomem@cache-7": true})

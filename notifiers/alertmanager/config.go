@@ -55,17 +55,17 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if len(c.URLs) == 0 {
 		return yamlpos.At(n, "urls: at least one Alertmanager URL is required")
 	}
-	urls := valueOf(n, "urls")
+	urls := yamlpos.Value(n, "urls")
 	for i, u := range c.URLs {
 		if err := checkURL(u); err != nil {
-			return yamlpos.At(item(urls, i), "urls[%d]: %w", i, err)
+			return yamlpos.At(yamlpos.Item(urls, i), "urls[%d]: %w", i, err)
 		}
 	}
 	if c.ResendInterval <= 0 {
-		return yamlpos.At(valueOf(n, "resend_interval"), "resend_interval must be positive")
+		return yamlpos.At(yamlpos.Value(n, "resend_interval"), "resend_interval must be positive")
 	}
 	if c.Timeout <= 0 {
-		return yamlpos.At(valueOf(n, "timeout"), "timeout must be positive")
+		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
 	}
 	if err := checkLabels(n, c.Labels); err != nil {
 		return err
@@ -77,7 +77,7 @@ func checkLabels(root *yaml.Node, labels map[string]string) error {
 	if len(labels) == 0 {
 		return nil
 	}
-	n := valueOf(root, "labels")
+	n := yamlpos.Value(root, "labels")
 	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !labelName.MatchString(k.Value) {
 			return yamlpos.At(k, "labels: %q is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", k.Value)
@@ -98,13 +98,13 @@ func checkAuth(n *yaml.Node, c *Config) error {
 	case basic && bearer:
 		return yamlpos.At(n, "basic auth (username, password) and bearer_token are exclusive")
 	case c.Password != "" && c.PasswordFile != "":
-		return yamlpos.At(valueOf(n, "password_file"), "only one of password and password_file may be set")
+		return yamlpos.At(yamlpos.Value(n, "password_file"), "only one of password and password_file may be set")
 	case c.BearerToken != "" && c.BearerTokenFile != "":
-		return yamlpos.At(valueOf(n, "bearer_token_file"), "only one of bearer_token and bearer_token_file may be set")
+		return yamlpos.At(yamlpos.Value(n, "bearer_token_file"), "only one of bearer_token and bearer_token_file may be set")
 	case basic && c.Username == "":
 		return yamlpos.At(n, "password needs a username")
 	case basic && c.Password == "" && c.PasswordFile == "":
-		return yamlpos.At(valueOf(n, "username"), "username needs a password or password_file")
+		return yamlpos.At(yamlpos.Value(n, "username"), "username needs a password or password_file")
 	}
 	return nil
 }
@@ -122,25 +122,4 @@ func checkURL(raw string) error {
 		return fmt.Errorf("a query or fragment has no place in an Alertmanager URL")
 	}
 	return nil
-}
-
-// valueOf returns the value node of key in mapping n, or n itself when key is absent,
-// so an error points as close to its cause as it can.
-func valueOf(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return n
-}
-
-func item(n *yaml.Node, i int) *yaml.Node {
-	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
-		return n.Content[i]
-	}
-	return n
 }

@@ -8,9 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
 func TestConfig(t *testing.T) {
@@ -34,19 +33,7 @@ func TestConfig(t *testing.T) {
 		{"unknown key", "urls: [http://a]\nresend: 1m\n", `2:1: unknown field "resend"`, Config{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var c Config
-			err := yaml.Unmarshal([]byte(tt.yaml), &c)
-			if tt.err == "" {
-				require.NoError(t, err)
-				require.Equal(t, tt.want, c)
-				return
-			}
-			var pe *yamlpos.Error
-			require.ErrorAs(t, err, &pe)
-			require.Contains(t, err.Error(), tt.err)
-			require.NotContains(t, err.Error(), "u:p@")
-		})
+		t.Run(tt.name, func(t *testing.T) { notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err, "u:p@") })
 	}
 }
 

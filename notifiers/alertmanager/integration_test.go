@@ -14,6 +14,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
 // gettableAlert is what GET /api/v2/alerts answers, as far as the tests read it.
@@ -55,7 +56,7 @@ func activeAlert(t *testing.T, base, key string, want bool) *gettableAlert {
 
 func liveIncident(t *testing.T) *notifiers.Incident {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	return incident(t, func(inc *notifiers.Incident) {
+	return notifierstest.Incident(t, func(inc *notifiers.Incident) {
 		inc.FirstSeen, inc.LastSeen = now.Add(-time.Minute), now
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +16,8 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func sample() *notifiers.Incident {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -80,23 +78,12 @@ func TestRenderGolden(t *testing.T) {
 			retry, err := New(Config{Color: tt.color}, &out).Notify(context.Background(), tt.inc)
 			require.NoError(t, err)
 			require.False(t, retry)
-			checkGolden(t, tt.name, out.Bytes())
+			notifierstest.Golden(t, filepath.Join("testdata", tt.name+".golden"), out.Bytes())
 			if !tt.color {
 				require.NotContains(t, out.String(), "\x1b", "no escape sequence without colour")
 			}
 		})
 	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to write %s", path)
-	require.Equal(t, string(want), string(got))
 }
 
 func TestRenderSays(t *testing.T) {

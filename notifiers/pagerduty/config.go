@@ -1,13 +1,13 @@
 package pagerduty
 
 import (
-	"net/url"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
 // EventsURL is the Events API v2 endpoint.
@@ -44,33 +44,11 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if (c.RoutingKey == "") == (c.RoutingKeyFile == "") {
 		return yamlpos.At(n, "exactly one of routing_key and routing_key_file is required")
 	}
-	if err := checkURL(c.URL); err != nil {
-		return yamlpos.At(valueOf(n, "url"), "url: %w", err)
+	if err := notifiers.CheckURL(c.URL); err != nil {
+		return yamlpos.At(yamlpos.Value(n, "url"), "url: %w", err)
 	}
 	if c.Timeout <= 0 {
-		return yamlpos.At(valueOf(n, "timeout"), "timeout must be positive")
+		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
 	}
 	return nil
-}
-
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errNotHTTP
-	}
-	return nil
-}
-
-// valueOf returns the value node of key in mapping n, or n itself when key is absent,
-// so an error points as close to its cause as it can.
-func valueOf(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return n
 }

@@ -8,13 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -27,8 +25,6 @@ const (
 	maxSummary  = 1024
 	maxDedupKey = 255
 )
-
-var errNotHTTP = errors.New("not an absolute http or https URL")
 
 // Notifier sends incidents to one Events API v2 integration.
 type Notifier struct {
@@ -50,7 +46,7 @@ func New(c Config, log *zap.Logger) (*Notifier, error) {
 	if c.URL == "" {
 		c.URL = EventsURL
 	}
-	if err := checkURL(c.URL); err != nil {
+	if err := notifiers.CheckURL(c.URL); err != nil {
 		return nil, fmt.Errorf("pagerduty: url: %w", err)
 	}
 	if c.Timeout <= 0 {
@@ -119,7 +115,7 @@ func (n *Notifier) event(inc *notifiers.Incident) event {
 	}
 	component, _, _ := strings.Cut(inc.Rule.ID, "/")
 	ev.Payload = &payload{
-		Summary:       cut(summary(inc), maxSummary),
+		Summary:       notifiers.Truncate(summary(inc), maxSummary),
 		Source:        source,
 		Severity:      severity(inc.Rule.Severity),
 		Timestamp:     ts.UTC().Format(time.RFC3339Nano),
@@ -140,7 +136,7 @@ func DedupKey(key string) string {
 	}
 	sum := sha256.Sum256([]byte(key))
 	h := hex.EncodeToString(sum[:])
-	return cut(key, maxDedupKey-len(h)-1) + "#" + h
+	return notifiers.Truncate(key, maxDedupKey-len(h)-1) + "#" + h
 }
 
 // severity maps a rule's severity onto PagerDuty's; one cowbell does not know
@@ -200,16 +196,3 @@ type redacted struct {
 
 func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
-
-// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
-func cut(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	const mark = "…"
-	i := limit - len(mark)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + mark
-}

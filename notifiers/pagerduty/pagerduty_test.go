@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,31 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const routingKey = "R0UT1NGKEY0123456789abcdefabcdef"
 
 var fixedNow = time.Date(2024, 5, 1, 3, 15, 0, 0, time.UTC)
-
-func incident(t *testing.T, edit func(*notifiers.Incident)) *notifiers.Incident {
-	t.Helper()
-	b, err := os.ReadFile("testdata/incident.json")
-	require.NoError(t, err)
-	var inc notifiers.Incident
-	require.NoError(t, json.Unmarshal(b, &inc))
-	if edit != nil {
-		edit(&inc)
-	}
-	return &inc
-}
 
 // pagerDuty is an Events API v2 stand-in: it validates each event the way
 // https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ documents it,
@@ -160,20 +144,6 @@ func newNotifier(t *testing.T, url string) *Notifier {
 	return n
 }
 
-func golden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	var pretty bytes.Buffer
-	require.NoError(t, json.Indent(&pretty, body, "", "  "))
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, string(want), pretty.String())
-}
-
 func TestNotifyPayload(t *testing.T) {
 	tests := []struct {
 		name, action, severity, timestamp string
@@ -194,7 +164,7 @@ func TestNotifyPayload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pd, url := newServer(t)
-			inc := incident(t, tt.edit)
+			inc := notifierstest.Incident(t, tt.edit)
 			retry, err := newNotifier(t, url).Notify(context.Background(), inc)
 			require.NoError(t, err)
 			require.False(t, retry)
@@ -218,7 +188,7 @@ func TestNotifyPayload(t *testing.T) {
 				require.LessOrEqual(t, len([]rune(ev.Payload.Summary)), maxSummary)
 				require.Equal(t, "cowbell", ev.Client)
 			}
-			golden(t, tt.name, body)
+			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), body)
 		})
 	}
 }
@@ -234,70 +204,31 @@ func TestDedupKey(t *testing.T) {
 }
 
 func TestNotifyStatus(t *testing.T) {
-	tests := []struct {
-		status int
-		retry  bool
-		after  string
-		wait   time.Duration
-	}{
-		{http.StatusAccepted, false, "", 0},
-		{http.StatusBadRequest, false, "", 0},
-		{http.StatusForbidden, false, "", 0},
-		{http.StatusNotFound, false, "", 0},
-		{http.StatusTooManyRequests, true, "30", 30 * time.Second},
-		{http.StatusInternalServerError, true, "", 0},
-		{http.StatusBadGateway, true, "", 0},
-		{http.StatusServiceUnavailable, true, "", 0},
-	}
-	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if tt.after != "" {
-					w.Header().Set("Retry-After", tt.after)
-				}
-				w.WriteHeader(tt.status)
-				// An answer quoting the key must not carry it into the error.
-				_, _ = w.Write([]byte(`{"status":"error","routing_key":"` + routingKey + `"}`))
-			}))
-			defer srv.Close()
-			retry, err := newNotifier(t, srv.URL).Notify(context.Background(), incident(t, nil))
-			require.Equal(t, tt.retry, retry)
-			if tt.status == http.StatusAccepted {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			require.NotContains(t, err.Error(), routingKey)
-			var se *notifiers.StatusError
-			require.ErrorAs(t, err, &se)
-			require.Equal(t, tt.status, se.Code)
-			var ra notifiers.RetryAfter
-			require.ErrorAs(t, err, &ra)
-			require.Equal(t, tt.wait, ra.RetryAfter())
-		})
-	}
+	notifierstest.StatusTable{
+		Notify: func(t *testing.T, url string) (bool, error) {
+			return newNotifier(t, url).Notify(context.Background(), notifierstest.Incident(t, nil))
+		},
+		// An answer quoting the key must not carry it into the error.
+		Answer:      `{"status":"error","routing_key":"` + routingKey + `"}`,
+		Secrets:     []string{routingKey},
+		StatusError: true,
+		Cases: []notifierstest.StatusCase{
+			{Status: http.StatusAccepted},
+			{Status: http.StatusBadRequest},
+			{Status: http.StatusForbidden},
+			{Status: http.StatusNotFound},
+			{Status: http.StatusTooManyRequests, RetryAfter: "30", Retry: true, Wait: 30 * time.Second},
+			{Status: http.StatusInternalServerError, Retry: true},
+			{Status: http.StatusBadGateway, Retry: true},
+			{Status: http.StatusServiceUnavailable, Retry: true},
+		},
+	}.Run(t)
 }
 
 func TestNotifyCancelled(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	retry, err := newNotifier(t, srv.URL+"/v2/enqueue?token=hidden").Notify(ctx, incident(t, nil))
-	require.True(t, retry)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NotContains(t, err.Error(), srv.URL)
-	require.NotContains(t, err.Error(), "hidden")
-	require.NotContains(t, err.Error(), routingKey)
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		return newNotifier(t, url+"/v2/enqueue?token=hidden").Notify(ctx, notifierstest.Incident(t, nil))
+	}, "hidden", routingKey)
 }
 
 func TestConfig(t *testing.T) {
@@ -315,18 +246,7 @@ func TestConfig(t *testing.T) {
 		{"bad timeout", "routing_key: a\ntimeout: 0s\n", "2:10: timeout must be positive", Config{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var c Config
-			err := yaml.Unmarshal([]byte(tt.yaml), &c)
-			if tt.err == "" {
-				require.NoError(t, err)
-				require.Equal(t, tt.want, c)
-				return
-			}
-			var pe *yamlpos.Error
-			require.ErrorAs(t, err, &pe)
-			require.Contains(t, err.Error(), tt.err)
-		})
+		t.Run(tt.name, func(t *testing.T) { notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err) })
 	}
 }
 
@@ -336,7 +256,7 @@ func TestNewReadsKeyFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(routingKey+"\n"), 0o600))
 	n, err := New(Config{RoutingKeyFile: path, URL: url}, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	_, err = n.Notify(context.Background(), incident(t, nil))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	var ev pdEvent
 	require.NoError(t, json.Unmarshal(<-pd.events, &ev))

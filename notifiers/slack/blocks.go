@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
@@ -283,7 +282,7 @@ func docsText(docs []string) string {
 		}
 		href := strings.ReplaceAll(u.String(), "|", "%7C")
 		label := strings.ReplaceAll(strings.TrimSuffix(u.Host+u.Path, "/"), "|", "/")
-		links = append(links, "<"+esc(href)+"|"+esc(cut(label, 80))+">")
+		links = append(links, "<"+esc(href)+"|"+esc(notifiers.Truncate(label, 80))+">")
 	}
 	if len(links) == 0 {
 		return ""
@@ -320,7 +319,7 @@ func cutEscaped(s string, limit int) string {
 	}
 	const mark = "…"
 	const fence = "\n```"
-	s = cut(s, limit-len(fence))
+	s = notifiers.Truncate(s, limit-len(fence))
 	if i := strings.LastIndexByte(s, '&'); i >= 0 && i > len(s)-len("&amp;")-len(mark) && !strings.Contains(s[i:], ";") {
 		s = s[:i] + mark
 	}
@@ -328,17 +327,4 @@ func cutEscaped(s string, limit int) string {
 		s += fence
 	}
 	return s
-}
-
-// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
-func cut(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	const mark = "…"
-	i := limit - len(mark)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + mark
 }

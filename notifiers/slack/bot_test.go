@@ -3,9 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,10 +14,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
 // mapKV is a notifiers.KV whose Put can be made to fail.
@@ -64,7 +61,7 @@ func TestBotThread(t *testing.T) {
 	fake, api := newFakeSlack(t)
 	kv := &mapKV{m: map[string]string{}}
 	ctx := context.Background()
-	inc := incident(t, nil)
+	inc := notifierstest.Incident(t, nil)
 
 	_, err := botNotifier(t, api, kv, zaptest.NewLogger(t)).Notify(ctx, inc)
 	require.NoError(t, err)
@@ -77,7 +74,7 @@ func TestBotThread(t *testing.T) {
 	inc.Count, inc.Folded = 5, 2
 	_, err = n.Notify(ctx, inc)
 	require.NoError(t, err)
-	resolved(inc)
+	notifierstest.Resolved(inc)
 	_, err = n.Notify(ctx, inc)
 	require.NoError(t, err)
 	_, ok, _ = kv.Get(inc.Key)
@@ -107,7 +104,7 @@ func TestBotThread(t *testing.T) {
 
 func TestBotResolveWithoutThread(t *testing.T) {
 	fake, api := newFakeSlack(t)
-	_, err := botNotifier(t, api, nil, zaptest.NewLogger(t)).Notify(context.Background(), incident(t, resolved))
+	_, err := botNotifier(t, api, nil, zaptest.NewLogger(t)).Notify(context.Background(), notifierstest.Incident(t, notifierstest.Resolved))
 	require.NoError(t, err)
 	calls := fake.recorded()
 	require.Len(t, calls, 1)
@@ -119,7 +116,7 @@ func TestBotThreadNotStored(t *testing.T) {
 	_, api := newFakeSlack(t)
 	core, logs := observer.New(zap.WarnLevel)
 	kv := &mapKV{m: map[string]string{}, putErr: errors.New("store closed")}
-	retry, err := botNotifier(t, api, kv, zap.New(core)).Notify(context.Background(), incident(t, nil))
+	retry, err := botNotifier(t, api, kv, zap.New(core)).Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err, "the message is out; a retry would post it twice")
 	require.False(t, retry)
 	require.Equal(t, 1, logs.FilterMessage("slack thread not stored, repeats will start a new message").Len())
@@ -146,7 +143,7 @@ func TestBotErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake, api := newFakeSlack(t)
 			fake.script(tt.fail, tt.status, tt.retryAfter)
-			retry, err := botNotifier(t, api, nil, zaptest.NewLogger(t)).Notify(context.Background(), incident(t, nil))
+			retry, err := botNotifier(t, api, nil, zaptest.NewLogger(t)).Notify(context.Background(), notifierstest.Incident(t, nil))
 			require.Error(t, err)
 			require.Equal(t, tt.retry, retry)
 			require.NotContains(t, err.Error(), testToken)
@@ -163,24 +160,9 @@ func TestBotErrors(t *testing.T) {
 }
 
 func TestBotCancelled(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	retry, err := botNotifier(t, srv.URL+"/api/", nil, zaptest.NewLogger(t)).Notify(ctx, incident(t, nil))
-	require.True(t, retry)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NotContains(t, err.Error(), testToken)
-	require.NotContains(t, err.Error(), srv.URL)
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		return botNotifier(t, url+"/api/", nil, zaptest.NewLogger(t)).Notify(ctx, notifierstest.Incident(t, nil))
+	}, testToken)
 }
 
 func TestConfig(t *testing.T) {
@@ -203,19 +185,7 @@ func TestConfig(t *testing.T) {
 		{"bad timeout", "token: x\nchannel: C\ntimeout: -2s\n", "3:10: timeout must be positive", Config{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var c Config
-			err := yaml.Unmarshal([]byte(tt.yaml), &c)
-			if tt.err == "" {
-				require.NoError(t, err)
-				require.Equal(t, tt.want, c)
-				return
-			}
-			var pe *yamlpos.Error
-			require.ErrorAs(t, err, &pe)
-			require.Contains(t, err.Error(), tt.err)
-			require.NotContains(t, err.Error(), "services/T/B/X")
-		})
+		t.Run(tt.name, func(t *testing.T) { notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err, "services/T/B/X") })
 	}
 }
 
@@ -225,7 +195,7 @@ func TestNewReadsSecretFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(testToken+"\n"), 0o600))
 	n, err := New(Config{TokenFile: path, Channel: "C1", APIURL: api}, nil, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	_, err = n.Notify(context.Background(), incident(t, nil))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	require.Len(t, fake.recorded(), 1)
 

@@ -1,13 +1,13 @@
 package slack
 
 import (
-	"net/url"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
 // APIURL is Slack's Web API.
@@ -58,44 +58,25 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	case webhook == bot:
 		return yamlpos.At(n, "exactly one of webhook_url (or webhook_url_file) and token (or token_file) is required")
 	case c.WebhookURL != "" && c.WebhookURLFile != "":
-		return yamlpos.At(valueOf(n, "webhook_url_file"), "only one of webhook_url and webhook_url_file may be set")
+		return yamlpos.At(yamlpos.Value(n, "webhook_url_file"), "only one of webhook_url and webhook_url_file may be set")
 	case c.Token != "" && c.TokenFile != "":
-		return yamlpos.At(valueOf(n, "token_file"), "only one of token and token_file may be set")
+		return yamlpos.At(yamlpos.Value(n, "token_file"), "only one of token and token_file may be set")
 	case bot && c.Channel == "":
 		return yamlpos.At(n, "channel is required with token")
 	case webhook && c.Channel != "":
-		return yamlpos.At(valueOf(n, "channel"), "channel applies only with token: an incoming webhook posts to its own channel")
+		return yamlpos.At(yamlpos.Value(n, "channel"), "channel applies only with token: an incoming webhook posts to its own channel")
 	}
-	if c.WebhookURL != "" && !isHTTP(c.WebhookURL.Reveal()) {
-		return yamlpos.At(valueOf(n, "webhook_url"), "webhook_url: not an absolute http or https URL")
+	if c.WebhookURL != "" && notifiers.CheckURL(c.WebhookURL.Reveal()) != nil {
+		return yamlpos.At(yamlpos.Value(n, "webhook_url"), "webhook_url: not an absolute http or https URL")
 	}
-	if !isHTTP(c.APIURL) {
-		return yamlpos.At(valueOf(n, "api_url"), "api_url: not an absolute http or https URL")
+	if notifiers.CheckURL(c.APIURL) != nil {
+		return yamlpos.At(yamlpos.Value(n, "api_url"), "api_url: not an absolute http or https URL")
 	}
 	if c.Timeout <= 0 {
-		return yamlpos.At(valueOf(n, "timeout"), "timeout must be positive")
+		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
 	}
 	if c.MaxLines < 1 || c.MaxLines > 50 {
-		return yamlpos.At(valueOf(n, "max_lines"), "max_lines must be between 1 and 50")
+		return yamlpos.At(yamlpos.Value(n, "max_lines"), "max_lines must be between 1 and 50")
 	}
 	return nil
-}
-
-func isHTTP(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// valueOf returns the value node of key in mapping n, or n itself when key is absent,
-// so an error points as close to its cause as it can.
-func valueOf(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return n
 }

@@ -51,7 +51,7 @@ func New(c Config, kv notifiers.KV, log *zap.Logger) (*Notifier, error) {
 	switch {
 	case webhook.Empty() == token.Empty():
 		return nil, errors.New("slack: exactly one of webhook_url and token is required")
-	case !webhook.Empty() && !isHTTP(webhook.Reveal()):
+	case !webhook.Empty() && notifiers.CheckURL(webhook.Reveal()) != nil:
 		return nil, errors.New("slack: webhook_url: not an absolute http or https URL")
 	case !token.Empty() && c.Channel == "":
 		return nil, errors.New("slack: channel is required with token")

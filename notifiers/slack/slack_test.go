@@ -3,11 +3,9 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,33 +17,15 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
 func secretOf(s string) secret.Secret { return secret.Secret(s) }
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // hookPath stands for the secret part of an incoming webhook URL.
 const hookPath = "/services/T000/B000/HOOKSECRET"
-
-func incident(t *testing.T, edit func(*notifiers.Incident)) *notifiers.Incident {
-	t.Helper()
-	b, err := os.ReadFile("testdata/incident.json")
-	require.NoError(t, err)
-	var inc notifiers.Incident
-	require.NoError(t, json.Unmarshal(b, &inc))
-	if edit != nil {
-		edit(&inc)
-	}
-	return &inc
-}
-
-func resolved(inc *notifiers.Incident) {
-	at := time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC)
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
-}
 
 // hostile fills every field a log line or a host can reach with Slack control syntax.
 func hostile(inc *notifiers.Incident) {
@@ -89,18 +69,12 @@ func webhookNotifier(t *testing.T, url string) *Notifier {
 	return n
 }
 
+// golden compares v, as indented JSON, with testdata/<name>.golden.
 func golden(t *testing.T, name string, v any) {
 	t.Helper()
 	got, err := json.MarshalIndent(v, "", "  ")
 	require.NoError(t, err)
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(got))
+	notifierstest.Golden(t, filepath.Join("testdata", name+".golden"), append(got, '\n'))
 }
 
 // strs collects every string in a JSON document.
@@ -134,14 +108,14 @@ func TestWebhookPayload(t *testing.T) {
 		header string
 	}{
 		{"webhook-firing", nil, ":red_circle: Redis cannot fork for BGSAVE on cache-7"},
-		{"webhook-resolved", resolved, ":white_check_mark: RESOLVED: Redis cannot fork for BGSAVE on cache-7"},
+		{"webhook-resolved", notifierstest.Resolved, ":white_check_mark: RESOLVED: Redis cannot fork for BGSAVE on cache-7"},
 		{"webhook-test", func(inc *notifiers.Incident) { inc.Test = true }, ":red_circle: [TEST] Redis cannot fork for BGSAVE on cache-7"},
 		{"webhook-hostile", hostile, ":red_circle: title &lt;!everyone&gt; on &lt;!here&gt;"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bodies, url := hook(t, http.StatusOK)
-			retry, err := webhookNotifier(t, url).Notify(context.Background(), incident(t, tt.edit))
+			retry, err := webhookNotifier(t, url).Notify(context.Background(), notifierstest.Incident(t, tt.edit))
 			require.NoError(t, err)
 			require.False(t, retry)
 			body := <-bodies
@@ -163,7 +137,7 @@ func TestWebhookPayload(t *testing.T) {
 
 func TestHostileLineIsEscaped(t *testing.T) {
 	bodies, url := hook(t, http.StatusOK)
-	_, err := webhookNotifier(t, url).Notify(context.Background(), incident(t, hostile))
+	_, err := webhookNotifier(t, url).Notify(context.Background(), notifierstest.Incident(t, hostile))
 	require.NoError(t, err)
 	body := <-bodies
 	all := strings.Join(strs(t, body), "\n")
@@ -186,7 +160,7 @@ func TestHostileLineIsEscaped(t *testing.T) {
 
 func TestRenderFitsLimits(t *testing.T) {
 	huge := strings.Repeat("<&> ", 3000)
-	inc := incident(t, func(inc *notifiers.Incident) {
+	inc := notifierstest.Incident(t, func(inc *notifiers.Incident) {
 		inc.Rule.Title = huge
 		inc.RootCause = huge
 		inc.Summary = huge
@@ -223,71 +197,33 @@ func requireEntities(t *testing.T, s string) {
 }
 
 func TestWebhookStatus(t *testing.T) {
-	tests := []struct {
-		status int
-		after  string
-		retry  bool
-		wait   time.Duration
-	}{
-		{http.StatusOK, "", false, 0},
-		{http.StatusBadRequest, "", false, 0},
-		{http.StatusForbidden, "", false, 0},
-		{http.StatusNotFound, "", false, 0},
-		{http.StatusGone, "", false, 0},
-		{http.StatusTooManyRequests, "", true, 0},
-		{http.StatusTooManyRequests, "12", true, 12 * time.Second},
-		{http.StatusInternalServerError, "", true, 0},
-		{http.StatusServiceUnavailable, "", true, 0},
-	}
-	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status)+tt.after, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if tt.after != "" {
-					w.Header().Set("Retry-After", tt.after)
-				}
-				w.WriteHeader(tt.status)
-			}))
-			defer srv.Close()
-			retry, err := webhookNotifier(t, srv.URL+hookPath).Notify(context.Background(), incident(t, nil))
-			require.Equal(t, tt.retry, retry)
-			if tt.status == http.StatusOK {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			require.NotContains(t, err.Error(), "HOOKSECRET")
-			var ra notifiers.RetryAfter
-			if tt.wait > 0 {
-				require.ErrorAs(t, err, &ra)
-				require.Equal(t, tt.wait, ra.RetryAfter())
-			}
-		})
-	}
+	notifierstest.StatusTable{
+		Notify: func(t *testing.T, url string) (bool, error) {
+			return webhookNotifier(t, url+hookPath).Notify(context.Background(), notifierstest.Incident(t, nil))
+		},
+		Secrets: []string{"HOOKSECRET"},
+		Cases: []notifierstest.StatusCase{
+			{Status: http.StatusOK},
+			{Status: http.StatusBadRequest},
+			{Status: http.StatusForbidden},
+			{Status: http.StatusNotFound},
+			{Status: http.StatusGone},
+			{Status: http.StatusTooManyRequests, Retry: true},
+			{Status: http.StatusTooManyRequests, RetryAfter: "12", Retry: true, Wait: 12 * time.Second},
+			{Status: http.StatusInternalServerError, Retry: true},
+			{Status: http.StatusServiceUnavailable, Retry: true},
+		},
+	}.Run(t)
 }
 
 func TestWebhookCancelled(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	retry, err := webhookNotifier(t, srv.URL+hookPath).Notify(ctx, incident(t, nil))
-	require.True(t, retry)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NotContains(t, err.Error(), "HOOKSECRET")
-	require.NotContains(t, err.Error(), srv.URL)
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		return webhookNotifier(t, url+hookPath).Notify(ctx, notifierstest.Incident(t, nil))
+	}, "HOOKSECRET")
 }
 
 func TestFactsText(t *testing.T) {
-	s := factsText(incident(t, nil))
+	s := factsText(notifierstest.Incident(t, nil))
 	for _, want := range []string{
 		"`vm.overcommit_memory = 2` (strict: never overcommit)",
 		"Committed_AS 15.2 GiB of CommitLimit 15.6 GiB (97%), enforced",
@@ -297,7 +233,7 @@ func TestFactsText(t *testing.T) {
 	} {
 		require.Contains(t, s, want)
 	}
-	require.Empty(t, factsText(incident(t, func(inc *notifiers.Incident) { inc.Snapshot = nil })))
+	require.Empty(t, factsText(notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Snapshot = nil })))
 }
 
 func TestBytes(t *testing.T) {

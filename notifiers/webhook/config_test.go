@@ -14,40 +14,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
-	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
 // A request cancelled mid-flight says so, and its error holds neither the URL nor
 // the token in it.
 func TestNotifyCancelledRedactsURL(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	url := srv.URL + "/hooks/T0KEN?token=abc123"
-	n := newNotifier(t, Config{URL: secret.Secret(url)})
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-arrived
-		cancel()
-	}()
-	retry, err := n.Notify(ctx, sample())
-	require.ErrorIs(t, err, context.Canceled)
-	require.True(t, retry, "a cancelled attempt may succeed later")
-	msg := err.Error()
-	require.Contains(t, msg, "cancel")
-	for _, leak := range []string{url, srv.URL, "T0KEN", "abc123", "/hooks"} {
-		require.NotContains(t, msg, leak)
-	}
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		return newNotifier(t, Config{URL: secret.Secret(url + "/hooks/T0KEN?token=abc123")}).Notify(ctx, sample())
+	}, "T0KEN", "abc123", "/hooks")
 }
 
 func TestNotifyUnreachableRedactsURL(t *testing.T) {
@@ -105,19 +82,12 @@ func TestConfigYAML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got Config
-			err := yaml.Unmarshal([]byte(tt.yaml), &got)
-			if tt.wantErr != "" {
-				var pe *yamlpos.Error
-				require.ErrorAs(t, err, &pe)
-				require.ErrorContains(t, err, tt.wantErr)
-				require.NotContains(t, err.Error(), "T0KEN", "errors never quote the URL")
-				return
+			// Errors never quote the URL.
+			notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.wantErr, "T0KEN")
+			if tt.wantErr == "" {
+				_, err := New(tt.want, zaptest.NewLogger(t))
+				require.NoError(t, err, "a decoded config makes a notifier")
 			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-			_, err = New(got, zaptest.NewLogger(t))
-			require.NoError(t, err, "a decoded config makes a notifier")
 		})
 	}
 }

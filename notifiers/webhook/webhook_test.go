@@ -7,11 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,9 +25,8 @@ import (
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -138,7 +135,7 @@ func TestNotifyGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, retry)
 			got := rec.last(t)
-			checkGolden(t, tt.name, got.body)
+			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), got.body)
 
 			var back notifiers.Incident
 			require.NoError(t, json.Unmarshal(got.body, &back))
@@ -178,46 +175,20 @@ func verifySignature(t *testing.T, key string, r request) {
 	require.Equal(t, sig, "sha256="+hexsum, "openssl agrees")
 }
 
-func checkGolden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	var pretty bytes.Buffer
-	require.NoError(t, json.Indent(&pretty, body, "", "  "))
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to write %s", path)
-	require.Equal(t, string(want), pretty.String())
-}
-
 func TestNotifyStatusRetry(t *testing.T) {
-	tests := []struct {
-		status int
-		retry  bool
-	}{
-		{400, false}, {401, false}, {403, false}, {404, false}, {410, false}, {413, false}, {422, false},
-		{408, true}, {429, true}, {500, true}, {502, true}, {503, true}, {504, true},
-	}
-	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			rec := newRecorder(t, tt.status, "answer from the endpoint")
-			n := newNotifier(t, Config{URL: secret.Secret(rec.URL + "/hooks/T0KEN")})
-			retry, err := n.Notify(context.Background(), sample())
-			require.Error(t, err)
-			require.Equal(t, tt.retry, retry)
-			var se *notifiers.StatusError
-			require.ErrorAs(t, err, &se)
-			require.Equal(t, tt.status, se.Code)
-			require.Contains(t, err.Error(), "answer from the endpoint")
-			require.NotContains(t, err.Error(), "T0KEN")
-		})
-	}
-	for _, status := range []int{200, 201, 202, 204} {
-		rec := newRecorder(t, status, "")
-		retry, err := newNotifier(t, Config{URL: secret.Secret(rec.URL)}).Notify(context.Background(), sample())
-		require.NoError(t, err, status)
-		require.False(t, retry)
-	}
+	notifierstest.StatusTable{
+		Notify: func(t *testing.T, url string) (bool, error) {
+			return newNotifier(t, Config{URL: secret.Secret(url + "/hooks/T0KEN")}).Notify(context.Background(), sample())
+		},
+		Answer:      "answer from the endpoint",
+		Secrets:     []string{"T0KEN"},
+		StatusError: true,
+		Quoted:      true,
+		Cases: []notifierstest.StatusCase{
+			{Status: 200}, {Status: 201}, {Status: 202}, {Status: 204},
+			{Status: 400}, {Status: 401}, {Status: 403}, {Status: 404}, {Status: 410}, {Status: 413}, {Status: 422},
+			{Status: 408, Retry: true}, {Status: 429, Retry: true}, {Status: 500, Retry: true},
+			{Status: 502, Retry: true}, {Status: 503, Retry: true}, {Status: 504, Retry: true},
+		},
+	}.Run(t)
 }

@@ -6,12 +6,10 @@ package zenduty
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -24,8 +22,6 @@ const (
 	maxMessage = 512
 	maxSummary = 4096
 )
-
-var errNotHTTP = errors.New("not an absolute http or https URL")
 
 // Notifier posts incidents to one Zenduty integration.
 type Notifier struct {
@@ -42,7 +38,7 @@ func New(c Config, log *zap.Logger) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zenduty: %w", err)
 	}
-	if err := checkURL(u.Reveal()); err != nil {
+	if err := notifiers.CheckURL(u.Reveal()); err != nil {
 		return nil, fmt.Errorf("zenduty: url: %w", err)
 	}
 	timeout := c.Timeout
@@ -85,8 +81,8 @@ type link struct {
 func newEvent(inc *notifiers.Incident) event {
 	return event{
 		AlertType: alertType(inc),
-		Message:   cut(message(inc), maxMessage),
-		Summary:   cut(summary(inc), maxSummary),
+		Message:   notifiers.Truncate(message(inc), maxMessage),
+		Summary:   notifiers.Truncate(summary(inc), maxSummary),
 		EntityID:  inc.Key,
 		Payload:   inc,
 		URLs:      links(inc.Docs),
@@ -157,17 +153,4 @@ func links(docs []string) []link {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// cut shortens s to at most limit bytes on a rune boundary, marking the cut.
-func cut(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	const mark = "…"
-	i := limit - len(mark)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + mark
 }

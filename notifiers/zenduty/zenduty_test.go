@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,36 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
-	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // secretPath stands for the integration key in every test URL.
 const secretPath = "/api/events/0123-integration-key-4567/"
-
-func incident(t *testing.T, edit func(*notifiers.Incident)) *notifiers.Incident {
-	t.Helper()
-	b, err := os.ReadFile("testdata/incident.json")
-	require.NoError(t, err)
-	var inc notifiers.Incident
-	require.NoError(t, json.Unmarshal(b, &inc))
-	if edit != nil {
-		edit(&inc)
-	}
-	return &inc
-}
-
-func resolved(inc *notifiers.Incident) {
-	at := time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC)
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
-}
 
 // recorder is a Zenduty stand-in: it checks each body against the Generic
 // Integration's documented fields and keeps it.
@@ -149,20 +128,6 @@ func newNotifier(t *testing.T, url string) *Notifier {
 	return n
 }
 
-func golden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	var pretty bytes.Buffer
-	require.NoError(t, json.Indent(&pretty, body, "", "  "))
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, string(want), pretty.String())
-}
-
 func TestNotifyPayload(t *testing.T) {
 	long := strings.Repeat("très long titre ", 60)
 	tests := []struct {
@@ -171,7 +136,7 @@ func TestNotifyPayload(t *testing.T) {
 		alertType string
 	}{
 		{"firing", nil, "critical"},
-		{"resolved", resolved, "resolved"},
+		{"resolved", notifierstest.Resolved, "resolved"},
 		{"test", func(inc *notifiers.Incident) { inc.Test = true; inc.Rule.Severity = "info" }, "info"},
 		{"warning", func(inc *notifiers.Incident) { inc.Rule.Severity = "warning" }, "warning"},
 		{"long-title", func(inc *notifiers.Incident) { inc.Rule.Title = long; inc.Rule.Severity = "bogus" }, "error"},
@@ -179,7 +144,7 @@ func TestNotifyPayload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, url := newServer(t, http.StatusCreated)
-			inc := incident(t, tt.edit)
+			inc := notifierstest.Incident(t, tt.edit)
 			retry, err := newNotifier(t, url).Notify(context.Background(), inc)
 			require.NoError(t, err)
 			require.False(t, retry)
@@ -191,70 +156,35 @@ func TestNotifyPayload(t *testing.T) {
 			require.Equal(t, notifiers.Schema, ev.Payload.Schema)
 			require.Equal(t, inc.Test, strings.HasPrefix(ev.Message, "[TEST] "))
 			require.LessOrEqual(t, len(ev.Message), maxMessage)
-			golden(t, tt.name, body)
+			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), body)
 		})
 	}
 }
 
 func TestNotifyStatus(t *testing.T) {
-	tests := []struct {
-		status int
-		retry  bool
-		wait   time.Duration
-	}{
-		{http.StatusOK, false, 0},
-		{http.StatusBadRequest, false, 0},
-		{http.StatusUnauthorized, false, 0},
-		{http.StatusNotFound, false, 0},
-		{http.StatusRequestTimeout, true, 0},
-		{http.StatusTooManyRequests, true, 7 * time.Second},
-		{http.StatusInternalServerError, true, 0},
-		{http.StatusServiceUnavailable, true, 0},
-	}
-	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if tt.wait > 0 {
-					w.Header().Set("Retry-After", "7")
-				}
-				w.WriteHeader(tt.status)
-			}))
-			defer srv.Close()
-			retry, err := newNotifier(t, srv.URL+secretPath).Notify(context.Background(), incident(t, nil))
-			require.Equal(t, tt.retry, retry)
-			if tt.status/100 == 2 {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			require.NotContains(t, err.Error(), secretPath)
-			var ra notifiers.RetryAfter
-			require.ErrorAs(t, err, &ra)
-			require.Equal(t, tt.wait, ra.RetryAfter())
-		})
-	}
+	notifierstest.StatusTable{
+		Notify: func(t *testing.T, url string) (bool, error) {
+			return newNotifier(t, url+secretPath).Notify(context.Background(), notifierstest.Incident(t, nil))
+		},
+		Secrets:     []string{secretPath},
+		StatusError: true,
+		Cases: []notifierstest.StatusCase{
+			{Status: http.StatusOK},
+			{Status: http.StatusBadRequest},
+			{Status: http.StatusUnauthorized},
+			{Status: http.StatusNotFound},
+			{Status: http.StatusRequestTimeout, Retry: true},
+			{Status: http.StatusTooManyRequests, RetryAfter: "7", Retry: true, Wait: 7 * time.Second},
+			{Status: http.StatusInternalServerError, Retry: true},
+			{Status: http.StatusServiceUnavailable, Retry: true},
+		},
+	}.Run(t)
 }
 
 func TestNotifyCancelled(t *testing.T) {
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	retry, err := newNotifier(t, srv.URL+secretPath).Notify(ctx, incident(t, nil))
-	require.True(t, retry)
-	require.ErrorIs(t, err, context.Canceled)
-	require.Contains(t, err.Error(), "canceled")
-	require.NotContains(t, err.Error(), srv.URL)
-	require.NotContains(t, err.Error(), "integration-key")
+	notifierstest.Cancelled(t, func(ctx context.Context, url string) (bool, error) {
+		return newNotifier(t, url+secretPath).Notify(ctx, notifierstest.Incident(t, nil))
+	}, "integration-key")
 }
 
 func TestConfig(t *testing.T) {
@@ -272,17 +202,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c Config
-			err := yaml.Unmarshal([]byte(tt.yaml), &c)
-			if tt.err == "" {
-				require.NoError(t, err)
-				require.Equal(t, tt.want, c)
-				return
-			}
-			var pe *yamlpos.Error
-			require.ErrorAs(t, err, &pe)
-			require.Contains(t, err.Error(), tt.err)
-			require.NotContains(t, err.Error(), "zenduty.com/api/events/k")
+			notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err, "zenduty.com/api/events/k")
 		})
 	}
 }
@@ -293,7 +213,7 @@ func TestNewReadsURLFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(url+"\n"), 0o600))
 	n, err := New(Config{URLFile: path}, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	_, err = n.Notify(context.Background(), incident(t, nil))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	require.NotEmpty(t, <-rec.bodies)
 

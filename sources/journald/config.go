@@ -1,7 +1,6 @@
 package journald
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -58,15 +57,15 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if c.Priority < 0 || c.Priority > 7 {
-		return yamlpos.At(valueNode(n, "priority"), "priority: %d is not between 0 and 7", c.Priority)
+		return yamlpos.At(yamlpos.Value(n, "priority"), "priority: %d is not between 0 and 7", c.Priority)
 	}
-	if _, err := parseStartAt(c.StartAt); err != nil {
-		return yamlpos.At(valueNode(n, "start_at"), "start_at: %w", err)
+	if _, err := sources.ParseStartAt(c.StartAt); err != nil {
+		return yamlpos.At(yamlpos.Value(n, "start_at"), "start_at: %w", err)
 	}
 	switch c.Reader {
 	case ReaderAuto, ReaderSDJournal, ReaderJournalctl:
 	default:
-		return yamlpos.At(valueNode(n, "reader"), "reader: %q is not auto, sdjournal or journalctl", c.Reader)
+		return yamlpos.At(yamlpos.Value(n, "reader"), "reader: %q is not auto, sdjournal or journalctl", c.Reader)
 	}
 	for i, d := range c.dirs() {
 		if !filepath.IsAbs(d) {
@@ -74,7 +73,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 			if i == 0 && c.Directory != "" {
 				key = "directory"
 			}
-			return yamlpos.At(valueNode(n, key), "%s: %q is not an absolute path", key, d)
+			return yamlpos.At(yamlpos.Value(n, key), "%s: %q is not an absolute path", key, d)
 		}
 	}
 	lists := []struct {
@@ -84,13 +83,13 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	for _, l := range lists {
 		for _, v := range l.values {
 			if strings.TrimSpace(v) == "" {
-				return yamlpos.At(valueNode(n, l.key), "%s: empty value", l.key)
+				return yamlpos.At(yamlpos.Value(n, l.key), "%s: empty value", l.key)
 			}
 		}
 	}
 	for _, tr := range c.Transports {
 		if !slices.Contains(transports, tr) {
-			return yamlpos.At(valueNode(n, "transports"), "transports: %q is not one of %s",
+			return yamlpos.At(yamlpos.Value(n, "transports"), "transports: %q is not one of %s",
 				tr, strings.Join(transports, ", "))
 		}
 	}
@@ -131,26 +130,4 @@ func (c *Config) matches() []string {
 		}
 	}
 	return m
-}
-
-func parseStartAt(s string) (sources.StartAt, error) {
-	switch s {
-	case "end":
-		return sources.StartAtEnd, nil
-	case "beginning":
-		return sources.StartAtBeginning, nil
-	}
-	return 0, fmt.Errorf("%q is not end or beginning", s)
-}
-
-// valueNode returns the value of key in mapping n, or n itself when it is missing.
-func valueNode(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1]
-			}
-		}
-	}
-	return n
 }

@@ -86,7 +86,7 @@ var _ sources.Source = (*Source)(nil)
 // when the one asked for cannot work here; cp may be nil (no checkpoints), and a nil
 // m counts into unregistered metrics. log is named with the source by the caller.
 func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
-	start, err := parseStartAt(c.StartAt)
+	start, err := sources.ParseStartAt(c.StartAt)
 	if err != nil {
 		return nil, fmt.Errorf("journald source %q: start_at: %w", name, err)
 	}

@@ -1,7 +1,6 @@
 package kmsg
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
@@ -30,32 +29,10 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if !filepath.IsAbs(c.Path) {
-		return yamlpos.At(valueNode(n, "path"), "path: %q is not an absolute path", c.Path)
+		return yamlpos.At(yamlpos.Value(n, "path"), "path: %q is not an absolute path", c.Path)
 	}
-	if _, err := parseStartAt(c.StartAt); err != nil {
-		return yamlpos.At(valueNode(n, "start_at"), "start_at: %w", err)
+	if _, err := sources.ParseStartAt(c.StartAt); err != nil {
+		return yamlpos.At(yamlpos.Value(n, "start_at"), "start_at: %w", err)
 	}
 	return nil
-}
-
-func parseStartAt(s string) (sources.StartAt, error) {
-	switch s {
-	case "end":
-		return sources.StartAtEnd, nil
-	case "beginning":
-		return sources.StartAtBeginning, nil
-	}
-	return 0, fmt.Errorf("%q is not end or beginning", s)
-}
-
-// valueNode returns the value of key in mapping n, or n itself when it is missing.
-func valueNode(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1]
-			}
-		}
-	}
-	return n
 }

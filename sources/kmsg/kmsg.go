@@ -52,7 +52,7 @@ var _ sources.Source = (*Source)(nil)
 // New makes a kmsg source. The device is opened by Run; cp may be nil (no checkpoints)
 // and a nil m counts into unregistered metrics. log is named with the source by the caller.
 func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
-	start, err := parseStartAt(c.StartAt)
+	start, err := sources.ParseStartAt(c.StartAt)
 	if err != nil {
 		return nil, fmt.Errorf("kmsg source %q: start_at: %w", name, err)
 	}

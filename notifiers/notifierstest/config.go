@@ -1,0 +1,30 @@
+package notifierstest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+)
+
+// DecodeConfig decodes src into a C. With wantErr empty it must decode to want;
+// otherwise it must fail with a *yamlpos.Error containing wantErr and none of
+// secrets (a config error never quotes a secret it was given).
+func DecodeConfig[C any](t *testing.T, src string, want C, wantErr string, secrets ...string) {
+	t.Helper()
+	var c C
+	err := yaml.Unmarshal([]byte(src), &c)
+	if wantErr == "" {
+		require.NoError(t, err)
+		require.Equal(t, want, c)
+		return
+	}
+	var pe *yamlpos.Error
+	require.ErrorAs(t, err, &pe)
+	require.ErrorContains(t, err, wantErr)
+	for _, s := range secrets {
+		require.NotContains(t, err.Error(), s)
+	}
+}
