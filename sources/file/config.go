@@ -1,14 +1,8 @@
-// Package file follows plain log files and container logs (Docker json-file, CRI)
-// without losing or repeating lines across rotation, truncation and restarts.
-//
-// A file is known by its device, inode and a fingerprint of its first bytes. Stat
-// polling is the source of truth; fsnotify only wakes the poller early. A rotated
-// file stays open and is read to its end, and drained for a grace period, before it
-// is closed.
 package file
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -108,6 +102,9 @@ func (c *Config) check() (key string, err error) {
 	for _, p := range c.Paths {
 		if p == "" {
 			return "paths", fmt.Errorf("empty path")
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			return "paths", fmt.Errorf("pattern %q: %w", p, err)
 		}
 	}
 	return "", nil

@@ -14,6 +14,7 @@ const (
 	reasonDocker  = "docker_json"
 	reasonCRI     = "cri_format"
 	reasonTooLong = "record_too_long"
+	reasonTorn    = "torn_copy"
 )
 
 var (

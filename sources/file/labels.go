@@ -115,14 +115,20 @@ func isHexID(s string) bool {
 	return true
 }
 
-// lineLabels returns a fresh map of a container line's labels: the path's plus stream.
-// Plain lines have none.
-func lineLabels(base map[string]string, format Format, stream string) map[string]string {
-	if format == FormatPlain {
+// lineLabels returns a fresh map of a container line's labels: the path's plus
+// stream. Plain lines have none. tmpl caches, per stream name, the map to clone.
+func lineLabels(base map[string]string, format Format, stream string, tmpl map[string]map[string]string) map[string]string {
+	if format != FormatDocker && format != FormatCRI {
 		return nil
 	}
-	l := make(map[string]string, len(base)+1)
-	maps.Copy(l, base)
-	l[labelStream] = stream
-	return l
+	t, ok := tmpl[stream]
+	if !ok {
+		t = make(map[string]string, len(base)+1)
+		maps.Copy(t, base)
+		t[labelStream] = stream
+		if tmpl != nil {
+			tmpl[stream] = t
+		}
+	}
+	return maps.Clone(t)
 }

@@ -1,0 +1,101 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+const containerID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestDockerJSONFile(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, containerID)
+	path := filepath.Join(dir, containerID+"-json.log")
+	writeFile(t, filepath.Join(dir, "config.v2.json"), `{"ID":"`+containerID+`","Name":"/redis-cache"}`)
+	piece := strings.Repeat("p", 16384)
+	writeFile(t, path, `{"log":"`+piece+`","stream":"stdout","time":"2025-01-02T03:04:05.5Z"}`+"\n"+
+		`{"log":"tail\n","stream":"stdout","time":"2025-01-02T03:04:05.6Z"}`+"\n"+
+		`{"log":"corrupt`+"\n"+
+		`{"log":"oops\n","stream":"stderr","time":"2025-01-02T03:04:06Z"}`+"\n")
+	c := testConfig(filepath.Join(root, "*", "*-json.log"))
+	c.DockerRoot = root
+	h := start(t, c, nil)
+	lines := h.expect(piece+"tail", "oops")
+	require.Equal(t, map[string]string{
+		"container_id": containerID, "container_name": "redis-cache", "stream": "stdout",
+	}, lines[0].Labels)
+	require.Equal(t, "stderr", lines[1].Labels["stream"])
+	require.Equal(t, time.Date(2025, 1, 2, 3, 4, 5, 5e8, time.UTC), lines[0].Time)
+	require.InDelta(t, 1, testutil.ToFloat64(h.m.LinesSkipped.WithLabelValues("app", reasonDocker)), 0)
+
+	// Docker rotates by renaming to <id>-json.log.1 and reopening.
+	require.NoError(t, os.Rename(path, path+".1"))
+	writeFile(t, path, `{"log":"after rotation\n","stream":"stdout","time":"2025-01-02T03:04:07Z"}`+"\n")
+	h.expect("after rotation")
+}
+
+func TestCRIThroughContainersSymlink(t *testing.T) {
+	root := t.TempDir()
+	podDir := filepath.Join(root, "pods", "default_redis-0_0f1e2d3c-aaaa-bbbb-cccc-0123456789ab", "redis")
+	target := filepath.Join(podDir, "0.log")
+	link := filepath.Join(root, "containers", "redis-0_default_redis-"+containerID+".log")
+	w := openAppend(t, mkdirFor(t, target))
+	write(t, w, "2025-01-02T03:04:05Z stdout P Can't save in background: \n"+
+		"2025-01-02T03:04:05.1Z stdout F fork: Cannot allocate memory\n")
+	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
+	require.NoError(t, os.Symlink(target, link))
+
+	c := testConfig(filepath.Join(root, "containers", "*.log"))
+	h := start(t, c, nil)
+	lines := h.expect("Can't save in background: fork: Cannot allocate memory")
+	require.Equal(t, link, lines[0].Stream)
+	require.Equal(t, map[string]string{
+		"namespace": "default", "pod": "redis-0", "pod_uid": "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab",
+		"container": "redis", "container_id": containerID, "stream": "stdout",
+	}, lines[0].Labels)
+	require.Equal(t, time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), lines[0].Time)
+
+	// kubelet rotation: rename, a late line from the runtime into the renamed file,
+	// then the runtime reopens 0.log; the symlink keeps its target path.
+	require.NoError(t, os.Rename(target, target+".20250102-030405"))
+	w2 := openAppend(t, target)
+	write(t, w2, "2025-01-02T03:04:07Z stderr F new file\n")
+	h.expect("new file")
+	write(t, w, "2025-01-02T03:04:06Z stdout F late line\n")
+	lines = h.expect("late line")
+	require.Equal(t, link, lines[0].Stream)
+	require.Equal(t, "redis-0", lines[0].Labels["pod"])
+}
+
+func TestPathLabels(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		want       map[string]string
+	}{
+		{"plain", "/var/log/redis/redis-server.log", map[string]string{}},
+		{"pods rotated", "/var/log/pods/kube-system_coredns-abc_1234/coredns/3.log.20250102-030405",
+			map[string]string{"namespace": "kube-system", "pod": "coredns-abc", "pod_uid": "1234", "container": "coredns"}},
+		{"pods, not a log name", "/var/log/pods/a_b_c/d/x.log", map[string]string{}},
+		{"containers link", "/var/log/containers/web-1_prod_nginx-" + containerID + ".log",
+			map[string]string{"namespace": "prod", "pod": "web-1", "container": "nginx", "container_id": containerID}},
+		{"containers, short id", "/var/log/containers/web-1_prod_nginx-abc.log", map[string]string{}},
+		{"docker, no config", "/nowhere/" + containerID + "/" + containerID + "-json.log",
+			map[string]string{"container_id": containerID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, pathLabels(tc.path, tc.path, "/nonexistent"))
+		})
+	}
+}
+
+func mkdirFor(t *testing.T, path string) string {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	return path
+}

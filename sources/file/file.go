@@ -1,0 +1,318 @@
+package file
+
+import (
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// maxPass bounds how much of one file a pass reads before other files get a turn.
+const maxPass = 4 << 20
+
+// status is how a read of a file ended.
+type status int
+
+const (
+	atEnd        status = iota // everything written so far was read
+	hasMore                    // the pass limit came first
+	wasTruncated               // the file is shorter than what was read, or begins differently
+)
+
+// file is one open file: where it was read to, its partial record and joins.
+type file struct {
+	st      *stream // the stream it belongs to
+	f       *os.File
+	path    string // its real path when opened
+	id      identity
+	fp      fingerprint
+	readOff int64 // how far it was read
+	off     int64 // the offset after the last line sent
+
+	split    splitter
+	dec      decoder
+	labels   map[string]string
+	tmpl     map[string]map[string]string // labels by stream name, cloned per line
+	lastData time.Time                    // when a read last returned bytes
+	mtime    time.Time                    // the modification time at the last end of file
+	tailing  bool                         // the last read reached the end of the file
+	graceEnd time.Time                    // a rotated file is closed once read to its end after this
+	snapshot bool                         // a copy: its last bytes without a newline are a torn write
+	readErr  bool                         // a read error was logged
+
+	emit emitFunc
+	skip skipFunc
+}
+
+// newFile starts reading an opened file at off on behalf of st.
+func (r *run) newFile(st *stream, fd found, off int64) *file {
+	c := &r.s.cfg
+	fl := &file{
+		st: st, f: fd.f, path: fd.path, id: identityOf(fd.fi),
+		readOff: off, off: off,
+		split:    newSplitter(splitMax(c.Format, c.MaxLineBytes, c.rawMax())),
+		dec:      newDecoder(c.Format, c.MaxLineBytes),
+		lastData: r.s.now(),
+		mtime:    fd.fi.ModTime(),
+		tmpl:     map[string]map[string]string{},
+	}
+	fl.fp, _ = takeFingerprint(fd.f, fd.fi.Size())
+	if c.Format != FormatPlain {
+		fl.labels = pathLabels(st.path, fd.path, c.DockerRoot)
+	}
+	fl.emit = func(text []byte, t time.Time, stream string, cut bool, end int64) error {
+		return r.emitLine(fl, text, t, stream, cut, end)
+	}
+	fl.skip = func(reason string, err error) {
+		r.s.skipped.WithLabelValues(reason).Inc()
+		r.s.log.Debug("record skipped", zap.String("stream", fl.st.path), zap.String("reason", reason), zap.Error(err))
+	}
+	r.open[fl.id] = fl
+	if len(r.seen) >= maxSeen {
+		clear(r.seen)
+	}
+	r.seen[fl.id] = true
+	return fl
+}
+
+// readFile reads what was written to fl since the last read and sends its lines,
+// up to limit bytes (0: to the end).
+func (r *run) readFile(fl *file, limit int64) (status, error) {
+	var total int64
+	for limit == 0 || total < limit {
+		buf := fl.split.space()
+		n, err := fl.f.ReadAt(buf, fl.readOff)
+		if n == 0 {
+			if err != nil && !errors.Is(err, io.EOF) && !fl.readErr {
+				fl.readErr = true
+				r.s.log.Warn("file read failed, will retry", zap.String("stream", fl.st.path), zap.Error(err))
+			}
+			return r.atEOF(fl), nil
+		}
+		fl.readErr = false
+		if fl.tailing {
+			// New bytes after the end: first make sure they follow what was read, for
+			// copytruncate may have emptied the file and the writer filled it again.
+			if same, ferr := fl.fp.matches(fl.f); ferr == nil && !same {
+				return wasTruncated, nil
+			}
+		}
+		fl.tailing = err != nil
+		fl.split.commit(n)
+		fl.readOff += int64(n)
+		total += int64(n)
+		r.s.bytesRead.Add(float64(n))
+		fl.lastData = r.s.now()
+		r.growFingerprint(fl, fl.readOff)
+		if err := r.records(fl); err != nil {
+			return atEnd, err
+		}
+	}
+	return hasMore, nil
+}
+
+// atEOF checks a file that has nothing more to read for truncation and completes
+// its fingerprint while it is short.
+func (r *run) atEOF(fl *file) status {
+	fi, err := fl.f.Stat()
+	if err != nil {
+		return atEnd
+	}
+	if fi.Size() < fl.readOff {
+		return wasTruncated
+	}
+	fl.tailing, fl.mtime = true, fi.ModTime()
+	r.growFingerprint(fl, fi.Size())
+	return atEnd
+}
+
+// growFingerprint takes more of a short file's first bytes into its fingerprint.
+func (r *run) growFingerprint(fl *file, size int64) {
+	if fl.fp.n < fpSize && size > int64(fl.fp.n) {
+		if fp, err := takeFingerprint(fl.f, size); err == nil {
+			fl.fp, fl.st.prefix = fp, ""
+		}
+	}
+}
+
+// records sends the complete records read so far.
+func (r *run) records(fl *file) error {
+	for {
+		rec, cut, ok := fl.split.next()
+		if !ok {
+			return nil
+		}
+		end := fl.readOff - int64(fl.split.held())
+		if err := fl.dec.record(rec, cut, end, fl.lastData, fl.emit, fl.skip); err != nil {
+			return err
+		}
+	}
+}
+
+// flushDue sends a partial last line (and lines still being joined) once nothing was
+// written for flush_timeout, or at once when force is set.
+func (r *run) flushDue(fl *file, force bool) error {
+	if !fl.split.pending() && !fl.dec.joining() {
+		return nil
+	}
+	now := r.s.now()
+	if !force && (!fl.tailing || now.Sub(fl.lastData) < r.s.cfg.FlushTimeout) {
+		return nil
+	}
+	if rec, cut, ok := fl.split.flush(); ok {
+		if err := fl.dec.record(rec, cut, fl.readOff, now, fl.emit, fl.skip); err != nil {
+			return err
+		}
+	}
+	return fl.dec.flush(fl.readOff, fl.emit)
+}
+
+// emitLine sends one line of fl, with the stream's cursor after it.
+func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bool, end int64) error {
+	st := fl.st
+	fl.off = end
+	if fl != st.cur {
+		st.prefix = ""
+	}
+	s := string(text)
+	if cut {
+		s += cutMark
+		r.s.linesCut.Inc()
+	}
+	format := fl.dec.format()
+	if format == FormatDocker || format == FormatCRI {
+		r.s.lag.Set(r.s.now().Sub(t).Seconds())
+	}
+	l := sources.Line{
+		Source: r.s.name,
+		Stream: st.path,
+		Text:   s,
+		Time:   t,
+		Labels: lineLabels(fl.labels, format, stream, fl.tmpl),
+		Cursor: sources.Cursor{Stream: st.path, Pos: st.pos(fl)},
+	}
+	select {
+	case r.out <- l:
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	r.s.linesRead.Inc()
+	return nil
+}
+
+// readStream reads the stream's rotated files, then its current one. A truncation
+// of the current file (copytruncate) first reads what its copy holds past the offset,
+// then the file from its beginning.
+func (r *run) readStream(st *stream) error {
+	for range 4 {
+		if err := r.readDrains(st); err != nil {
+			return err
+		}
+		if st.cur == nil {
+			return nil
+		}
+		s, err := r.readFile(st.cur, maxPass)
+		switch {
+		case err != nil:
+			return err
+		case s == hasMore:
+			r.more = true
+			return nil
+		case s == atEnd:
+			return r.flushDue(st.cur, false)
+		}
+		r.truncated(st, st.cur)
+	}
+	return nil
+}
+
+// readDrains reads the rotated files and closes those read to their end after their
+// grace period. A rotated file found truncated starts over after its copy.
+func (r *run) readDrains(st *stream) error {
+	for i, restarts := 0, 0; i < len(st.drains); {
+		fl := st.drains[i]
+		s, err := r.readFile(fl, maxPass)
+		switch {
+		case err != nil:
+			return err
+		case s == hasMore:
+			r.more = true
+			i++
+			continue
+		case s == wasTruncated && restarts < len(st.drains)+4:
+			restarts++
+			r.truncated(st, fl) // its copy, if any, now sits at i
+			continue
+		case s == atEnd && r.s.now().Before(fl.graceEnd):
+			if err := r.flushDue(fl, false); err != nil {
+				return err
+			}
+			i++
+			continue
+		case s == atEnd && fl.snapshot && (fl.split.pending() || fl.dec.joining()):
+			// copytruncate copied a line half written; the writer's whole line was
+			// truncated away with the rest.
+			fl.skip(reasonTorn, nil)
+		case s == atEnd:
+			if err := r.flushDue(fl, true); err != nil {
+				return err
+			}
+		}
+		st.drains = slices.Delete(st.drains, i, i+1)
+		st.prefix = ""
+		r.closeDrain(fl)
+	}
+	return nil
+}
+
+// truncated restarts fl, the stream's current or a rotated file, from its beginning,
+// after the copy copytruncate left of it, when one is found, from the offset on: the
+// copy goes into the drained files just before fl (or last, for the current file).
+func (r *run) truncated(st *stream, fl *file) {
+	if fd, ok := findCopy(fl.path, fl.id, fl.fp, fl.off); ok && r.open[identityOf(fd.fi)] == nil {
+		cp := r.newFile(st, fd, fl.off)
+		cp.graceEnd, cp.snapshot = r.s.now(), true
+		i := slices.Index(st.drains, fl)
+		if i < 0 {
+			i = len(st.drains)
+		}
+		st.drains = slices.Insert(st.drains, i, cp)
+		r.s.log.Info("reading the copy of a truncated file", zap.String("stream", st.path), zap.String("file", fd.path))
+	} else if ok {
+		fd.f.Close()
+	}
+	fl.split.reset()
+	fl.dec.reset()
+	fl.readOff, fl.off, fl.fp, fl.tailing = 0, 0, fingerprint{}, false
+	st.prefix = ""
+	r.s.rotations.WithLabelValues("truncate").Inc()
+	r.s.log.Info("file truncated", zap.String("stream", st.path))
+}
+
+// closeDrain closes a drained file, or hands it to a path a glob matched that was
+// held back because this file was open under the old path.
+func (r *run) closeDrain(fl *file) {
+	delete(r.open, fl.id)
+	if p, ok := r.postponed[fl.id]; ok && r.streams[p] == nil {
+		delete(r.postponed, fl.id)
+		st := &stream{path: p, cur: fl}
+		fl.st, fl.graceEnd, fl.path = st, time.Time{}, realPath(p)
+		r.open[fl.id], r.streams[p] = fl, st
+		r.s.log.Info("file goes on under another path", zap.String("stream", p))
+		return
+	}
+	fl.f.Close()
+}
+
+// closeAll closes every open file.
+func (r *run) closeAll() {
+	for _, fl := range r.open {
+		fl.f.Close()
+	}
+	clear(r.open)
+}

@@ -1,0 +1,211 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// wait bounds every wait in these tests; reaching it is a failure, not a timing.
+const wait = 20 * time.Second
+
+// memCheckpoints keeps cursors in memory, as the pipeline's store does on disk.
+type memCheckpoints struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newMemCheckpoints() *memCheckpoints { return &memCheckpoints{m: map[string]string{}} }
+
+func (c *memCheckpoints) Load(_ context.Context, stream string) (string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[stream]
+	return p, ok, nil
+}
+
+func (c *memCheckpoints) Save(_ context.Context, cur sources.Cursor) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[cur.Stream] = cur.Pos
+	return nil
+}
+
+// clock is a hand-moved clock for flush timeouts and grace periods.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// harness runs a Source and hands its lines and scans to the test. Every received
+// line's cursor is saved, as the pipeline does once the line is handled.
+type harness struct {
+	t      *testing.T
+	src    *Source
+	cp     *memCheckpoints
+	clock  *clock
+	out    chan sources.Line
+	scans  chan struct{}
+	cancel context.CancelFunc
+	done   chan error
+	m      *sources.Metrics
+}
+
+// testConfig is a fast-polling config reading from the beginning.
+func testConfig(paths ...string) Config {
+	c := DefaultConfig
+	c.Paths = paths
+	c.StartAt = "beginning"
+	c.PollInterval = 5 * time.Millisecond
+	return c
+}
+
+func start(t *testing.T, c Config, cp *memCheckpoints, opts ...func(*Source)) *harness {
+	t.Helper()
+	if cp == nil {
+		cp = newMemCheckpoints()
+	}
+	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
+	h.m = sources.NewMetrics(nil)
+	src, err := New("app", c, cp, h.m, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	src.now = h.clock.Now
+	src.afterScan = func(ctx context.Context) {
+		select {
+		case h.scans <- struct{}{}:
+		case <-ctx.Done():
+		}
+	}
+	for _, o := range opts {
+		o(src)
+	}
+	h.src = src
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- src.Run(ctx, h.out) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop cancels Run and waits for it; it may be called more than once.
+func (h *harness) stop() {
+	h.t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		require.NoError(h.t, err)
+	case <-time.After(wait):
+		h.t.Fatal("Run did not return after cancel")
+	}
+}
+
+// next returns the next line, letting scans pass.
+func (h *harness) next() sources.Line {
+	h.t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case l := <-h.out:
+			require.NoError(h.t, h.cp.Save(context.Background(), l.Cursor))
+			return l
+		case <-h.scans:
+		case <-deadline:
+			h.t.Fatal("no line came")
+		}
+	}
+}
+
+// expect receives len(want) lines and requires exactly these texts, in order.
+func (h *harness) expect(want ...string) []sources.Line {
+	h.t.Helper()
+	var got []sources.Line
+	var texts []string
+	for range want {
+		l := h.next()
+		got = append(got, l)
+		texts = append(texts, l.Text)
+	}
+	require.Equal(h.t, want, texts)
+	return got
+}
+
+// settle waits for two full scans, so everything written before the call was seen,
+// and fails on any line sent meanwhile.
+func (h *harness) settle() {
+	h.t.Helper()
+	deadline := time.After(wait)
+	for range 2 {
+		select {
+		case l := <-h.out:
+			h.t.Fatalf("unexpected line %q", l.Text)
+		case <-h.scans:
+		case <-deadline:
+			h.t.Fatal("no scan came")
+		}
+	}
+}
+
+// writeFile creates (or replaces) a file with content.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+// appendFile appends to a file, creating it.
+func appendFile(t *testing.T, path, content string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	require.NoError(t, err)
+	_, err = f.WriteString(content)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// openAppend opens a file for appending, as a logging process keeps it.
+func openAppend(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// copyTruncate does what logrotate's copytruncate does: copy the file, then truncate
+// the original in place.
+func copyTruncate(t *testing.T, path, copyPath string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(copyPath, b, 0o644))
+	require.NoError(t, os.Truncate(path, 0))
+}

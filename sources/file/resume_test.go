@@ -1,0 +1,177 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+// TestResume stops a source after it sent a1 and a2 (their cursors saved), changes the
+// file while it is stopped, and starts again from the checkpoint.
+func TestResume(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stopped  func(t *testing.T, path string, w *os.File)
+		want     []string
+		rotation string
+	}{{
+		name: "appended",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			write(t, w, "a3\n")
+		},
+		want: []string{"a3"},
+	}, {
+		name: "renamed and recreated",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			write(t, w, "a3\n")
+			require.NoError(t, os.Rename(path, path+".1"))
+			writeFile(t, path, "b1\n")
+		},
+		want:     []string{"a3", "b1"},
+		rotation: "rename",
+	}, {
+		name: "copied and truncated",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			write(t, w, "a3\n")
+			copyTruncate(t, path, path+".1")
+			write(t, w, "b1\n")
+		},
+		want:     []string{"a3", "b1"},
+		rotation: "truncate",
+	}, {
+		name: "truncated",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			require.NoError(t, os.Truncate(path, 0))
+			write(t, w, "b1\n")
+		},
+		want:     []string{"b1"},
+		rotation: "truncate",
+	}, {
+		name: "rewritten in place, longer",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			require.NoError(t, os.WriteFile(path, []byte("b1 is longer\nb2\n"), 0o644))
+		},
+		want:     []string{"b1 is longer", "b2"},
+		rotation: "truncate",
+	}, {
+		name: "deleted and recreated",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			require.NoError(t, os.Remove(path))
+			writeFile(t, path, "b1\n")
+		},
+		want: []string{"b1"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			w := openAppend(t, path)
+			write(t, w, "a1\na2\n")
+			h := start(t, testConfig(path), nil)
+			h.expect("a1", "a2")
+			h.stop()
+
+			tc.stopped(t, path, w)
+			c := testConfig(path)
+			c.StartAt = "end" // a checkpoint wins over start_at
+			h2 := start(t, c, h.cp)
+			h2.expect(tc.want...)
+			appendFile(t, path, "end\n")
+			h2.expect("end")
+			if tc.rotation != "" {
+				require.InDelta(t, 1, testutilCount(h2, tc.rotation), 0)
+			}
+		})
+	}
+}
+
+// TestResumeNewFileOnReusedInode hands the source a checkpoint whose device and inode
+// are the file's but whose first bytes are not: a new file that got the old inode.
+func TestResumeNewFileOnReusedInode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "new file line one\nline two\n")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	cp := newMemCheckpoints()
+	old := []byte("old file line one\n")
+	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: encodePos([]filePos{{
+		current: true, id: identityOf(fi), fp: fingerprint{n: len(old), sum: hashBytes(old)}, path: path, off: int64(len(old)),
+	}})}))
+	h := start(t, testConfig(path), cp)
+	h.expect("new file line one", "line two")
+}
+
+// TestResumeDuringGrace stops while a renamed file is still drained; the late line
+// written to it while stopped is read after the restart, before the new file's.
+func TestResumeDuringGrace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := openAppend(t, path)
+	write(t, w, "a1\n")
+	h := start(t, testConfig(path), nil)
+	h.expect("a1")
+	require.NoError(t, os.Rename(path, path+".20250102-030405"))
+	w2 := openAppend(t, path)
+	write(t, w2, "b1\n")
+	h.expect("b1")
+	h.stop()
+
+	write(t, w, "late\n")
+	write(t, w2, "b2\n")
+	h2 := start(t, testConfig(path), h.cp)
+	h2.expect("late", "b2")
+}
+
+func TestUnreadableCheckpointStartsOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\n")
+	cp := newMemCheckpoints()
+	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: "garbage"}))
+	core, logs := observer.New(zap.WarnLevel)
+	src, err := New("app", testConfig(path), cp, nil, zap.New(core))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan sources.Line)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	select {
+	case l := <-out:
+		require.Equal(t, "a1", l.Text)
+	case <-time.After(wait):
+		t.Fatal("no line came")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, 1, logs.FilterMessage("unreadable checkpoint, starting over").Len())
+}
+
+func TestPosRoundTrip(t *testing.T) {
+	ps := []filePos{
+		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a b;c:d.log", off: 10},
+		{current: true, id: identity{3, 4}, path: "/x", off: 0},
+	}
+	got, err := decodePos(encodePos(ps))
+	require.NoError(t, err)
+	require.Equal(t, ps, got)
+	for _, bad := range []string{"", "f2;c:1:2:3:4:x:5", "f1;c:1:2", "f1;x:1:2:3:4:p:5", "f1;c:1:2:99:4:p:5", "f1;c:1:2:3:4:p:-1"} {
+		_, err := decodePos(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+func write(t *testing.T, w *os.File, s string) {
+	t.Helper()
+	_, err := w.WriteString(s)
+	require.NoError(t, err)
+}
+
+func testutilCount(h *harness, kind string) float64 {
+	return testutil.ToFloat64(h.m.Rotations.WithLabelValues("app", kind))
+}

@@ -1,0 +1,163 @@
+// Package file follows plain log files and container logs (Docker json-file, CRI)
+// without losing or repeating lines across rotation, truncation and restarts.
+//
+// A file is known by its device, inode and a fingerprint of its first bytes. Stat
+// polling is the source of truth; fsnotify only wakes the poller early. A rotated
+// file stays open and is read to its end, and drained for a grace period, before it
+// is closed. A file truncated in place (copytruncate) is read on from the copy
+// left beside it, then from its beginning.
+package file
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+var _ sources.Source = (*Source)(nil)
+
+// Source follows the files of one configured file source.
+type Source struct {
+	name string
+	cfg  Config
+	cp   sources.Checkpoints
+	log  *zap.Logger
+
+	now func() time.Time // the clock: read times, flush timeouts, grace periods
+	// notify makes the wakeup hint (fsnotify); nil polls only. Polling runs regardless.
+	notify func() (*fsnotify.Watcher, error)
+	// afterScan, when set (by tests), is called after each full scan.
+	afterScan func(ctx context.Context)
+
+	linesRead, linesCut, bytesRead prometheus.Counter
+	lag                            prometheus.Gauge
+	skipped, rotations             *prometheus.CounterVec
+}
+
+// New makes a file source named name. Zero fields of c take their defaults; cp may
+// be nil (no checkpoints), and m nil (metrics kept but not registered).
+func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+	c = c.withDefaults()
+	if key, err := c.check(); err != nil {
+		return nil, fmt.Errorf("file source %q: %s: %w", name, key, err)
+	}
+	if m == nil {
+		m = sources.NewMetrics(nil)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Source{
+		name:      name,
+		cfg:       c,
+		cp:        cp,
+		log:       log, // named by its owner (the pipeline adds source=name)
+		now:       time.Now,
+		notify:    fsnotify.NewWatcher,
+		linesRead: m.LinesRead.WithLabelValues(name),
+		linesCut:  m.LinesCut.WithLabelValues(name),
+		bytesRead: m.BytesRead.WithLabelValues(name),
+		lag:       m.LagSeconds.WithLabelValues(name),
+		skipped:   m.LinesSkipped.MustCurryWith(prometheus.Labels{"source": name}),
+		rotations: m.Rotations.MustCurryWith(prometheus.Labels{"source": name}),
+	}, nil
+}
+
+// Name returns the configured source name.
+func (s *Source) Name() string { return s.name }
+
+// Run follows the configured files and sends their lines to out until ctx is done.
+// Files with a checkpoint resume where it says; others start as start_at says when
+// found at start, and from their beginning when they appear later. Run returns nil
+// when ctx is cancelled, and an error when checkpoints cannot be read.
+func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
+	r := newRun(ctx, s, out)
+	defer r.closeAll()
+	w := startWatcher(ctx, s.notify, s.log)
+	defer w.stop()
+	r.watcher = w
+	s.log.Info("source started", zap.Strings("paths", s.cfg.Paths))
+	defer s.log.Info("source stopped")
+
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	err := s.scan(ctx, r, true)
+	for err == nil {
+		if r.more {
+			// A file had more to read than one pass takes: go on at once, but let
+			// cancellation and other wakeups in.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				err = s.scan(ctx, r, false)
+			default:
+				err = r.readAll()
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			err = s.scan(ctx, r, false)
+		case <-w.scan:
+			err = s.scan(ctx, r, false)
+		case <-w.read:
+			err = r.readChanged()
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// scan runs one full scan and tells the test hook.
+func (s *Source) scan(ctx context.Context, r *run, first bool) error {
+	if err := r.scan(first); err != nil {
+		return err
+	}
+	if s.afterScan != nil {
+		s.afterScan(ctx)
+	}
+	return nil
+}
+
+// expand lists the paths the patterns match now, in order, without repeats. A
+// literal path is listed even while it does not exist.
+func (s *Source) expand() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range s.cfg.Paths {
+		ms := []string{p}
+		if hasMeta(p) {
+			ms, _ = filepath.Glob(p) // the only error, a bad pattern, was checked in New
+		}
+		for _, m := range ms {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// hasMeta reports whether p is a glob pattern.
+func hasMeta(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '*', '?', '[', '\\':
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,279 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
+)
+
+func TestWriteAndAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\r\n")
+	h := start(t, testConfig(path), nil)
+	lines := h.expect("a1", "a2")
+	require.Equal(t, "app", lines[0].Source)
+	require.Equal(t, path, lines[0].Stream)
+	require.Equal(t, path, lines[0].Cursor.Stream)
+	require.Nil(t, lines[0].Labels)
+	require.Equal(t, h.clock.Now(), lines[0].Time)
+	appendFile(t, path, "a3\n")
+	h.expect("a3")
+	h.stop() // counters move after the send
+	require.InDelta(t, 3, testutil.ToFloat64(h.m.LinesRead.WithLabelValues("app")), 0)
+	require.InDelta(t, 10, testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")), 0)
+}
+
+func TestStartAt(t *testing.T) {
+	for _, tc := range []struct {
+		startAt string
+		want    []string
+	}{
+		{"end", []string{"new"}},
+		{"beginning", []string{"old", "new"}},
+	} {
+		t.Run(tc.startAt, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			writeFile(t, path, "old\n")
+			c := testConfig(path)
+			c.StartAt = tc.startAt
+			h := start(t, c, nil)
+			if tc.startAt == "end" {
+				h.settle()
+			}
+			appendFile(t, path, "new\n")
+			h.expect(tc.want...)
+		})
+	}
+}
+
+func TestFileAppearingLaterIsReadFromItsBeginning(t *testing.T) {
+	for _, notify := range []bool{true, false} {
+		name := map[bool]string{true: "notify", false: "polling only"}[notify]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "a.log"), "a1\n")
+			c := testConfig(filepath.Join(dir, "*.log"))
+			c.StartAt = "end"
+			h := start(t, c, nil, func(s *Source) {
+				if !notify {
+					s.notify = nil
+				}
+			})
+			h.settle()
+			writeFile(t, filepath.Join(dir, "b.log"), "b1\nb2\n")
+			lines := h.expect("b1", "b2")
+			require.Equal(t, filepath.Join(dir, "b.log"), lines[0].Stream)
+			writeFile(t, filepath.Join(dir, "c.txt"), "not matched\n")
+			appendFile(t, filepath.Join(dir, "a.log"), "a2\n")
+			h.expect("a2")
+		})
+	}
+}
+
+func TestNotificationsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\n")
+	core, logs := observer.New(zap.WarnLevel)
+	src, err := New("app", testConfig(path), nil, nil, zap.New(core))
+	require.NoError(t, err)
+	src.notify = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan sources.Line)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	for _, want := range []string{"a1", "a2"} {
+		select {
+		case l := <-out:
+			require.Equal(t, want, l.Text)
+		case <-time.After(wait):
+			t.Fatal("no line came")
+		}
+		if want == "a1" {
+			appendFile(t, path, "a2\n")
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, 1, logs.FilterMessage("file notifications unavailable, polling only").Len())
+}
+
+func TestRenameRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	w := openAppend(t, path)
+	_, err := w.WriteString("a1\na2\n")
+	require.NoError(t, err)
+	h := start(t, testConfig(path), nil)
+	h.expect("a1") // the source now waits to send a2 and has read no further
+
+	// Written before the rename, unread when the new file appears: the old file is
+	// read to its end before the new one.
+	_, err = w.WriteString("a3\n")
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(path, path+".1"))
+	w2 := openAppend(t, path)
+	_, err = w2.WriteString("b1\n")
+	require.NoError(t, err)
+	h.expect("a2", "a3", "b1")
+
+	// kubelet writes once more to the renamed file before it reopens.
+	_, err = w.WriteString("late\n")
+	require.NoError(t, err)
+	h.expect("late")
+	_, err = w2.WriteString("b2\n")
+	require.NoError(t, err)
+	h.expect("b2")
+	require.InDelta(t, 1, testutil.ToFloat64(h.m.Rotations.WithLabelValues("app", "rename")), 0)
+
+	// After the grace period the renamed file is closed: nothing more is read from it.
+	h.clock.Add(DefaultConfig.RotateGrace + 1)
+	h.settle()
+	_, err = w.WriteString("too late\n")
+	require.NoError(t, err)
+	_, err = w2.WriteString("b3\n")
+	require.NoError(t, err)
+	h.expect("b3")
+}
+
+func TestCopyTruncateRepeatedly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := openAppend(t, path) // O_APPEND: after the truncate the writer goes on at 0
+	_, err := w.WriteString("gen0 line1\n")
+	require.NoError(t, err)
+	h := start(t, testConfig(path), nil)
+	h.expect("gen0 line1")
+	for gen := 1; gen <= 3; gen++ {
+		prev := "gen" + string(rune('0'+gen-1))
+		_, err = w.WriteString(prev + " line2\n" + prev + " line3\n")
+		require.NoError(t, err)
+		h.expect(prev + " line2") // the source waits to send line3
+
+		// Written after the source's last read, before the copy: only the copy has it.
+		_, err = w.WriteString(prev + " line4\n")
+		require.NoError(t, err)
+		copyTruncate(t, path, filepath.Join(dir, "app.log."+string(rune('0'+gen))))
+		cur := "gen" + string(rune('0'+gen))
+		_, err = w.WriteString(cur + " line1\n")
+		require.NoError(t, err)
+		h.expect(prev+" line3", prev+" line4", cur+" line1")
+	}
+	require.InDelta(t, 3, testutil.ToFloat64(h.m.Rotations.WithLabelValues("app", "truncate")), 0)
+}
+
+func TestDeleteAndRecreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	w := openAppend(t, path)
+	_, err := w.WriteString("a1\n")
+	require.NoError(t, err)
+	h := start(t, testConfig(path), nil)
+	h.expect("a1")
+	require.NoError(t, os.Remove(path))
+	h.settle()
+	_, err = w.WriteString("to the deleted file\n")
+	require.NoError(t, err)
+	h.expect("to the deleted file")
+	writeFile(t, path, "b1\n")
+	h.expect("b1")
+	require.InDelta(t, 1, testutil.ToFloat64(h.m.Rotations.WithLabelValues("app", "delete")), 0)
+}
+
+func TestRewrittenInPlaceIsANewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\n")
+	h := start(t, testConfig(path), nil)
+	h.expect("a1")
+	// Same inode, other content, longer than what was read: only the first bytes tell.
+	require.NoError(t, os.WriteFile(path, []byte("another file, line one\nline two\n"), 0o644))
+	h.expect("a2", "another file, line one", "line two")
+}
+
+func TestSymlinkRetarget(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "current.log")
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	wa := openAppend(t, a)
+	_, err := wa.WriteString("a1\n")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(a, link))
+	h := start(t, testConfig(link), nil)
+	lines := h.expect("a1")
+	require.Equal(t, link, lines[0].Stream)
+
+	writeFile(t, b, "b1\n")
+	tmp := filepath.Join(dir, "next.lnk")
+	require.NoError(t, os.Symlink(b, tmp))
+	require.NoError(t, os.Rename(tmp, link)) // retarget atomically
+	lines = h.expect("b1")
+	require.Equal(t, link, lines[0].Stream)
+	_, err = wa.WriteString("late a\n")
+	require.NoError(t, err)
+	h.expect("late a")
+	appendFile(t, b, "b2\n")
+	h.expect("b2")
+}
+
+func TestPartialLineWaitsForFlushTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "whole\npart")
+	c := testConfig(path)
+	c.FlushTimeout = 50 * time.Millisecond
+	h := start(t, c, nil)
+	h.expect("whole")
+	h.settle() // read, held: nothing is sent
+	h.clock.Add(c.FlushTimeout)
+	lines := h.expect("part")
+	appendFile(t, path, " of it\nnext\n")
+	h.expect(" of it", "next")
+
+	// Restarting at the flushed line's cursor does not send it again.
+	h.stop()
+	h2 := start(t, c, h.cp)
+	appendFile(t, path, "after restart\n")
+	h2.expect("after restart")
+	require.NotEmpty(t, lines[0].Cursor.Pos)
+}
+
+func TestLongLineIsCut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	long := strings.Repeat("x", 300)
+	writeFile(t, path, long+"\nshort\n"+strings.Repeat("y", 200000)+"\nend\n")
+	c := testConfig(path)
+	c.MaxLineBytes = 100
+	h := start(t, c, nil)
+	h.expect(long[:100]+cutMark, "short", strings.Repeat("y", 100)+cutMark, "end")
+	require.InDelta(t, 2, testutil.ToFloat64(h.m.LinesCut.WithLabelValues("app")), 0)
+}
+
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "ok \xff\xfe bad\r\nfine ü\n")
+	h := start(t, testConfig(path), nil)
+	lines := h.expect("ok \uFFFD bad", "fine ü")
+	require.True(t, utf8.ValidString(lines[0].Text))
+}
+
+func TestTwoPathsOneFileReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	writeFile(t, path, "a1\n")
+	require.NoError(t, os.Symlink(path, filepath.Join(dir, "link.log")))
+	h := start(t, testConfig(filepath.Join(dir, "*.log")), nil)
+	lines := h.expect("a1")
+	h.settle()
+	appendFile(t, path, "a2\n")
+	h.expect("a2")
+	require.Equal(t, path, lines[0].Stream)
+}
