@@ -261,22 +261,19 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 	for {
 		var events []matcher.Event
 		var snap *facts.Snapshot
+		closed := false
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				// Drained: commit the last cursors even though ctx is done.
 				return p.commit(context.WithoutCancel(ctx), nil, nil, cursors)
 			}
-			events = p.tracker.Observe(l)
-			if l.Cursor.Stream != "" {
-				cursors[l.Cursor.Stream] = l.Cursor
-			}
-			for _, ev := range events {
-				p.log.Debug("rule fired", zap.String("rule", ev.State.Rule), zap.String("incident", ev.State.Key),
-					zap.Stringer("event", ev.Kind), zap.String("stream", l.Stream), zap.String("text", l.Text))
-			}
+			events = p.observe(l, cursors, nil)
 			unflushed++
-			if len(events) == 0 && unflushed < flushLines {
+			// Group commit: take the lines already waiting into the same transaction,
+			// so a flood of incidents costs one fsync a batch, not one a line.
+			events, closed = p.drain(lines, cursors, events, &unflushed)
+			if !closed && len(events) == 0 && unflushed < flushLines {
 				continue
 			}
 		case s := <-snaps:
@@ -288,12 +285,49 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 				continue
 			}
 		}
+		if closed {
+			return p.commit(context.WithoutCancel(ctx), events, snap, cursors)
+		}
 		if err := p.commit(ctx, events, snap, cursors); err != nil {
 			return err
 		}
 		clear(cursors)
 		unflushed = 0
 	}
+}
+
+// maxBatchEvents bounds a group commit: its notifications are built in memory.
+const maxBatchEvents = 256
+
+// drain observes the lines already waiting in the channel, without blocking, up to
+// the batch bounds; closed reports that the channel closed meanwhile.
+func (p *Pipeline) drain(lines <-chan sources.Line, cursors map[string]sources.Cursor, events []matcher.Event, unflushed *int) (_ []matcher.Event, closed bool) {
+	for len(events) < maxBatchEvents && *unflushed < flushLines {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return events, true
+			}
+			events = p.observe(l, cursors, events)
+			*unflushed++
+		default:
+			return events, false
+		}
+	}
+	return events, false
+}
+
+// observe runs one line through the tracker and records its cursor.
+func (p *Pipeline) observe(l sources.Line, cursors map[string]sources.Cursor, events []matcher.Event) []matcher.Event {
+	evs := p.tracker.Observe(l)
+	if l.Cursor.Stream != "" {
+		cursors[l.Cursor.Stream] = l.Cursor
+	}
+	for _, ev := range evs {
+		p.log.Debug("rule fired", zap.String("rule", ev.State.Rule), zap.String("incident", ev.State.Key),
+			zap.Stringer("event", ev.Kind), zap.String("stream", l.Stream), zap.String("text", l.Text))
+	}
+	return append(events, evs...)
 }
 
 // commit queues the notifications of events, the tracker's state and the cursors in

@@ -90,10 +90,11 @@ func (r *receiver) received() []map[string]any {
 	return append([]map[string]any(nil), r.bodies...)
 }
 
-// waitFor waits for the receiver to take n more bodies.
+// waitFor waits for the receiver to take n more bodies (a generous bound: the binary
+// is built with -race).
 func (r *receiver) waitFor(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(30*time.Second + time.Duration(n)*100*time.Millisecond)
 	for i := 0; i < n; i++ {
 		select {
 		case <-r.got:

@@ -25,17 +25,20 @@ func (r *run) resume(st *stream, ps []filePos) error {
 		r.resumeDrain(st, ps[i])
 	}
 	if cur == nil {
+		r.passedBy(st)
 		return r.openCurrent(st, sources.StartAtBeginning)
 	}
 	fd, ok := openIf(st.path, func(*os.File, os.FileInfo) bool { return true })
 	if !ok {
 		r.resumeDrain(st, *cur) // the file went away while we were stopped
+		r.passedBy(st)
 		return nil
 	}
 	id := identityOf(fd.fi)
 	if id != cur.id {
 		fd.f.Close()
 		r.resumeDrain(st, *cur)
+		r.passedBy(st)
 		r.s.rotations.WithLabelValues("rename").Inc()
 		return r.openCurrent(st, sources.StartAtBeginning)
 	}
@@ -75,6 +78,24 @@ func (r *run) resumeDrain(st *stream, p filePos) {
 	fl.graceEnd = r.s.now().Add(r.s.cfg.RotateGrace)
 	st.drains = append(st.drains, fl)
 	r.s.log.Info("finishing rotated file", zap.String("stream", st.path), zap.String("file", fd.path), zap.Int64("offset", p.off))
+}
+
+// passedBy drains, from their beginning, the generations rotated past while cowbell
+// was stopped: files beside the newest file the checkpoint named, changed after it,
+// that the checkpoint never saw (rotated twice while stopped, or rotated once more
+// after a checkpoint taken before the first rotation was noticed).
+func (r *run) passedBy(st *stream) {
+	if len(st.drains) == 0 {
+		return
+	}
+	last := st.drains[len(st.drains)-1]
+	known := func(id identity) bool { return r.seen[id] || r.open[id] != nil }
+	for _, fd := range findBetween(st.path, last.mtime, known) {
+		fl := r.newFile(st, fd, 0)
+		fl.graceEnd = r.s.now().Add(r.s.cfg.RotateGrace)
+		st.drains = append(st.drains, fl)
+		r.s.log.Info("reading a rotated file passed by while stopped", zap.String("stream", st.path), zap.String("file", fd.path))
+	}
 }
 
 // realPath is where path leads, or path itself when that cannot be told.

@@ -15,6 +15,15 @@ import (
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
+// bump moves a file's modification time forward, as a later write would.
+func bump(t *testing.T, path string, by time.Duration) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	at := fi.ModTime().Add(by)
+	require.NoError(t, os.Chtimes(path, at, at))
+}
+
 // TestResume stops a source after it sent a1 and a2 (their cursors saved), changes the
 // file while it is stopped, and starts again from the checkpoint.
 func TestResume(t *testing.T) {
@@ -37,6 +46,19 @@ func TestResume(t *testing.T) {
 			writeFile(t, path, "b1\n")
 		},
 		want:     []string{"a3", "b1"},
+		rotation: "rename",
+	}, {
+		name: "renamed twice",
+		stopped: func(t *testing.T, path string, w *os.File) {
+			write(t, w, "a3\n")
+			require.NoError(t, os.Rename(path, path+".2"))
+			writeFile(t, path, "b1\nb2\n")
+			bump(t, path, time.Second) // rotated later than a's file: a newer generation
+			require.NoError(t, os.Rename(path, path+".1"))
+			writeFile(t, path, "c1\n")
+			bump(t, path, 2*time.Second)
+		},
+		want:     []string{"a3", "b1", "b2", "c1"},
 		rotation: "rename",
 	}, {
 		name: "copied and truncated",
