@@ -48,6 +48,10 @@ type Incident struct {
 	DeadEnds  []DeadEnd       `json:"dead_ends,omitempty"`
 	Docs      []string        `json:"docs,omitempty"`
 	Snapshot  *facts.Snapshot `json:"snapshot,omitempty"`
+	// Related are recent lines of other rules about the same process (the same pid
+	// capture): the kernel's OOM kill of a PostgreSQL backend and PostgreSQL's report
+	// of that backend's death.
+	Related []Related `json:"related,omitempty"`
 
 	// Test marks an incident made by `cowbell notify test`.
 	Test bool `json:"test,omitempty"`
@@ -76,6 +80,16 @@ type Advice struct {
 	When        string            `json:"when,omitempty"`
 	Facts       map[string]string `json:"facts,omitempty"`
 	SuccessRate float64           `json:"success_rate,omitempty"`
+}
+
+// Related is a line of another incident about the same process.
+type Related struct {
+	Rule string    `json:"rule"`
+	Key  string    `json:"key"`
+	PID  string    `json:"pid"`
+	Task string    `json:"task,omitempty"`
+	Time time.Time `json:"time"`
+	Line string    `json:"line"`
 }
 
 // DeadEnd is a fix that does not work here, and why.

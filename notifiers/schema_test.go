@@ -66,6 +66,7 @@ func TestIncidentJSONValidates(t *testing.T) {
 		Count: 1, Captures: map[string]string{"pid": "1"}, FirstSeen: now, LastSeen: now, ResolvedAt: &now,
 		Advice:   []notifiers.Advice{{Text: "x", When: "commit.mode != 2", Facts: map[string]string{"commit.mode": "0"}, SuccessRate: 0.5}},
 		DeadEnds: []notifiers.DeadEnd{{Action: "a", Why: "b", FailRate: 0.9}},
+		Related:  []notifiers.Related{{Rule: "postgres/backend-sigkill", Key: "k", PID: "1", Time: now, Line: "server process (PID 1) was terminated by signal 9: Killed"}},
 		Snapshot: &facts.Snapshot{Taken: now, VM: map[string]int64{"overcommit_memory": 2}, Meminfo: map[string]int64{"MemTotal": 1},
 			Commit: facts.Commit{Mode: 2}, Cgroup: facts.Cgroup{Version: 2, LimitBytes: -1}},
 	}

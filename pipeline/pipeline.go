@@ -61,6 +61,7 @@ type Pipeline struct {
 	host, node string
 
 	persisted map[string]bool // incident keys in the store
+	related   related         // recent lines by pid, to join incidents about one process
 	events    *prometheus.CounterVec
 }
 
@@ -338,6 +339,7 @@ func (p *Pipeline) commit(ctx context.Context, events []matcher.Event, snap *fac
 		b.Cursors = append(b.Cursors, c)
 	}
 	sort.Slice(b.Cursors, func(i, j int) bool { return b.Cursors[i].Stream < b.Cursors[j].Stream })
+	p.related.note(events)
 	for _, ev := range events {
 		p.events.WithLabelValues(ev.State.Rule, ev.Kind.String()).Inc()
 		if !ev.Kind.Notify() {
@@ -352,6 +354,7 @@ func (p *Pipeline) commit(ctx context.Context, events []matcher.Event, snap *fac
 			snap = &s
 		}
 		inc := BuildIncident(r, ev, p.host, snap)
+		inc.Related = p.related.lookup(ev.State)
 		body, err := json.Marshal(inc)
 		if err != nil {
 			return fmt.Errorf("encode incident %s: %w", inc.Key, err)

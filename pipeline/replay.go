@@ -55,6 +55,7 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 	now := func() time.Time { return clock }
 	tr := matcher.NewTracker(m, matcher.Identity{Host: o.Host, Node: o.Node}, now)
 	var hits []matcher.Hit
+	var rel related
 	for _, in := range inputs {
 		err := file.Scan(ctx, in.Reader, "replay", in.Name, o.Format, func(l sources.Line) error {
 			if l.Labels == nil { // a plain line: its time is in its text, if anywhere
@@ -80,11 +81,15 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 				}
 				return nil
 			}
-			for _, ev := range tr.Observe(l) {
+			events := tr.Observe(l)
+			rel.note(events)
+			for _, ev := range events {
 				if !ev.Kind.Notify() {
 					continue
 				}
-				if err := emit(BuildIncident(byID[ev.State.Rule], ev, o.Host, o.Snapshot)); err != nil {
+				inc := BuildIncident(byID[ev.State.Rule], ev, o.Host, o.Snapshot)
+				inc.Related = rel.lookup(ev.State)
+				if err := emit(inc); err != nil {
 					return err
 				}
 			}

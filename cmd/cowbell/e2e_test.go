@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 // binary is the cowbell built once for the end-to-end tests.
@@ -156,6 +158,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// scrapeUntil fetches a metrics page until it contains want (or fails after 30s).
+func scrapeUntil(t *testing.T, url, want string) string {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		if strings.Contains(string(body), want) {
+			return string(body)
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("metrics never showed %q:\n%s", want, body)
+		}
+	}
+}
+
 // criLine is a CRI log record: its timestamp is the line's event time, so cooldowns
 // are exercised on log time without waiting.
 func criLine(at time.Time, msg string) string {
@@ -209,6 +234,7 @@ func TestEndToEndSeedLine(t *testing.T) {
 	logPath := filepath.Join(dir, "0.log")
 	appendFile(t, logPath, "")
 	hook := newReceiver(t)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 state_dir: %s/state
 rules: {builtin: false, paths: [%q], default_cooldown: 10m}
@@ -216,7 +242,8 @@ sources:
   - {name: redis, type: file, paths: [%q], format: cri, start_at: beginning, poll_interval: 50ms}
 notifiers:
   - {name: hook, type: webhook, url: %q}
-`, dir, seedPath, logPath, hook.URL))
+metrics: {listen: %q}
+`, dir, seedPath, logPath, hook.URL, metricsAddr))
 	d := startDaemon(t, cfg)
 
 	t0 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
@@ -246,6 +273,13 @@ notifiers:
 	require.Equal(t, first["key"], second["key"])
 	require.EqualValues(t, 4, second["count"])
 	require.EqualValues(t, 3, second["folded"])
+
+	// What happened is visible to Prometheus: lines read per source, incident
+	// decisions, deliveries.
+	// (The delivery counter moves just after the endpoint answered: poll for it.)
+	metrics := scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_notifications_sent_total{notifier="hook"} 2`)
+	require.Contains(t, metrics, `cowbell_lines_read_total{source="redis"} 5`)
+	require.Contains(t, metrics, `cowbell_incident_events_total{event="fold",rule="redis/err-bgsave-failed-disk"} 2`)
 
 	d.stop(t, syscall.SIGTERM)
 	require.Len(t, hook.received(), 2)

@@ -74,6 +74,12 @@ func render(b *bytes.Buffer, inc *notifiers.Incident, color bool) {
 			p.line(2, "%s %s", p.style(dim, stamp(l.Time)), clean(l.Text))
 		}
 	}
+	if len(inc.Related) > 0 {
+		p.section("same process elsewhere")
+		for _, r := range inc.Related {
+			p.line(2, "%s pid %s: %s %s", clean(r.Rule), clean(r.PID), p.style(dim, stamp(r.Time)), clean(r.Line))
+		}
+	}
 	diagnosis(p, inc)
 	if inc.Snapshot != nil {
 		snapshot(p, inc.Snapshot)
