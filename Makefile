@@ -21,10 +21,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# The one test command (.ci/run calls it). Integration tests start real journald,
+# The one test command (.ci/run calls it). It builds both binaries through the script
+# the Dockerfile runs, then the tests. Integration tests start real journald,
 # redis-server, PostgreSQL and Alertmanager on loopback; under CI a missing one fails.
 test: deps lint
-	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cowbell
+	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
+	CGO_ENABLED=0 VERSION=$(VERSION) ./scripts/build.sh bin/cowbell-nocgo
 	$(GO) test -race -timeout 20m ./...
 
 # Short fuzzing runs of every fuzz target (FUZZTIME per target).
