@@ -23,6 +23,14 @@ import (
 
 // NewSource builds one configured source. Plug-ins are chosen here and nowhere else.
 func NewSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (sources.Source, error) {
+	s, err := newSource(c, cp, m, log)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", c.Name, err)
+	}
+	return s, nil
+}
+
+func newSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (sources.Source, error) {
 	log = log.With(zap.String("source", c.Name))
 	switch c.Type { // one case per source type
 	case "file":
@@ -34,12 +42,20 @@ func NewSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log 
 	case "stdin": // `cat old.log | cowbell run`, or a pipe from another program
 		return sources.NewReader(c.Name, os.Stdin, m), nil
 	}
-	return nil, fmt.Errorf("source %q: unknown type %q", c.Name, c.Type)
+	return nil, fmt.Errorf("unknown type %q", c.Type)
 }
 
 // NewNotifier builds one configured receiver. st may be nil (no durable receiver
 // state, as in `cowbell notify test`).
 func NewNotifier(c config.Notifier, st *state.Store, log *zap.Logger) (notifiers.Notifier, error) {
+	n, err := newNotifier(c, st, log)
+	if err != nil {
+		return nil, fmt.Errorf("notifier %q: %w", c.Name, err)
+	}
+	return n, nil
+}
+
+func newNotifier(c config.Notifier, st *state.Store, log *zap.Logger) (notifiers.Notifier, error) {
 	log = log.With(zap.String("notifier", c.Name))
 	switch c.Type { // one case per receiver
 	case "console":
@@ -63,5 +79,5 @@ func NewNotifier(c config.Notifier, st *state.Store, log *zap.Logger) (notifiers
 	case "alertmanager":
 		return alertmanager.New(c.Alertmanager, log)
 	}
-	return nil, fmt.Errorf("notifier %q: unknown type %q", c.Name, c.Type)
+	return nil, fmt.Errorf("unknown type %q", c.Type)
 }
