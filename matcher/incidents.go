@@ -156,6 +156,7 @@ func (t *Tracker) Tick() []Event {
 			// A restored pending state whose rule lost its threshold has nothing to wait for.
 			if th := inc.rule.Threshold; len(inc.st.Pending) == 0 || th == nil || th.Count <= 1 {
 				t.forget(inc)
+				t.pendingChanged = true
 			}
 			continue
 		}

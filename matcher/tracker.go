@@ -31,6 +31,20 @@ type Tracker struct {
 	incidents map[string]*incident
 	byRule    map[string]*ruleIncidents
 	hits      []Hit // scratch, reused line after line
+	// pendingChanged: a threshold count moved without an event (see PendingChanged).
+	pendingChanged bool
+}
+
+// PendingChanged reports, and clears, whether threshold counts changed since the last
+// call without producing an event: hits counted towards a threshold not yet reached,
+// or counts that fell out of their window. The pipeline persists the states then too,
+// so a restart keeps a partial count instead of starting it over.
+func (t *Tracker) PendingChanged() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.pendingChanged
+	t.pendingChanged = false
+	return c
 }
 
 // NewTracker returns a Tracker over m's rules. now is the clock for lines without a
@@ -132,6 +146,7 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 		inc.prunePending(at)
 		if len(st.Pending) < th.Count {
 			st.Count = len(st.Pending)
+			t.pendingChanged = true
 			return events
 		}
 		st.FirstSeen = st.Pending[0]

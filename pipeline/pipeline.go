@@ -365,7 +365,7 @@ func (p *Pipeline) commit(ctx context.Context, events []matcher.Event, snap *fac
 		p.log.Info("incident "+ev.Kind.String(), zap.String("rule", r.ID), zap.String("incident", inc.Key),
 			zap.Int("count", inc.Count), zap.Int("folded", inc.Folded))
 	}
-	if len(events) > 0 {
+	if p.tracker.PendingChanged() || len(events) > 0 {
 		current := map[string]bool{}
 		for _, s := range p.tracker.States() {
 			current[s.Key] = true

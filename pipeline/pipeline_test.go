@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -198,5 +199,100 @@ notifiers:
 	case extra := <-got:
 		t.Fatalf("paged again: %s", extra.Key)
 	default:
+	}
+}
+
+// TestRestartKeepsThresholdCounts: hits counted towards a threshold before a restart
+// still count after it, though their lines' cursors were committed with no event.
+func TestRestartKeepsThresholdCounts(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte(`
+- id: test/flapping
+  title: fork failed three times within an hour
+  match: 'fork: Cannot allocate memory'
+  threshold: {count: 3, within: 1h}
+`), 0o600))
+	logFile := filepath.Join(dir, "app.log")
+	require.NoError(t, os.WriteFile(logFile, nil, 0o644))
+	url, got := hookServer(t)
+	doc := fmt.Sprintf(`
+state_dir: %s
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: app, type: file, paths: [%q], start_at: beginning, poll_interval: 20ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, filepath.Join(dir, "state"), rulesFile, logFile, url)
+	cfg, err := config.Parse("test.yaml", []byte(doc), func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	appendLine := func(s string) {
+		f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(s + "\n")
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+
+	// Two hits of three, then a clean stop once both were read: the shutdown commits
+	// their cursors with no event.
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	p1, err := New(ctx1, cfg, Options{Log: zaptest.NewLogger(t), Registry: reg})
+	require.NoError(t, err)
+	done1 := make(chan error, 1)
+	go func() { done1 <- p1.Run(ctx1) }()
+	appendLine("bash: fork: Cannot allocate memory")
+	appendLine("bash: fork: Cannot allocate memory")
+	waitCounter(t, reg, "cowbell_lines_read_total", 2)
+	cancel1()
+	require.NoError(t, <-done1)
+	require.NoError(t, p1.Close())
+	select {
+	case inc := <-got:
+		t.Fatalf("threshold not reached, yet %s was sent", inc.Key)
+	default:
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t)})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	appendLine("bash: fork: Cannot allocate memory") // the third, after the restart
+	inc := next(t, got)
+	require.Equal(t, "test/flapping", inc.Rule.ID)
+	require.Equal(t, 3, inc.Count)
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, p.Close())
+}
+
+// waitCounter waits until the counter family name sums to want in reg.
+func waitCounter(t *testing.T, reg *prometheus.Registry, name string, want float64) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		var sum float64
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+		if sum >= want {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s reached %v, not %v", name, sum, want)
+		}
 	}
 }
