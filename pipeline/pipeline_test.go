@@ -25,6 +25,65 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// fileRig is a pipeline configuration tailing one log file with the given rules and
+// notifying a recording webhook.
+type fileRig struct {
+	cfg *config.Config
+	log string
+	got <-chan notifiers.Incident
+}
+
+func newFileRig(t *testing.T, rulesYAML string) *fileRig {
+	t.Helper()
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte(rulesYAML), 0o600))
+	logFile := filepath.Join(dir, "app.log")
+	require.NoError(t, os.WriteFile(logFile, nil, 0o644))
+	url, got := hookServer(t)
+	doc := fmt.Sprintf(`
+state_dir: %s
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: app, type: file, paths: [%q], start_at: beginning, poll_interval: 20ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, filepath.Join(dir, "state"), rulesFile, logFile, url)
+	cfg, err := config.Parse("test.yaml", []byte(doc), func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	return &fileRig{cfg: cfg, log: logFile, got: got}
+}
+
+// appendLine appends one line to the log.
+func (r *fileRig) appendLine(t *testing.T, s string) {
+	t.Helper()
+	f, err := os.OpenFile(r.log, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(s + "\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// start runs a pipeline on the rig (metrics on reg, which may be nil); stop cancels
+// it, waits for it and closes its store.
+func (r *fileRig) start(t *testing.T, reg *prometheus.Registry) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := Options{Log: zaptest.NewLogger(t)}
+	if reg != nil {
+		o.Registry = reg
+	}
+	p, err := New(ctx, r.cfg, o)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return func() {
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, p.Close())
+	}
+}
+
 // copyTree copies a fixture tree so a test can change it.
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
@@ -141,47 +200,15 @@ outbox: {min_backoff: 10ms, max_backoff: 50ms}
 // TestRestartDoesNotPageAgain: an incident paged before a restart stays open in the
 // store, so the same line after the restart folds into it instead of paging again.
 func TestRestartDoesNotPageAgain(t *testing.T) {
-	dir := t.TempDir()
-	rulesFile := filepath.Join(dir, "rules.yaml")
-	require.NoError(t, os.WriteFile(rulesFile, []byte(`
+	rig := newFileRig(t, `
 - id: test/fork
   title: fork failed
   match: '(?P<prog>\w+): fork: Cannot allocate memory'
   key: '{{.Rule}}/{{.Captures.prog}}'
   cooldown: 1h
-`), 0o600))
-	logFile := filepath.Join(dir, "app.log")
-	require.NoError(t, os.WriteFile(logFile, nil, 0o644))
-	url, got := hookServer(t)
-	doc := fmt.Sprintf(`
-state_dir: %s
-rules: {builtin: false, paths: [%q]}
-sources:
-  - {name: app, type: file, paths: [%q], start_at: beginning, poll_interval: 20ms}
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-`, filepath.Join(dir, "state"), rulesFile, logFile, url)
-	cfg, err := config.Parse("test.yaml", []byte(doc), func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	appendLine := func(s string) {
-		f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
-		require.NoError(t, err)
-		_, err = f.WriteString(s + "\n")
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-	}
-	start := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t)})
-		require.NoError(t, err)
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		return func() {
-			cancel()
-			require.NoError(t, <-done)
-			require.NoError(t, p.Close())
-		}
-	}
+`)
+	got, appendLine := rig.got, func(s string) { rig.appendLine(t, s) }
+	start := func() func() { return rig.start(t, nil) }
 
 	stop := start()
 	appendLine("alpha: fork: Cannot allocate memory")
@@ -205,68 +232,34 @@ notifiers:
 // TestRestartKeepsThresholdCounts: hits counted towards a threshold before a restart
 // still count after it, though their lines' cursors were committed with no event.
 func TestRestartKeepsThresholdCounts(t *testing.T) {
-	dir := t.TempDir()
-	rulesFile := filepath.Join(dir, "rules.yaml")
-	require.NoError(t, os.WriteFile(rulesFile, []byte(`
+	rig := newFileRig(t, `
 - id: test/flapping
   title: fork failed three times within an hour
   match: 'fork: Cannot allocate memory'
   threshold: {count: 3, within: 1h}
-`), 0o600))
-	logFile := filepath.Join(dir, "app.log")
-	require.NoError(t, os.WriteFile(logFile, nil, 0o644))
-	url, got := hookServer(t)
-	doc := fmt.Sprintf(`
-state_dir: %s
-rules: {builtin: false, paths: [%q]}
-sources:
-  - {name: app, type: file, paths: [%q], start_at: beginning, poll_interval: 20ms}
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-`, filepath.Join(dir, "state"), rulesFile, logFile, url)
-	cfg, err := config.Parse("test.yaml", []byte(doc), func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	appendLine := func(s string) {
-		f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
-		require.NoError(t, err)
-		_, err = f.WriteString(s + "\n")
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-	}
+`)
+	got, appendLine := rig.got, func(s string) { rig.appendLine(t, s) }
 
 	// Two hits of three, then a clean stop once both were read: the shutdown commits
 	// their cursors with no event.
-	ctx1, cancel1 := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
-	p1, err := New(ctx1, cfg, Options{Log: zaptest.NewLogger(t), Registry: reg})
-	require.NoError(t, err)
-	done1 := make(chan error, 1)
-	go func() { done1 <- p1.Run(ctx1) }()
+	stop := rig.start(t, reg)
 	appendLine("bash: fork: Cannot allocate memory")
 	appendLine("bash: fork: Cannot allocate memory")
 	waitCounter(t, reg, "cowbell_lines_read_total", 2)
-	cancel1()
-	require.NoError(t, <-done1)
-	require.NoError(t, p1.Close())
+	stop()
 	select {
 	case inc := <-got:
 		t.Fatalf("threshold not reached, yet %s was sent", inc.Key)
 	default:
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t)})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	stop = rig.start(t, nil)
+	defer stop()
 	appendLine("bash: fork: Cannot allocate memory") // the third, after the restart
 	inc := next(t, got)
 	require.Equal(t, "test/flapping", inc.Rule.ID)
 	require.Equal(t, 3, inc.Count)
-	cancel()
-	require.NoError(t, <-done)
-	require.NoError(t, p.Close())
 }
 
 // waitCounter waits until the counter family name sums to want in reg.

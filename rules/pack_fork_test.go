@@ -108,27 +108,8 @@ func TestRealShellForkENOMEM(t *testing.T) {
 func TestRealPostgresForkENOMEM(t *testing.T) {
 	noLeaks(t)
 	testenv.NeedRoot(t) // the server runs as the postgres user
-	initdb := testenv.NeedBinary(t, "initdb", "/usr/lib/postgresql/*/bin")
-	real, err := filepath.EvalSymlinks(initdb)
-	require.NoError(t, err)
-	bindir := filepath.Dir(real)
-	dir := t.TempDir()
-	cred := credential(t, "postgres", dir)
-	data, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log")
-	init := exec.Command(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
-	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	out, err := init.CombinedOutput()
-	require.NoError(t, err, "initdb: %s", out)
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	defer logFile.Close()
-	port := strconv.Itoa(testenv.FreePort(t))
-	srv := exec.Command(filepath.Join(bindir, "postgres"), "-D", data, "-p", port, "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "log_line_prefix=%m [%p] ")
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	srv.Stdout, srv.Stderr = logFile, logFile
-	p := start(t, srv)
-	waitLog(t, logPath, "database system is ready to accept connections", 1)
+	pg := startPostgres(t)
+	bindir, port, logPath, srv, p := pg.bindir, pg.port, pg.logPath, pg.srv, pg.proc
 
 	// Attach to the postmaster only (no -f): its next fork, for the connection, fails.
 	strace := testenv.NeedBinary(t, "strace")

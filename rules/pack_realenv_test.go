@@ -21,6 +21,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -197,4 +198,41 @@ func (k *kmsg) messages(t *testing.T) []string {
 			}
 		}
 	}
+}
+
+// postgres is a real PostgreSQL server a test started, logging to logPath.
+type postgres struct {
+	bindir, port, logPath string
+	srv                   *exec.Cmd
+	*proc
+}
+
+// startPostgres initdbs a cluster in a temporary directory and starts its server as
+// the postgres user on 127.0.0.1, logging with a %m [%p] prefix; it returns once the
+// server accepts connections.
+func startPostgres(t *testing.T) *postgres {
+	t.Helper()
+	initdb := testenv.NeedBinary(t, "initdb", "/usr/lib/postgresql/*/bin")
+	real, err := filepath.EvalSymlinks(initdb) // the server programs sit beside the real initdb
+	require.NoError(t, err)
+	bindir := filepath.Dir(real)
+	dir := t.TempDir()
+	cred := credential(t, "postgres", dir)
+	data, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log")
+	init := exec.Command(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := init.CombinedOutput()
+	require.NoError(t, err, "initdb: %s", out)
+
+	logFile, err := os.Create(logPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { logFile.Close() })
+	port := strconv.Itoa(testenv.FreePort(t))
+	srv := exec.Command(filepath.Join(bindir, "postgres"), "-D", data, "-p", port, "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "log_line_prefix=%m [%p] %q%u@%d ")
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	srv.Stdout, srv.Stderr = logFile, logFile
+	p := start(t, srv)
+	waitLog(t, logPath, "database system is ready to accept connections", 1)
+	return &postgres{bindir: bindir, port: port, logPath: logPath, srv: srv, proc: p}
 }
