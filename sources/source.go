@@ -15,7 +15,7 @@ type Line struct {
 	Stream string            // file path or "journal"
 	Text   string            // decoded message, no trailing newline
 	Time   time.Time         // the record's own timestamp if it has one, else read time
-	Labels map[string]string // container, pod, namespace, unit, ...; nil when none
+	Labels map[string]string // container, pod, namespace, unit, ...; nil when none; read-only (shared between lines)
 	Cursor Cursor            // where to resume after this line
 }
 

@@ -37,7 +37,7 @@ type file struct {
 	split    splitter
 	dec      decoder
 	labels   map[string]string
-	tmpl     map[string]map[string]string // labels by stream name, cloned per line
+	tmpl     map[string]map[string]string // labels by stream name, shared by its lines
 	lastData time.Time                    // when a read last returned bytes
 	mtime    time.Time                    // the modification time at the last end of file
 	tailing  bool                         // the last read reached the end of the file
