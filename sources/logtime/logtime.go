@@ -31,7 +31,9 @@ var layouts = []layout{
 // supplies the year of syslog stamps (the latest year that does not put the stamp
 // more than a day after ref). ok is false when the line starts with no known stamp.
 func Parse(text string, loc *time.Location, ref time.Time) (t time.Time, ok bool) {
-	if len(text) < 15 {
+	// Every known stamp starts with a digit or a capital letter (a month): most
+	// lines that carry none are turned away before any regexp runs.
+	if len(text) < 15 || !(text[0] >= '0' && text[0] <= '9' || text[0] >= 'A' && text[0] <= 'Z') {
 		return time.Time{}, false
 	}
 	for _, l := range layouts {
