@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := testenv.StopJournald(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop journald:", err)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -145,6 +148,14 @@ func (d *proc) stop(t *testing.T, sig syscall.Signal) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("cowbell did not stop")
 	}
+}
+
+// logged reports whether cowbell's log so far contains s.
+func (d *proc) logged(s string) bool {
+	lw := d.cmd.Stderr.(*lockedWriter)
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return strings.Contains(d.stderr.String(), s)
 }
 
 type lockedWriter struct {

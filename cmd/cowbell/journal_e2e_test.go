@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+)
+
+// TestEndToEndJournalOOMKill runs cowbell on a real journald: kernel OOM-killer lines
+// logged under a unique identifier (standing in for the kernel transport, which only
+// the kernel can write) reach the built-in kernel/oom-kill rule through both journal
+// readers and arrive at a webhook naming the killed task and pid, with the journal
+// fields as labels. A restart resumes from the journal cursor: nothing is paged twice.
+func TestEndToEndJournalOOMKill(t *testing.T) {
+	for _, reader := range []string{"sdjournal", "journalctl"} {
+		t.Run(reader, func(t *testing.T) {
+			env := testenv.Journald(t)
+			id := fmt.Sprintf("cowbell-e2e-%s-%d", reader, time.Now().UnixNano())
+			dir := t.TempDir()
+			hook := newReceiver(t)
+			cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: true}
+sources:
+  - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: end}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, dir, id, reader, hook.URL))
+			d := startDaemon(t, cfg)
+			waitJournalFollowed(t, d)
+			pid := strconv.Itoa(40000 + int(time.Now().UnixNano()%10000))
+			env.Send(t, id, "Out of memory: Killed process "+pid+" (postgres) total-vm:8801032kB, anon-rss:6390212kB, file-rss:0kB, shmem-rss:131072kB, UID:999 pgtables:12960kB oom_score_adj:0", nil)
+			hook.waitFor(t, 1)
+			inc := hook.received()[0]
+			require.Equal(t, "kernel/oom-kill", inc["rule"].(map[string]any)["id"])
+			caps := inc["captures"].(map[string]any)
+			require.Equal(t, pid, caps["pid"])
+			require.Equal(t, "postgres", caps["task"])
+			labels := inc["labels"].(map[string]any)
+			require.Equal(t, id, labels["identifier"])
+			d.stop(t, syscall.SIGTERM)
+
+			// Restart: the cursor resumes after the paged line; a new kill is paged once.
+			d2 := startDaemon(t, cfg)
+			waitJournalFollowed(t, d2)
+			env.Send(t, id, "Out of memory: Killed process 1"+pid+" (redis-server) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:999 pgtables:1kB oom_score_adj:0", nil)
+			hook.waitFor(t, 1)
+			d2.stop(t, syscall.SIGTERM)
+			got := hook.received()
+			require.Len(t, got, 2, "the first kill must not be paged again after the restart")
+			require.Equal(t, "1"+pid, got[1]["captures"].(map[string]any)["pid"])
+		})
+	}
+}
+
+// waitJournalFollowed waits until cowbell says it follows the journal, so a line sent
+// afterwards is after its start position.
+func waitJournalFollowed(t *testing.T, d *proc) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		if d.logged("following the journal") {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("cowbell never started following the journal")
+		}
+	}
+}
