@@ -150,14 +150,6 @@ func (d *proc) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// logged reports whether cowbell's log so far contains s.
-func (d *proc) logged(s string) bool {
-	lw := d.cmd.Stderr.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return strings.Contains(d.stderr.String(), s)
-}
-
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
