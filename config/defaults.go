@@ -28,6 +28,11 @@ func LiveProbe() Probe {
 	return Probe{Getenv: os.Getenv, Euid: os.Geteuid(), HomeDir: home}
 }
 
+// DefaultNotifiers is the console notifier, used when a configuration names none.
+func DefaultNotifiers() []Notifier {
+	return []Notifier{{Name: "console", Type: "console", Console: console.DefaultConfig}}
+}
+
 // Well-known log locations the embedded defaults watch when they exist.
 var (
 	redisLogs     = []string{"/var/log/redis/*.log"}
@@ -44,8 +49,8 @@ var (
 // state in $STATE_DIRECTORY or a user state directory.
 func Defaults(p Probe) *Config {
 	c := Default
-	c.StateDir = defaultStateDir(p)
-	c.Notifiers = []Notifier{{Name: "console", Type: "console", Console: console.DefaultConfig}}
+	c.StateDir = DefaultStateDir(p)
+	c.Notifiers = DefaultNotifiers()
 	add := func(name string, globs []string, format file.Format) {
 		var found []string
 		for _, g := range globs {
@@ -80,7 +85,10 @@ func Defaults(p Probe) *Config {
 	return &c
 }
 
-func defaultStateDir(p Probe) string {
+// DefaultStateDir is where state lives when the configuration names no state_dir:
+// $STATE_DIRECTORY (systemd's StateDirectory=), /var/lib/cowbell for root, else the
+// user's state directory.
+func DefaultStateDir(p Probe) string {
 	if d := p.Getenv("STATE_DIRECTORY"); d != "" { // systemd's StateDirectory=
 		return filepath.SplitList(d)[0]
 	}

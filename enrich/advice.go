@@ -28,10 +28,19 @@ type Applied struct {
 
 // Advise returns the advice of r whose condition holds on env, rendered. Advice whose
 // condition or text cannot be evaluated is left out: a wrong hint is worse than none.
-func Advise(r *rules.Rule, env facts.Env) []Applied {
+func Advise(r *rules.Rule, env facts.Env) []Applied { return advise(r, env, false) }
+
+// Unconditional returns only the rule's advice that carries no condition, rendered on
+// env: what can be said without a snapshot (replay with --no-snapshot).
+func Unconditional(r *rules.Rule, env facts.Env) []Applied { return advise(r, env, true) }
+
+func advise(r *rules.Rule, env facts.Env, unconditionalOnly bool) []Applied {
 	var out []Applied
 	for _, a := range r.Advice {
 		ap := Applied{SuccessRate: a.SuccessRate}
+		if a.When != nil && unconditionalOnly {
+			continue
+		}
 		if a.When != nil {
 			ok, err := a.When.Eval(env)
 			if err != nil || !ok {

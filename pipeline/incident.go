@@ -56,14 +56,7 @@ func BuildIncident(r *rules.Rule, ev matcher.Event, host string, snap *facts.Sna
 	if snap != nil {
 		applied = enrich.Reconcile(enrich.Advise(r, env), env)
 	} else {
-		for _, a := range r.Advice {
-			if a.When != nil {
-				continue
-			}
-			if text, err := a.Text.Execute(env); err == nil {
-				applied = append(applied, enrich.Applied{Text: text, SuccessRate: a.SuccessRate})
-			}
-		}
+		applied = enrich.Unconditional(r, env)
 	}
 	for _, a := range applied {
 		inc.Advice = append(inc.Advice, notifiers.Advice{Text: a.Text, When: a.When, Facts: a.Facts, SuccessRate: a.SuccessRate})

@@ -71,23 +71,17 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		if c, err = config.Load(g.configPath); err != nil {
 			return nil, err
 		}
-		d := config.Defaults(config.Probe{Getenv: os.Getenv, Euid: os.Geteuid(), HomeDir: userHome()})
 		if c.StateDir == "" {
-			c.StateDir = d.StateDir
+			c.StateDir = config.DefaultStateDir(config.LiveProbe())
 		}
 		if len(c.Notifiers) == 0 {
-			c.Notifiers = d.Notifiers
+			c.Notifiers = config.DefaultNotifiers()
 		}
 	}
 	if g.logLevel != "" {
 		c.Log.Level = g.logLevel
 	}
 	return c, nil
-}
-
-func userHome() string {
-	h, _ := os.UserHomeDir()
-	return h
 }
 
 // newLogger builds cowbell's own log on stderr.
