@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics are the counters every source keeps, labelled by source name. One Metrics
 // is made per registry and shared by all sources.
 type Metrics struct {
-	// LinesRead counts decoded lines sent on.
+	// LinesRead counts decoded lines, each counted just before it is sent on.
 	LinesRead *prometheus.CounterVec
 	// LinesCut counts lines longer than the cap, cut and marked.
 	LinesCut *prometheus.CounterVec

@@ -196,12 +196,12 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl),
 		Cursor: sources.Cursor{Stream: st.path, Pos: st.pos(fl)},
 	}
+	r.s.linesRead.Inc() // before the send: whoever has the line can see it counted
 	select {
 	case r.out <- l:
 	case <-r.ctx.Done():
 		return r.ctx.Err()
 	}
-	r.s.linesRead.Inc()
 	return nil
 }
 

@@ -31,7 +31,7 @@ func TestWriteAndAppend(t *testing.T) {
 	require.Equal(t, h.clock.Now(), lines[0].Time)
 	appendFile(t, path, "a3\n")
 	h.expect("a3")
-	h.stop() // counters move after the send
+	h.stop()
 	require.InDelta(t, 3, testutil.ToFloat64(h.m.LinesRead.WithLabelValues("app")), 0)
 	require.InDelta(t, 10, testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")), 0)
 }

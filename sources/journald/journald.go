@@ -159,12 +159,12 @@ func (s *Source) runStream(ctx context.Context, st stream, out chan<- sources.Li
 			Time:   time.UnixMicro(int64(e.realtime)),
 			Cursor: sources.Cursor{Stream: st.name, Pos: e.cursor},
 		}
+		s.read.Inc() // before the send: whoever has the line can see it counted
 		select {
 		case out <- l:
 		case <-ctx.Done():
 			return errStopped
 		}
-		s.read.Inc()
 		s.lag.Set(s.now().Sub(l.Time).Seconds())
 		s.mu.Lock()
 		s.sent[st.name] = e.cursor

@@ -178,12 +178,12 @@ func (s *Source) loop(ctx context.Context, r io.Reader, after int64, out chan<- 
 			Source: s.name, Stream: s.path, Text: msg, Time: t, Labels: labels,
 			Cursor: sources.Cursor{Stream: s.path, Pos: s.bootID + ":" + strconv.FormatUint(seq, 10)},
 		}
+		s.read.Inc() // before the send: whoever has the line can see it counted
 		select {
 		case out <- l:
 		case <-ctx.Done():
 			return nil
 		}
-		s.read.Inc()
 		s.lag.Set(s.now().Sub(t).Seconds())
 		s.mu.Lock()
 		s.last, s.sent = seq, true
