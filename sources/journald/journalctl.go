@@ -50,7 +50,10 @@ func (f *ctlFollower) args(dir string, from position) []string {
 	case from.start == sources.StartAtBeginning:
 		args = append(args, "--no-tail")
 	default:
-		args = append(args, "--lines=0")
+		// Microseconds: journalctl reads the fraction, and entries of the same second
+		// from before the source started stay behind.
+		us := from.since.UnixMicro()
+		args = append(args, fmt.Sprintf("--since=@%d.%06d", us/1e6, us%1e6), "--no-tail")
 	}
 	return append(append(args, "--"), f.matches...)
 }

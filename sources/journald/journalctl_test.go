@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -103,7 +104,7 @@ func TestCtlArgs(t *testing.T) {
 		from position
 		want string
 	}{
-		{name: "end", from: position{start: sources.StartAtEnd}, want: common + "--lines=0 --"},
+		{name: "end", from: position{start: sources.StartAtEnd, since: time.UnixMicro(1764770000_000042)}, want: common + "--since=@1764770000.000042 --no-tail --"},
 		{name: "beginning", from: position{start: sources.StartAtBeginning}, want: common + "--no-tail --"},
 		{name: "cursor", dir: "/host/journal", from: position{cursor: "s=1;i=2"}, want: common + "--directory=/host/journal --after-cursor=s=1;i=2 --"},
 	}

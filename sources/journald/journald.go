@@ -45,10 +45,14 @@ type entry struct {
 	labels   map[string]string
 }
 
-// position is where a follower starts: after cursor if set, else at start.
+// position is where a follower starts: after cursor if set, else at start. At the end
+// means at since: the entries journald received from the instant the source was made,
+// so a line logged while the follower is still seeking is not skipped, and a follower
+// restarted without having sent a line does not skip what came in between.
 type position struct {
 	cursor string
 	start  sources.StartAt
+	since  time.Time
 }
 
 // follower reads one journal (local when dir is "") from a position and calls emit for
@@ -74,8 +78,9 @@ type Source struct {
 	read prometheus.Counter
 	lag  prometheus.Gauge
 
-	mu   sync.Mutex
-	sent map[string]string // stream → cursor of the last line sent, for restarts
+	mu    sync.Mutex
+	sent  map[string]string // stream → cursor of the last line sent, for restarts
+	began time.Time         // when the source was made: where "end" is
 }
 
 type stream struct{ name, dir string }
@@ -99,9 +104,10 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 	}
 	s := &Source{
 		name: name, f: f, cp: cp, start: start, log: log, now: time.Now,
-		read: m.LinesRead.WithLabelValues(name),
-		lag:  m.LagSeconds.WithLabelValues(name),
-		sent: map[string]string{},
+		began: time.Now(), // the journal's clock, whatever s.now is
+		read:  m.LinesRead.WithLabelValues(name),
+		lag:   m.LagSeconds.WithLabelValues(name),
+		sent:  map[string]string{},
 	}
 	for _, d := range c.dirs() {
 		s.streams = append(s.streams, stream{name: "journal:" + d, dir: d})
@@ -183,7 +189,7 @@ func (s *Source) runStream(ctx context.Context, st stream, out chan<- sources.Li
 
 func (s *Source) position(ctx context.Context, stream string) (position, error) {
 	s.mu.Lock()
-	c := s.sent[stream]
+	c, began := s.sent[stream], s.began
 	s.mu.Unlock()
 	if c != "" {
 		return position{cursor: c}, nil
@@ -197,5 +203,5 @@ func (s *Source) position(ctx context.Context, stream string) (position, error) 
 			return position{cursor: pos}, nil
 		}
 	}
-	return position{start: s.start}, nil
+	return position{start: s.start, since: began}, nil
 }

@@ -124,13 +124,9 @@ func seek(j *sdjournal.Journal, from position) (current bool, err error) {
 			return false, fmt.Errorf("seek to head: %w", err)
 		}
 	default:
-		// Previous() after SeekTail() lands on the last entry, so Next() returns the
-		// first new one; Next() straight after SeekTail() can return old entries.
-		if err := j.SeekTail(); err != nil {
-			return false, fmt.Errorf("seek to tail: %w", err)
-		}
-		if _, err := j.Previous(); err != nil {
-			return false, fmt.Errorf("seek to tail: %w", err)
+		// Next() after the seek lands on the first entry received at or after since.
+		if err := j.SeekRealtimeUsec(uint64(from.since.UnixMicro())); err != nil {
+			return false, fmt.Errorf("seek to start time: %w", err)
 		}
 	}
 	return false, nil
