@@ -147,6 +147,19 @@ func TestAdviceFollowsTheSnapshot(t *testing.T) {
 			[]string{"Strict overcommit refused it", strict}, []string{"heuristic"}},
 		{"oom invoked, high order", "kernel/oom-invoked", with(host(0), captures("order", "3")),
 			[]string{"order-3", "fragmentation", "buddyinfo"}, []string{"single page"}},
+		{"systemd stops postgres, mode 0", "systemd/unit-oom-kill", with(host(0), captures("unit", "postgresql@15-main.service")),
+			[]string{"OOMPolicy=continue", "systemctl edit postgresql@15-main.service", "no Restart=", "sysctl -w " + strict},
+			[]string{"redis-server.service restarts"}},
+		{"systemd stops postgres, mode 2", "systemd/unit-oom-kill", with(host(2), captures("unit", "postgresql@15-main.service")),
+			[]string{"OOMPolicy=continue"}, []string{strict}},
+		{"systemd stops redis", "systemd/unit-oom-kill", with(host(1), captures("unit", "redis-server.service")),
+			[]string{"Restart=always", "maxmemory", "systemctl show -p OOMPolicy"}, []string{"crash recovery", strict}},
+		{"systemd container scope", "systemd/unit-oom-kill", with(host(1), captures("unit", "cri-containerd-9b1f.scope")),
+			[]string{"container's scope", "OOMKilled"}, []string{"PostgreSQL", "maxmemory"}},
+		{"oomd kills redis on pressure", "systemd/oomd-kill", with(host(0), captures("cgroup", "/system.slice/redis-server.service", "unit", "redis-server.service", "monitored", "/system.slice", "pressure", "65.43", "limit", "60.00", "duration", "30s")),
+			[]string{"65.43% against a limit of 60.00% for over 30s", "ManagedOOMPreference=avoid", "ManagedOOMMemoryPressureLimit="}, []string{"swap", setMode1}},
+		{"oomd kills on swap", "systemd/oomd-kill", with(host(0), captures("cgroup", "/user.slice/a.scope", "unit", "a.scope", "swap_used", "90", "swap_total", "100", "limit", "90.00")),
+			[]string{"swap 90 of 100 used", "does not fit in RAM"}, []string{"ManagedOOMPreference", "pressure on"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

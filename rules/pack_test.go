@@ -182,6 +182,42 @@ func TestKernelOOMIsOneIncidentPerVictim(t *testing.T) {
 	require.Equal(t, "python3", opened["kernel/oom-invoked"].Captures["invoker"])
 }
 
+// TestSystemdIncidentsPerUnit replays systemd's lines: one incident per unit, the
+// unit's "Failed with result 'oom-kill'" and oomd's "killed n process(es)" fold into
+// the incident of the same unit and nothing else opens.
+func TestSystemdIncidentsPerUnit(t *testing.T) {
+	_, m := builtinPack(t)
+	events := replay(t, m, filepath.Join(samplesDir, "systemd-versions.log"), "journal")
+	opened := map[string]int{}
+	folded := map[string][]string{}
+	for _, ev := range events {
+		switch ev.Kind {
+		case matcher.Open:
+			opened[ev.State.Key]++
+		case matcher.Fold:
+			last := ev.State.Lines[len(ev.State.Lines)-1].Text
+			folded[ev.State.Key] = append(folded[ev.State.Key], last)
+		}
+	}
+	require.Equal(t, map[string]int{
+		"systemd/unit-oom-kill@node-1/postgresql@15-main.service":        1,
+		"systemd/unit-oom-kill@node-1/redis-server.service":              1,
+		"systemd/unit-oom-kill@node-1/redis-server@cache.service":        1,
+		"systemd/unit-oom-kill@node-1/cri-containerd-9b1f0c3e5a7d.scope": 1,
+		"systemd/unit-oom-kill@node-1/postgresql-12.service":             1,
+		"systemd/oomd-kill@node-1/redis-server.service":                  1,
+		"systemd/oomd-kill@node-1/app-gnome-rstudio-4242.scope":          1,
+		"systemd/oomd-kill@node-1/postgresql@15-main.service":            1,
+	}, opened)
+	require.Len(t, folded, 2)
+	pg := folded["systemd/unit-oom-kill@node-1/postgresql@15-main.service"]
+	require.Len(t, pg, 1)
+	require.Contains(t, pg[0], "Failed with result 'oom-kill'")
+	oomd := folded["systemd/oomd-kill@node-1/redis-server.service"]
+	require.Len(t, oomd, 1)
+	require.Contains(t, oomd[0], "systemd-oomd killed 3 process(es) in this unit")
+}
+
 // replay feeds a sample file's log lines (annotations skipped) to a Tracker, one
 // second apart, and returns every event.
 func replay(t *testing.T, m *matcher.Matcher, path, source string) []matcher.Event {
