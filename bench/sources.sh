@@ -3,8 +3,9 @@
 #
 #   bench/sources.sh [count]
 #
-# BenchmarkFileSource reads a ~100 MB file from its beginning through Source.Run (plain
-# and CRI), every line decoded and received; BenchmarkBaselineCat reads the same plain
+# BenchmarkFileSource reads a ~100 MB file from its beginning through Source.Run (plain,
+# plain with every Redis stamp parsed under time_zone, and CRI), every line decoded and
+# received; BenchmarkBaselineCat reads the same plain
 # file with io.Copy to io.Discard and with cat(1) to /dev/null. Prints benchstat's
 # table, then each file source run's throughput as a fraction of each baseline's.
 set -eu

@@ -288,6 +288,46 @@ metrics: {listen: %q}
 	require.Len(t, hook.received(), 2)
 }
 
+// TestEndToEndPlainStamps: a plain Redis log whose stamps carry no zone runs on
+// their time once time_zone says which zone that is. The four hits below span twelve
+// minutes of log time but are written within a second: on read time the last would
+// fold into the 10m cooldown and the second notification would never come.
+func TestEndToEndPlainStamps(t *testing.T) {
+	dir := t.TempDir()
+	seedPath, _ := seedEntry(t)
+	logPath := filepath.Join(dir, "redis.log")
+	appendFile(t, logPath, "")
+	hook := newReceiver(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: false, paths: [%q], default_cooldown: 10m}
+sources:
+  - {name: redis, type: file, paths: [%q], format: plain, time_zone: UTC, start_at: beginning, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, dir, seedPath, logPath, hook.URL))
+	startDaemon(t, cfg)
+
+	redisLine := func(at time.Time) string {
+		return "1:M " + at.UTC().Format("02 Jan 2006 15:04:05.000") + " # " + seedLine + "\n"
+	}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, d := range []time.Duration{0, 2 * time.Minute, 3 * time.Minute, 12 * time.Minute} {
+		appendFile(t, logPath, redisLine(t0.Add(d)))
+	}
+	hook.waitFor(t, 2)
+	got := hook.received()
+	require.Len(t, got, 2)
+	require.EqualValues(t, 1, got[0]["count"])
+	require.EqualValues(t, 4, got[1]["count"])
+	require.EqualValues(t, 3, got[1]["folded"])
+	lines := got[1]["lines"].([]any)
+	last := lines[len(lines)-1].(map[string]any)
+	at, err := time.Parse(time.RFC3339Nano, last["time"].(string))
+	require.NoError(t, err)
+	require.True(t, t0.Add(12*time.Minute).Equal(at), "the line's time is its stamp: %v", at)
+}
+
 // TestEndToEndKillDuringOutage: the endpoint is down, cowbell is killed with -9 while
 // notifications wait in its outbox; after a restart, with the endpoint back, every
 // incident arrives exactly once.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // time_zone works in images without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"

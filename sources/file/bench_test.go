@@ -54,16 +54,22 @@ func benchFile(b *testing.B, dir string, format Format) (string, int) {
 
 // BenchmarkFileSource reads a 100 MB file from its beginning through Run, every line
 // decoded and received, and stops at its last line.
+// With time_zone set, every plain line's Redis stamp is parsed and used.
 func BenchmarkFileSource(b *testing.B) {
-	for _, format := range []Format{FormatPlain, FormatCRI} {
-		b.Run("format="+string(format), func(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		format Format
+		zone   string
+	}{{"plain", FormatPlain, ""}, {"plain-time_zone", FormatPlain, "UTC"}, {"cri", FormatCRI, ""}} {
+		format := bc.format
+		b.Run("format="+bc.name, func(b *testing.B) {
 			path, lines := benchFile(b, b.TempDir(), format)
 			fi, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
 			}
 			c := DefaultConfig
-			c.Paths, c.StartAt, c.Format = []string{path}, "beginning", format
+			c.Paths, c.StartAt, c.Format, c.TimeZone = []string{path}, "beginning", format, bc.zone
 			b.SetBytes(fi.Size())
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -41,6 +41,10 @@ type Config struct {
 	PollInterval time.Duration `yaml:"poll_interval"`  // stat polling, the source of truth (default 250ms)
 	RotateGrace  time.Duration `yaml:"rotate_grace"`   // a rotated file is drained this long (default 5s)
 	DockerRoot   string        `yaml:"docker_root"`    // where config.v2.json lives
+	// TimeZone is the zone of plain-file stamps that do not name one (Redis, syslog):
+	// an IANA name, UTC or Local. Unset, such lines take their read time; stamps that
+	// name their zone (RFC 3339, PostgreSQL's UTC) are the lines' time either way.
+	TimeZone string `yaml:"time_zone"`
 }
 
 // DefaultConfig holds the defaults a decoded Config starts from.
@@ -98,6 +102,11 @@ func (c *Config) check() (key string, err error) {
 		return "poll_interval", fmt.Errorf("must be positive")
 	case c.RotateGrace < 0:
 		return "rotate_grace", fmt.Errorf("must not be negative")
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			return "time_zone", fmt.Errorf("%q: %w", c.TimeZone, err)
+		}
 	}
 	for _, p := range c.Paths {
 		if p == "" {

@@ -50,6 +50,7 @@ docker_root: /host/docker/containers
 		{"zero flush", "paths: [a]\nflush_timeout: 0s\n", "flush_timeout: must be positive", 2, 16},
 		{"bad glob", "paths: ['/var/log/[a.log']\n", `paths: pattern "/var/log/[a.log"`, 1, 8},
 		{"bad duration", "paths: [a]\npoll_interval: soon\n", "", 2, 0},
+		{"bad time zone", "paths: [a]\ntime_zone: Mars/Olympus\n", `time_zone: "Mars/Olympus"`, 2, 12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Config

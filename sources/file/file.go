@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/logtime"
 )
 
 // maxPass bounds how much of one file a pass reads before other files get a turn.
@@ -172,6 +173,29 @@ func (r *run) flushDue(fl *file, force bool) error {
 	return fl.dec.flush(fl.readOff, fl.emit)
 }
 
+// maxAhead is how far past its read time a plain line's stamp may lie before it is
+// distrusted (a wrong time_zone, or the writer's clock): the line keeps its read time.
+const maxAhead = time.Minute
+
+// stampTime returns the time a plain line's own stamp gives, when it names its zone
+// or time_zone says which it is in, and else the time the line was read.
+func (s *Source) stampTime(text string, read time.Time) (time.Time, bool) {
+	loc := s.loc
+	if loc == nil {
+		// Only stamps that name their zone are used, and each of those starts
+		// with a year: "2025-".
+		if len(text) < 5 || text[4] != '-' {
+			return read, false
+		}
+		loc = time.UTC
+	}
+	t, zoned, ok := logtime.ParseZone(text, loc, read)
+	if !ok || !zoned && s.loc == nil || t.After(read.Add(maxAhead)) {
+		return read, false
+	}
+	return t, true
+}
+
 // emitLine sends one line of fl, with the stream's cursor after it.
 func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bool, end int64) error {
 	st := fl.st
@@ -185,7 +209,11 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		r.s.linesCut.Inc()
 	}
 	format := fl.dec.format()
-	if format == FormatDocker || format == FormatCRI {
+	stamped := format == FormatDocker || format == FormatCRI
+	if format == FormatPlain {
+		t, stamped = r.s.stampTime(s, t)
+	}
+	if stamped {
 		r.s.lag.Set(r.s.now().Sub(t).Seconds())
 	}
 	l := sources.Line{

@@ -31,6 +31,7 @@ type Source struct {
 	log  *zap.Logger
 
 	now func() time.Time // the clock: read times, flush timeouts, grace periods
+	loc *time.Location   // time_zone, nil when unset
 	// notify makes the wakeup hint (fsnotify); nil polls only. Polling runs regardless.
 	notify func() (*fsnotify.Watcher, error)
 	// afterScan, when set (by tests), is called after each full scan.
@@ -48,6 +49,13 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 	if key, err := c.check(); err != nil {
 		return nil, fmt.Errorf("file source %q: %s: %w", name, key, err)
 	}
+	var loc *time.Location
+	if c.TimeZone != "" {
+		var err error
+		if loc, err = time.LoadLocation(c.TimeZone); err != nil { // checked: cannot fail
+			return nil, fmt.Errorf("file source %q: time_zone: %w", name, err)
+		}
+	}
 	if m == nil {
 		m = sources.NewMetrics(nil)
 	}
@@ -57,6 +65,7 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 	return &Source{
 		name:      name,
 		cfg:       c,
+		loc:       loc,
 		cp:        cp,
 		log:       log, // named by its owner (the pipeline adds source=name)
 		now:       time.Now,

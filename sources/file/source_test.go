@@ -277,3 +277,47 @@ func TestTwoPathsOneFileReadOnce(t *testing.T) {
 	h.expect("a2")
 	require.Equal(t, path, lines[0].Stream)
 }
+
+// TestPlainStamps checks which plain lines run on their own time: a stamp that names
+// its zone always, one that does not only with time_zone, and none that lies ahead
+// of its read time by more than maxAhead.
+func TestPlainStamps(t *testing.T) {
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	read := newClock().Now() // 2025-01-02 03:04:05 UTC
+	pg := "2025-01-02 02:59:00.250 UTC [812] LOG:  server process (PID 901) was terminated by signal 9: Killed"
+	rfc := "2025-01-02T04:00:00+02:00 app: fork: Cannot allocate memory"
+	redis := "1:M 01 Jan 2025 22:00:00.500 # Can't save in background: fork: Cannot allocate memory"
+	ahead := "1:M 02 Jan 2025 03:06:00.000 # stamped two minutes after it was read"
+	cases := []struct {
+		name, zone string
+		want       []time.Time
+	}{
+		{"no time_zone", "", []time.Time{
+			time.Date(2025, 1, 2, 2, 59, 0, 250e6, time.UTC), time.Date(2025, 1, 2, 2, 0, 0, 0, time.UTC), read, read,
+		}},
+		{"time_zone America/New_York", "America/New_York", []time.Time{
+			time.Date(2025, 1, 2, 2, 59, 0, 250e6, time.UTC), time.Date(2025, 1, 2, 2, 0, 0, 0, time.UTC),
+			time.Date(2025, 1, 1, 22, 0, 0, 500e6, newYork), // 03:00:00.5 UTC
+			read, // 03:06 in New York is hours after its read time: distrusted
+		}},
+		{"time_zone UTC", "UTC", []time.Time{
+			time.Date(2025, 1, 2, 2, 59, 0, 250e6, time.UTC), time.Date(2025, 1, 2, 2, 0, 0, 0, time.UTC),
+			time.Date(2025, 1, 1, 22, 0, 0, 500e6, time.UTC),
+			read, // two minutes ahead: distrusted
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			writeFile(t, path, pg+"\n"+rfc+"\n"+redis+"\n"+ahead+"\n")
+			c := testConfig(path)
+			c.TimeZone = tc.zone
+			h := start(t, c, nil)
+			lines := h.expect(pg, rfc, redis, ahead)
+			for i, l := range lines {
+				require.True(t, tc.want[i].Equal(l.Time), "line %d: got %v, want %v", i, l.Time, tc.want[i])
+			}
+		})
+	}
+}
