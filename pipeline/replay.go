@@ -37,6 +37,9 @@ type ReplayOptions struct {
 	Snapshot *facts.Snapshot // advice conditions are evaluated on it; nil: unconditional advice only
 	// Hits reports every matching line instead of incidents.
 	Hits bool
+	// Location is the zone of plain-line stamps that name none (Redis, syslog); nil
+	// is the local zone.
+	Location *time.Location
 }
 
 // Replay runs rules over logs offline, on the logs' own time (a container record's
@@ -56,10 +59,14 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 	tr := matcher.NewTracker(m, matcher.Identity{Host: o.Host, Node: o.Node}, now)
 	var hits []matcher.Hit
 	var rel related
+	loc := o.Location
+	if loc == nil {
+		loc = time.Local
+	}
 	for _, in := range inputs {
 		err := file.Scan(ctx, in.Reader, "replay", in.Name, o.Format, func(l sources.Line) error {
 			if l.Labels == nil { // a plain line: its time is in its text, if anywhere
-				if t, ok := logtime.Parse(l.Text, time.Local, l.Time); ok {
+				if t, ok := logtime.Parse(l.Text, loc, l.Time); ok {
 					l.Time = t
 				} else if !clock.IsZero() {
 					l.Time = clock

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -223,4 +224,25 @@ func TestVersion(t *testing.T) {
 	out, _, code := cowbell(t, "", "version")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "journal reader:")
+}
+
+// TestReplayTimeZone: a Redis stamp names no zone; --time-zone says which it is, and
+// the incident's times move with it.
+func TestReplayTimeZone(t *testing.T) {
+	log := "1:M 30 Nov 2026 03:12:09.114 # Can't save in background: fork: Cannot allocate memory\n"
+	firstSeen := func(zone string) time.Time {
+		out, stderr, code := cowbell(t, log, "replay", "--json", "--no-snapshot", "--time-zone", zone, "-")
+		require.Equal(t, 0, code, stderr)
+		var inc struct {
+			FirstSeen time.Time `json:"first_seen"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &inc), out)
+		return inc.FirstSeen
+	}
+	require.True(t, time.Date(2026, 11, 30, 3, 12, 9, 114e6, time.UTC).Equal(firstSeen("UTC")))
+	require.True(t, time.Date(2026, 11, 30, 8, 12, 9, 114e6, time.UTC).Equal(firstSeen("America/New_York")))
+
+	_, stderr, code := cowbell(t, log, "replay", "--time-zone", "Mars/Olympus", "-")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "--time-zone")
 }

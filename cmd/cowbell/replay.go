@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 		hits       bool
 		format     string
 		noSnapshot bool
+		timeZone   string
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [--rules PATH]... [--no-builtin] [--json] [--hits] FILE...|-",
@@ -33,7 +35,8 @@ detected per file) and runs the rules on the logs' own time: it prints the incid
 the live run would have raised. --hits prints every line that matches a rule's match
 patterns instead, ignoring thresholds and cooldowns. --json prints one JSON object a
 line: incidents in the cowbell.incident/v1 schema, hits as {"rule","line","captures"}.
-Advice conditions are evaluated on this host's live snapshot unless --no-snapshot.`,
+Advice conditions are evaluated on this host's live snapshot unless --no-snapshot.
+Stamps that do not name their zone (Redis, syslog) are read in --time-zone.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.loadConfig()
@@ -60,7 +63,11 @@ Advice conditions are evaluated on this host's live snapshot unless --no-snapsho
 				defer f.Close()
 				inputs = append(inputs, pipeline.Input{Name: a, Reader: f})
 			}
-			o := pipeline.ReplayOptions{Format: file.Format(format), Hits: hits}
+			loc, err := time.LoadLocation(timeZone)
+			if err != nil {
+				return fmt.Errorf("replay: --time-zone: %w", err)
+			}
+			o := pipeline.ReplayOptions{Format: file.Format(format), Hits: hits, Location: loc}
 			if !noSnapshot && !hits {
 				s := enrich.New(c.Snapshot, nopLogger()).Snapshot(cmd.Context())
 				o.Snapshot = &s
@@ -79,6 +86,7 @@ Advice conditions are evaluated on this host's live snapshot unless --no-snapsho
 	f.BoolVar(&hits, "hits", false, "print every matching line instead of incidents")
 	f.StringVar(&format, "format", "auto", "log format: auto, plain, docker or cri")
 	f.BoolVar(&noSnapshot, "no-snapshot", false, "do not read this host's snapshot (unconditional advice only)")
+	f.StringVar(&timeZone, "time-zone", "Local", "zone of stamps that name none (Redis, syslog): an IANA name, UTC or Local")
 	return cmd
 }
 
