@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 // TestDeployExamples parses the configurations the deploy/ examples ship: the example
@@ -49,6 +52,22 @@ func TestDeployExamples(t *testing.T) {
 	require.Contains(t, parsed, "daemonset.yaml")
 	require.Contains(t, parsed, "redis-sidecar.yaml")
 	require.Equal(t, "value-of-NODE_NAME", parsed["redis-sidecar.yaml"].Host)
+}
+
+// TestAlertRules checks the alerts shipped for cowbell itself with promtool: the rules
+// load, and their unit tests (each alert fires on trouble and stays silent otherwise,
+// annotations as rendered) pass. The e2e test checks every metric they use is served.
+func TestAlertRules(t *testing.T) {
+	promtool := testenv.NeedBinary(t, "promtool")
+	for _, args := range [][]string{
+		{"check", "rules", "cowbell-alerts.yaml"},
+		{"test", "rules", "cowbell-alerts.test.yaml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "../deploy/prometheus"
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "promtool %v:\n%s", args, out)
+	}
 }
 
 func readFile(t *testing.T, path string) []byte {

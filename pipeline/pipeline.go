@@ -58,6 +58,7 @@ type Pipeline struct {
 	receivers  map[string]notifiers.Notifier
 	dispatcher *notifiers.Dispatcher
 	sources    []sources.Source
+	srcMetrics *sources.Metrics
 	host, node string
 
 	persisted map[string]bool // incident keys in the store
@@ -146,9 +147,9 @@ func build(ctx context.Context, cfg *config.Config, o Options, rs []*rules.Rule,
 	}
 	p.router = notifiers.NewRouter(cfg.Routes, defaults)
 	p.dispatcher = notifiers.NewDispatcher(st, p.receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
-	metrics := sources.NewMetrics(o.Registry)
+	p.srcMetrics = sources.NewMetrics(o.Registry)
 	for _, sc := range cfg.Sources {
-		s, err := NewSource(sc, st, metrics, o.Log)
+		s, err := NewSource(sc, st, p.srcMetrics, o.Log)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +204,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		srcWG.Add(1)
 		g.Go(func() error {
 			defer srcWG.Done()
-			return sources.Supervise(gctx, s, lines, p.log.With(zap.String("source", s.Name())))
+			return sources.Supervise(gctx, s, lines, p.srcMetrics, p.log.With(zap.String("source", s.Name())))
 		})
 	}
 	g.Go(func() error {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing: a real
-# systemd-journald, redis-server, PostgreSQL, prometheus-alertmanager, the systemd
-# headers for the cgo journald reader, util-linux's prlimit and strace (fault
+# systemd-journald, redis-server, PostgreSQL, prometheus-alertmanager, promtool (from
+# prometheus: it checks and unit-tests the alerts shipped in deploy/prometheus), the
+# systemd headers for the cgo journald reader, util-linux's prlimit and strace (fault
 # injection makes fork fail with ENOMEM for one program). Needs root (CI is).
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have redis-server || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 have prometheus-alertmanager || need+=(prometheus-alertmanager)
+have promtool || need+=(prometheus)
 [ -e /usr/include/systemd/sd-journal.h ] || need+=(libsystemd-dev)
 have prlimit || need+=(util-linux)
 have strace || need+=(strace)

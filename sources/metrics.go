@@ -17,6 +17,10 @@ type Metrics struct {
 	LagSeconds *prometheus.GaugeVec
 	// Rotations counts rotations and truncations seen (label kind).
 	Rotations *prometheus.CounterVec
+	// Failures counts runs of a source that ended in an error (Supervise restarts it).
+	Failures *prometheus.CounterVec
+	// Up is 1 while a source runs, 0 while it waits to be restarted or has ended.
+	Up *prometheus.GaugeVec
 }
 
 // NewMetrics makes the source metrics and registers them on reg (nil: not registered).
@@ -40,9 +44,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cowbell_rotations_total", Help: "File rotations and truncations seen.",
 		}, []string{"source", "kind"}),
+		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cowbell_source_failures_total", Help: "Source runs that ended in an error and were restarted.",
+		}, []string{"source"}),
+		Up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cowbell_source_up", Help: "1 while the source runs, 0 while it waits to restart or has ended.",
+		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.LinesRead, m.LinesCut, m.LinesSkipped, m.BytesRead, m.LagSeconds, m.Rotations)
+		reg.MustRegister(m.LinesRead, m.LinesCut, m.LinesSkipped, m.BytesRead, m.LagSeconds, m.Rotations, m.Failures, m.Up)
 	}
 	return m
 }

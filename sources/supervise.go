@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -21,13 +22,20 @@ const (
 // backoff (1s doubling to 1m, with jitter). It logs at Warn when the source starts failing
 // or fails differently, and at Info when a restarted run has stayed up long enough to
 // count as recovered. It returns nil when ctx is done or when s.Run returns nil (the
-// source has ended, as a reader does at EOF). log is named with the source by the caller.
-func Supervise(ctx context.Context, s Source, out chan<- Line, log *zap.Logger) error {
+// source has ended, as a reader does at EOF). Each failure counts in m.Failures, and
+// m.Up says whether the source runs (nil m: unregistered metrics). log is named with
+// the source by the caller.
+func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, log *zap.Logger) error {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
 	sv := supervisor{
 		min: minBackoff, max: maxBackoff, stable: stableAfter,
-		after:  time.After,
-		jitter: func(d time.Duration) time.Duration { return rand.N(d/4 + 1) },
-		log:    log,
+		after:    time.After,
+		jitter:   func(d time.Duration) time.Duration { return rand.N(d/4 + 1) },
+		log:      log,
+		failures: m.Failures.WithLabelValues(s.Name()),
+		up:       m.Up.WithLabelValues(s.Name()),
 	}
 	return sv.run(ctx, s, out)
 }
@@ -38,6 +46,8 @@ type supervisor struct {
 	after            func(time.Duration) <-chan time.Time
 	jitter           func(time.Duration) time.Duration // extra wait in [0, d/4]
 	log              *zap.Logger
+	failures         prometheus.Counter
+	up               prometheus.Gauge
 }
 
 // attempt is the outcome of one run of the source.
@@ -50,7 +60,9 @@ func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error 
 	backoff := sv.min
 	var lastErr string // the failure being reported; "" while healthy
 	for {
+		sv.up.Set(1)
 		a := sv.runOnce(ctx, s, out, lastErr != "")
+		sv.up.Set(0)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -61,6 +73,7 @@ func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error 
 			sv.log.Info("source ended")
 			return nil
 		}
+		sv.failures.Inc()
 		if msg := a.err.Error(); msg != lastErr {
 			sv.log.Warn("source failed, restarting", zap.Error(a.err), zap.Duration("backoff", backoff))
 			lastErr = msg

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
@@ -57,10 +58,13 @@ func (c *fakeClock) after(d time.Duration) <-chan time.Time {
 
 func testSupervisor(t *testing.T, c *fakeClock) (*supervisor, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
+	m := NewMetrics(nil)
 	return &supervisor{
 		min: time.Second, max: time.Minute, stable: 30 * time.Second,
 		after: c.after, jitter: func(time.Duration) time.Duration { return 0 },
-		log: zap.New(core),
+		log:      zap.New(core),
+		failures: m.Failures.WithLabelValues("test"),
+		up:       m.Up.WithLabelValues("test"),
 	}, logs
 }
 
@@ -94,11 +98,16 @@ func TestSuperviseBackoffDoublesToCap(t *testing.T) {
 		require.Equal(t, 30*time.Second, receive(t, c.waits), "stable timer")
 		<-c.timers // the stable timer, never fired
 		backoffs = append(backoffs, receive(t, c.waits))
+		require.InDelta(t, 0, testutil.ToFloat64(sv.up), 0, "down while it waits")
 		receive(t, c.timers) <- time.Now()
 	}
 	receive(t, src.runs)
+	require.InDelta(t, 9, testutil.ToFloat64(sv.failures), 0)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(sv.up) == 1 }, 10*time.Second, time.Millisecond, "up while the tenth run runs")
 	cancel()
 	require.NoError(t, receive(t, done))
+	require.InDelta(t, 9, testutil.ToFloat64(sv.failures), 0, "a cancelled run is no failure")
+	require.InDelta(t, 0, testutil.ToFloat64(sv.up), 0)
 
 	s := time.Second
 	require.Equal(t, []time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s, 60 * s, 60 * s, 60 * s}, backoffs)
@@ -173,10 +182,13 @@ func TestSuperviseDefaults(t *testing.T) {
 	require.NoError(t, err)
 	out := make(chan Line, 1)
 	done := make(chan error, 1)
-	go func() { done <- Supervise(context.Background(), NewReader("stdin", r, nil), out, zap.NewNop()) }()
+	m := NewMetrics(nil)
+	go func() { done <- Supervise(context.Background(), NewReader("stdin", r, nil), out, m, zap.NewNop()) }()
 	_, err = w.Write([]byte("hello\n"))
 	require.NoError(t, err)
 	require.Equal(t, "hello", receive(t, out).Text)
 	require.NoError(t, w.Close())
 	require.NoError(t, receive(t, done), "EOF ends the source and Supervise")
+	require.InDelta(t, 0, testutil.ToFloat64(m.Failures.WithLabelValues("stdin")), 0, "an ended source did not fail")
+	require.InDelta(t, 0, testutil.ToFloat64(m.Up.WithLabelValues("stdin")), 0)
 }

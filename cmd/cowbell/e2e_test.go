@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,6 +284,16 @@ metrics: {listen: %q}
 	metrics := scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_notifications_sent_total{notifier="hook"} 2`)
 	require.Contains(t, metrics, `cowbell_lines_read_total{source="redis"} 5`)
 	require.Contains(t, metrics, `cowbell_incident_events_total{event="fold",rule="redis/err-bgsave-failed-disk"} 2`)
+	// Every series the shipped alerts on cowbell itself use exists from the start,
+	// at zero, so increase() and "== 0" see it before the first failure.
+	alerts, err := os.ReadFile("../../deploy/prometheus/cowbell-alerts.yaml")
+	require.NoError(t, err)
+	used := regexp.MustCompile(`cowbell_[a-z_]+`).FindAllString(string(alerts), -1)
+	require.NotEmpty(t, used)
+	for _, name := range used {
+		require.Regexp(t, `(?m)^`+name+`\{[^}]*(source="redis"|notifier="hook")`, metrics, "alerts use %s", name)
+	}
+	require.Contains(t, metrics, `cowbell_source_up{source="redis"} 1`)
 
 	d.stop(t, syscall.SIGTERM)
 	require.Len(t, hook.received(), 2)
