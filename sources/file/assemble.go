@@ -13,6 +13,7 @@ type skipFunc func(reason string, err error)
 type join struct {
 	active bool
 	stream string
+	start  int64     // file offset of the first piece's record
 	t      time.Time // the first piece's time
 	buf    []byte
 	cut    bool
@@ -25,6 +26,13 @@ type decoder struct {
 	fmt   Format // as detected; auto until the first non-empty record
 	max   int
 	joins [2]join // stdout, other streams: Docker interleaves their pieces
+	end   int64   // file offset after the last record decoded
+
+	// After a restart at a cursor taken while one stream's line was half joined,
+	// reading starts at that line's first piece: until done, only that stream's
+	// pieces are joined again; the other stream's records were sent already.
+	done       int64
+	doneStream string // the stream being joined again; "" until its first record
 }
 
 func newDecoder(f Format, max int) decoder {
@@ -37,6 +45,28 @@ func (d *decoder) reset() {
 	for i := range d.joins {
 		d.joins[i].active = false
 	}
+	d.end, d.done, d.doneStream = 0, 0, ""
+}
+
+// startAt places the decoder at file offset off; done (0: none) is where the records
+// already sent end, as a cursor from pending says.
+func (d *decoder) startAt(off, done int64) {
+	d.end, d.done, d.doneStream = off, 0, ""
+	if done > off {
+		d.done = done
+	}
+}
+
+// pending reports where the earliest line still being joined starts: a cursor taken
+// now must resume there, not after the last line sent, or a restart would lose the
+// pieces read so far.
+func (d *decoder) pending() (start int64, ok bool) {
+	for _, j := range d.joins {
+		if j.active && (!ok || j.start < start) {
+			start, ok = j.start, true
+		}
+	}
+	return start, ok
 }
 
 // format reports the file's format, FormatAuto while undetected.
@@ -45,6 +75,8 @@ func (d *decoder) format() Format { return d.fmt }
 // record decodes one record (read at now, ending at end) and emits the lines it
 // completes.
 func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit emitFunc, skip skipFunc) error {
+	start := d.end
+	d.end = end
 	if d.fmt == FormatAuto && len(rec) > 0 && !cut {
 		d.fmt = detect(rec)
 	}
@@ -63,7 +95,19 @@ func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit em
 			skip(reason, err)
 			return nil
 		}
-		return d.piece(msg, stream, t, partial, end, emit)
+		if d.done > 0 {
+			if end > d.done {
+				d.done, d.doneStream = 0, ""
+			} else {
+				if d.doneStream == "" {
+					d.doneStream = stream
+				}
+				if stream != d.doneStream {
+					return nil // sent before the restart
+				}
+			}
+		}
+		return d.piece(msg, stream, t, partial, start, end, emit)
 	}
 	if len(rec) > d.max {
 		rec, cut = rec[:d.max], true
@@ -71,8 +115,9 @@ func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit em
 	return emit(clean(rec, true), now, "", cut, end)
 }
 
-// piece adds one decoded record to its stream's line; a full record ends the line.
-func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, end int64, emit emitFunc) error {
+// piece adds one decoded record (from start to end in the file) to its stream's line;
+// a full record ends the line.
+func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, start, end int64, emit emitFunc) error {
 	j := &d.joins[0]
 	if stream != "stdout" {
 		j = &d.joins[1]
@@ -85,7 +130,7 @@ func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, en
 		return emit(clean(msg, true), t, stream, cut, end)
 	}
 	if !j.active {
-		*j = join{active: true, stream: stream, t: t, buf: j.buf[:0]}
+		*j = join{active: true, stream: stream, start: start, t: t, buf: j.buf[:0]}
 	}
 	if room := d.max - len(j.buf); len(msg) > room {
 		msg, j.cut = msg[:max(room, 0)], true

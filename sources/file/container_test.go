@@ -99,3 +99,47 @@ func mkdirFor(t *testing.T, path string) string {
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	return path
 }
+
+// TestRestartMidJoin stops a source while one stream's long line is half joined and
+// the other stream's line, written between its pieces, was sent: the restart joins
+// the long line whole from its first piece and does not send the other line again.
+func TestRestartMidJoin(t *testing.T) {
+	docker := func(stream, log string, partial bool) string {
+		if !partial {
+			log += `\n`
+		}
+		return `{"log":"` + log + `","stream":"` + stream + `","time":"2025-01-02T03:04:05Z"}` + "\n"
+	}
+	cri := func(stream, log string, partial bool) string {
+		tag := "F"
+		if partial {
+			tag = "P"
+		}
+		return "2025-01-02T03:04:05Z " + stream + " " + tag + " " + log + "\n"
+	}
+	for name, rec := range map[string]func(stream, log string, partial bool) string{"docker": docker, "cri": cri} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "0.log")
+			w := openAppend(t, path)
+			write(t, w, rec("stdout", "before", false))
+			h := start(t, testConfig(path), nil)
+			h.expect("before")
+			write(t, w, rec("stdout", "Can't save in background: ", true)+rec("stderr", "an error between the pieces", false))
+			h.expect("an error between the pieces")
+			h.settle() // the first piece is read and held
+			h.stop()
+
+			write(t, w, rec("stdout", "fork: Cannot allocate memory", false)+rec("stderr", "after", false))
+			h2 := start(t, testConfig(path), h.cp)
+			lines := h2.expect("Can't save in background: fork: Cannot allocate memory", "after")
+			require.Equal(t, "stdout", lines[0].Labels["stream"])
+
+			// The cursor after the joined line is a plain offset again: a third
+			// start sends nothing old.
+			h2.stop()
+			write(t, w, rec("stdout", "last", false))
+			h3 := start(t, testConfig(path), h2.cp)
+			h3.expect("last")
+		})
+	}
+}

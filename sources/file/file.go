@@ -33,7 +33,8 @@ type file struct {
 	id      identity
 	fp      fingerprint
 	readOff int64 // how far it was read
-	off     int64 // the offset after the last line sent
+	off     int64 // where a restart resumes: after the last line sent, or at a half-joined line
+	done    int64 // with off before it: where the lines already sent end (0: at off)
 
 	split    splitter
 	dec      decoder
@@ -62,6 +63,7 @@ func (r *run) newFile(st *stream, fd found, off int64) *file {
 		mtime:    fd.fi.ModTime(),
 		tmpl:     map[string]map[string]string{},
 	}
+	fl.dec.startAt(off, 0)
 	fl.fp, _ = takeFingerprint(fd.f, fd.fi.Size())
 	if c.Format != FormatPlain {
 		fl.labels = pathLabels(st.path, fd.path, c.DockerRoot)
@@ -78,6 +80,16 @@ func (r *run) newFile(st *stream, fd found, off int64) *file {
 		clear(r.seen)
 	}
 	r.seen[fl.id] = true
+	return fl
+}
+
+// resumeFrom makes a file just opened at a cursor's off, whose lines up to done were
+// sent already (a line was half joined), join only that line's pieces up to done.
+func (fl *file) resumeFrom(done int64) *file {
+	if done > fl.off {
+		fl.done = done
+		fl.dec.startAt(fl.off, done)
+	}
 	return fl
 }
 
@@ -199,7 +211,10 @@ func (s *Source) stampTime(text string, read time.Time) (time.Time, bool) {
 // emitLine sends one line of fl, with the stream's cursor after it.
 func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bool, end int64) error {
 	st := fl.st
-	fl.off = end
+	fl.off, fl.done = end, 0
+	if start, ok := fl.dec.pending(); ok { // another stream's line is half joined
+		fl.off, fl.done = start, end
+	}
 	if fl != st.cur {
 		st.prefix = ""
 	}
@@ -303,7 +318,7 @@ func (r *run) readDrains(st *stream) error {
 // copy goes into the drained files just before fl (or last, for the current file).
 func (r *run) truncated(st *stream, fl *file) {
 	if fd, ok := findCopy(fl.path, fl.id, fl.fp, fl.off); ok && r.open[identityOf(fd.fi)] == nil {
-		cp := r.newFile(st, fd, fl.off)
+		cp := r.newFile(st, fd, fl.off).resumeFrom(fl.done)
 		cp.graceEnd, cp.snapshot = r.s.now(), true
 		i := slices.Index(st.drains, fl)
 		if i < 0 {
@@ -316,7 +331,7 @@ func (r *run) truncated(st *stream, fl *file) {
 	}
 	fl.split.reset()
 	fl.dec.reset()
-	fl.readOff, fl.off, fl.fp, fl.tailing = 0, 0, fingerprint{}, false
+	fl.readOff, fl.off, fl.done, fl.fp, fl.tailing = 0, 0, 0, fingerprint{}, false
 	st.prefix = ""
 	r.s.rotations.WithLabelValues("truncate").Inc()
 	r.s.log.Info("file truncated", zap.String("stream", st.path))

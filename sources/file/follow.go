@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -32,13 +31,13 @@ type stream struct {
 // pos returns the cursor after the line fl just sent: every file's offset.
 func (st *stream) pos(fl *file) string {
 	if fl == st.cur && st.prefix != "" {
-		return withOffset(st.prefix, fl.off)
+		return withOffset(st.prefix, fl.off, fl.done)
 	}
 	b := []byte(posVersion)
 	for _, d := range st.drains {
 		b = append(b, ';')
 		b = appendPosHead(b, false, d.id, d.fp, d.path)
-		b = strconv.AppendInt(b, d.off, 10)
+		b = appendOffset(b, d.off, d.done)
 	}
 	if st.cur == nil {
 		return string(b)
@@ -46,16 +45,17 @@ func (st *stream) pos(fl *file) string {
 	b = append(b, ';')
 	b = appendPosHead(b, true, st.cur.id, st.cur.fp, st.cur.path)
 	st.prefix = string(b)
-	return withOffset(st.prefix, st.cur.off)
+	return withOffset(st.prefix, st.cur.off, st.cur.done)
 }
 
 // withOffset appends an offset to a cursor prefix in one allocation.
-func withOffset(prefix string, off int64) string {
-	var num [20]byte
+func withOffset(prefix string, off, done int64) string {
+	var num [41]byte
+	digits := appendOffset(num[:0], off, done)
 	var sb strings.Builder
-	sb.Grow(len(prefix) + len(num))
+	sb.Grow(len(prefix) + len(digits))
 	sb.WriteString(prefix)
-	sb.Write(strconv.AppendInt(num[:0], off, 10))
+	sb.Write(digits)
 	return sb.String()
 }
 

@@ -73,6 +73,7 @@ type filePos struct {
 	fp      fingerprint
 	path    string // the file's real path when it was read
 	off     int64
+	done    int64 // past off: the lines up to here were sent, a line from off was half joined
 }
 
 // posVersion starts every cursor this package writes.
@@ -105,9 +106,20 @@ func encodePos(ps []filePos) string {
 	for _, p := range ps {
 		b = append(b, ';')
 		b = appendPosHead(b, p.current, p.id, p.fp, p.path)
-		b = strconv.AppendInt(b, p.off, 10)
+		b = appendOffset(b, p.off, p.done)
 	}
 	return string(b)
+}
+
+// appendOffset appends an entry's offset: "<off>", or "<off>+<done>" when a line
+// from off was half joined and the lines up to done were sent.
+func appendOffset(b []byte, off, done int64) []byte {
+	b = strconv.AppendInt(b, off, 10)
+	if done > off {
+		b = append(b, '+')
+		b = strconv.AppendInt(b, done, 10)
+	}
+	return b
 }
 
 // decodePos reads a cursor written by encodePos.
@@ -133,7 +145,7 @@ func decodeEntry(e string) (filePos, error) {
 		return filePos{}, fmt.Errorf("malformed entry %q", e)
 	}
 	var p filePos
-	var errs [6]error
+	var errs [7]error
 	p.current = f[0] == "c"
 	p.id.dev, errs[0] = strconv.ParseUint(f[1], 10, 64)
 	p.id.ino, errs[1] = strconv.ParseUint(f[2], 10, 64)
@@ -141,11 +153,15 @@ func decodeEntry(e string) (filePos, error) {
 	p.fp.n, errs[2] = n, err
 	p.fp.sum, errs[3] = strconv.ParseUint(f[4], 16, 64)
 	p.path, errs[4] = url.QueryUnescape(f[5])
-	p.off, errs[5] = strconv.ParseInt(f[6], 10, 64)
+	off, done, joined := strings.Cut(f[6], "+")
+	p.off, errs[5] = strconv.ParseInt(off, 10, 64)
+	if joined {
+		p.done, errs[6] = strconv.ParseInt(done, 10, 64)
+	}
 	if err := errors.Join(errs[:]...); err != nil {
 		return filePos{}, fmt.Errorf("entry %q: %w", e, err)
 	}
-	if p.fp.n < 0 || p.fp.n > fpSize || p.off < 0 {
+	if p.fp.n < 0 || p.fp.n > fpSize || p.off < 0 || joined && p.done <= p.off {
 		return filePos{}, fmt.Errorf("entry %q: out of range", e)
 	}
 	return p, nil

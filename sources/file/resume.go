@@ -49,12 +49,12 @@ func (r *run) resume(st *stream, ps []filePos) error {
 	fd.path = realPath(st.path)
 	same, err := cur.fp.matches(fd.f)
 	if err == nil && same && fd.fi.Size() >= cur.off {
-		st.cur = r.newFile(st, fd, cur.off)
+		st.cur = r.newFile(st, fd, cur.off).resumeFrom(cur.done)
 		r.s.log.Info("resuming file", zap.String("stream", st.path), zap.Int64("offset", cur.off))
 		return nil
 	}
 	if cp, ok := findCopy(cur.path, id, cur.fp, cur.off); ok {
-		fl := r.newFile(st, cp, cur.off)
+		fl := r.newFile(st, cp, cur.off).resumeFrom(cur.done)
 		fl.graceEnd, fl.snapshot = r.s.now(), true
 		st.drains = append(st.drains, fl)
 	}
@@ -74,7 +74,7 @@ func (r *run) resumeDrain(st *stream, p filePos) {
 		fd.f.Close()
 		return
 	}
-	fl := r.newFile(st, fd, p.off)
+	fl := r.newFile(st, fd, p.off).resumeFrom(p.done)
 	fl.graceEnd = r.s.now().Add(r.s.cfg.RotateGrace)
 	st.drains = append(st.drains, fl)
 	r.s.log.Info("finishing rotated file", zap.String("stream", st.path), zap.String("file", fd.path), zap.Int64("offset", p.off))

@@ -178,11 +178,12 @@ func TestPosRoundTrip(t *testing.T) {
 	ps := []filePos{
 		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a b;c:d.log", off: 10},
 		{current: true, id: identity{3, 4}, path: "/x", off: 0},
+		{current: true, id: identity{5, 6}, path: "/y", off: 100, done: 250},
 	}
 	got, err := decodePos(encodePos(ps))
 	require.NoError(t, err)
 	require.Equal(t, ps, got)
-	for _, bad := range []string{"", "f2;c:1:2:3:4:x:5", "f1;c:1:2", "f1;x:1:2:3:4:p:5", "f1;c:1:2:99:4:p:5", "f1;c:1:2:3:4:p:-1"} {
+	for _, bad := range []string{"", "f2;c:1:2:3:4:x:5", "f1;c:1:2", "f1;x:1:2:3:4:p:5", "f1;c:1:2:99:4:p:5", "f1;c:1:2:3:4:p:-1", "f1;c:1:2:3:4:p:5+5", "f1;c:1:2:3:4:p:5+x", "f1;c:1:2:3:4:p:+5"} {
 		_, err := decodePos(bad)
 		require.Error(t, err, bad)
 	}
