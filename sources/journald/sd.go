@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/sdjournal"
 
@@ -132,10 +133,16 @@ func seek(j *sdjournal.Journal, from position) (current bool, err error) {
 	return false, nil
 }
 
+// waiter is what wait needs of a journal: sdjournal's Wait, whose result is a
+// sd_journal_wait(3) code or a negative errno.
+type waiter interface {
+	Wait(timeout time.Duration) int
+}
+
 // wait blocks until the journal changes, waitTimeout passes or ctx is done. A negative
 // result (inotify exhausted, files gone) is returned as an error instead of waiting
-// again at once, which would spin.
-func wait(ctx context.Context, j *sdjournal.Journal) error {
+// again at once, which would spin; Supervise restarts the source with backoff.
+func wait(ctx context.Context, j waiter) error {
 	if err := ctx.Err(); err != nil {
 		return errStopped
 	}

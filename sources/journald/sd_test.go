@@ -3,10 +3,12 @@
 package journald
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/sdjournal"
 	"github.com/stretchr/testify/require"
@@ -63,4 +65,35 @@ func TestOpenJournalErrors(t *testing.T) {
 	err = openError("", fmt.Errorf("failed to open journal: %w", syscall.EACCES))
 	require.EqualError(t, err, "open the local journal: permission denied")
 	require.ErrorIs(t, err, syscall.EACCES)
+}
+
+// fakeWaiter answers Wait with a fixed result and counts the calls.
+type fakeWaiter struct {
+	result int
+	calls  int
+}
+
+func (w *fakeWaiter) Wait(time.Duration) int {
+	w.calls++
+	return w.result
+}
+
+// TestWaitErrno: sd_journal_wait returns a negative errno at once when inotify is
+// exhausted; wait reports it (the follower ends, Supervise restarts it with backoff)
+// instead of letting the loop call it again, which would spin at 100% CPU.
+func TestWaitErrno(t *testing.T) {
+	w := &fakeWaiter{result: -int(syscall.EMFILE)}
+	err := wait(context.Background(), w)
+	require.ErrorIs(t, err, syscall.EMFILE)
+	require.Equal(t, 1, w.calls)
+
+	for _, r := range []int{sdjournal.SD_JOURNAL_NOP, sdjournal.SD_JOURNAL_APPEND, sdjournal.SD_JOURNAL_INVALIDATE} {
+		require.NoError(t, wait(context.Background(), &fakeWaiter{result: r}), "result %d", r)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w = &fakeWaiter{}
+	require.ErrorIs(t, wait(ctx, w), errStopped)
+	require.Zero(t, w.calls, "a cancelled wait does not block on the journal")
 }
