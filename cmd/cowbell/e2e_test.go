@@ -119,7 +119,12 @@ type proc struct {
 
 func startDaemon(t *testing.T, cfg string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "run", "--config", cfg, "--log-level", "debug")
+	return startProc(t, exec.Command(binary, "run", "--config", cfg, "--log-level", "debug"))
+}
+
+// startProc starts cmd, a cowbell run however wrapped, and kills it at cleanup.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &proc{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}

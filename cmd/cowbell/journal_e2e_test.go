@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +58,60 @@ notifiers:
 			got := hook.received()
 			require.Len(t, got, 2, "the first kill must not be paged again after the restart")
 			require.Equal(t, "1"+pid, got[1]["captures"].(map[string]any)["pid"])
+		})
+	}
+}
+
+// TestEndToEndJournalWithoutLibsystemd runs the cgo binary where libsystemd.so.0
+// cannot be loaded: a private mount namespace with the library's file covered by an
+// empty one. With reader auto it falls back to journalctl and still pages; with
+// reader sdjournal it refuses to start and says why.
+func TestEndToEndJournalWithoutLibsystemd(t *testing.T) {
+	testenv.NeedRoot(t)
+	unshare := testenv.NeedBinary(t, "unshare")
+	libs, _ := filepath.Glob("/usr/lib/*/libsystemd.so.0")
+	if len(libs) == 0 {
+		testenv.Missing(t, "libsystemd.so.0 (to hide it)")
+	}
+	lib, err := filepath.EvalSymlinks(libs[0])
+	require.NoError(t, err)
+	if !strings.HasPrefix(journalReader, "sdjournal") {
+		t.Skip("a CGO_ENABLED=0 build never loads libsystemd")
+	}
+	env := testenv.Journald(t)
+	// The library's file is covered only inside the new mount namespace; $0 and $@
+	// carry the paths, so nothing is spliced into the script.
+	hidden := func(args ...string) *exec.Cmd {
+		script := `mount --bind /dev/null "$0" && exec "$@"`
+		return exec.Command(unshare, append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, lib, binary}, args...)...)
+	}
+	for _, reader := range []string{"auto", "sdjournal"} {
+		t.Run(reader, func(t *testing.T) {
+			id := fmt.Sprintf("cowbell-nolib-%s-%d", reader, time.Now().UnixNano())
+			dir := t.TempDir()
+			hook := newReceiver(t)
+			cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: true}
+sources:
+  - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: beginning}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, dir, id, reader, hook.URL))
+			if reader == "sdjournal" {
+				out, err := hidden("run", "--config", cfg).CombinedOutput()
+				require.Error(t, err, "%s", out)
+				require.Contains(t, string(out), "reader sdjournal")
+				require.Contains(t, string(out), "libsystemd.so.0")
+				return
+			}
+			d := startProc(t, hidden("run", "--config", cfg, "--log-level", "debug"))
+			env.Send(t, id, "Out of memory: Killed process 4242 (redis-server) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:999 pgtables:1kB oom_score_adj:0", nil)
+			hook.waitFor(t, 1)
+			require.Equal(t, "4242", hook.received()[0]["captures"].(map[string]any)["pid"])
+			d.stop(t, syscall.SIGTERM)
+			require.Contains(t, d.stderr.String(), "reading the journal through journalctl")
+			require.Contains(t, d.stderr.String(), "libsystemd.so.0")
 		})
 	}
 }
