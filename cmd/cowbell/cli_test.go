@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -245,4 +246,40 @@ func TestReplayTimeZone(t *testing.T) {
 	_, stderr, code := cowbell(t, log, "replay", "--time-zone", "Mars/Olympus", "-")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "--time-zone")
+}
+
+// TestReplayGzip: a rotated, gzipped log replays like the plain one, from a file or
+// standard input; a gzip header over garbage is a clear error.
+func TestReplayGzip(t *testing.T) {
+	log := sampleLog(t, "postgres-15-real.log")
+	plain, _, code := cowbell(t, log, "replay", "--json", "--no-snapshot", "-")
+	require.Equal(t, 0, code)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write([]byte(log))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	path := filepath.Join(t.TempDir(), "postgresql-15-main.log.2.gz")
+	require.NoError(t, os.WriteFile(path, gz.Bytes(), 0o644))
+
+	fromFile, stderr, code := cowbell(t, "", "replay", "--json", "--no-snapshot", path)
+	require.Equal(t, 0, code, stderr)
+	fromStdin, stderr, code := cowbell(t, gz.String(), "replay", "--json", "--no-snapshot", "-")
+	require.Equal(t, 0, code, stderr)
+	require.Len(t, strings.Split(strings.TrimSpace(plain), "\n"), 2, "firing and resolved")
+	// The inputs' names differ (path against "-"): compare what the incidents say.
+	incidents := func(out string) (keys []string) {
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var inc struct{ Key, Status string }
+			require.NoError(t, json.Unmarshal([]byte(l), &inc))
+			keys = append(keys, inc.Key+" "+inc.Status)
+		}
+		return keys
+	}
+	require.Equal(t, incidents(plain), incidents(fromStdin))
+	require.Len(t, incidents(fromFile), 2)
+
+	_, stderr, code = cowbell(t, "\x1f\x8bnot gzip at all", "replay", "-")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "gzip")
 }

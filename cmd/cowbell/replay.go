@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,7 +38,8 @@ the live run would have raised. --hits prints every line that matches a rule's m
 patterns instead, ignoring thresholds and cooldowns. --json prints one JSON object a
 line: incidents in the cowbell.incident/v1 schema, hits as {"rule","line","captures"}.
 Advice conditions are evaluated on this host's live snapshot unless --no-snapshot.
-Stamps that do not name their zone (Redis, syslog) are read in --time-zone.`,
+Stamps that do not name their zone (Redis, syslog) are read in --time-zone. Gzipped
+input (a rotated redis-server.log.2.gz) is read as it is.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.loadConfig()
@@ -52,16 +55,20 @@ Stamps that do not name their zone (Redis, syslog) are read in --time-zone.`,
 			}
 			var inputs []pipeline.Input
 			for _, a := range args {
-				if a == "-" {
-					inputs = append(inputs, pipeline.Input{Name: "-", Reader: cmd.InOrStdin()})
-					continue
+				var r io.Reader = cmd.InOrStdin()
+				if a != "-" {
+					f, err := os.Open(a)
+					if err != nil {
+						return fmt.Errorf("replay: %w", err)
+					}
+					defer f.Close()
+					r = f
 				}
-				f, err := os.Open(a)
+				r, err := decompress(r)
 				if err != nil {
-					return fmt.Errorf("replay: %w", err)
+					return fmt.Errorf("replay %s: %w", a, err)
 				}
-				defer f.Close()
-				inputs = append(inputs, pipeline.Input{Name: a, Reader: f})
+				inputs = append(inputs, pipeline.Input{Name: a, Reader: r})
 			}
 			loc, err := time.LoadLocation(timeZone)
 			if err != nil {
@@ -109,4 +116,18 @@ func emitter(ctx context.Context, w io.Writer, asJSON bool) func(any) error {
 		}
 		return nil
 	}
+}
+
+// decompress reads r through gzip when it starts with gzip's magic bytes.
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(2)
+	if err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
+		return br, nil // short or plain: read as it is
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return zr, nil
 }
