@@ -245,6 +245,7 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	case <-r.ctx.Done():
 		return r.ctx.Err()
 	}
+	st.last = l.Cursor.Pos
 	return nil
 }
 

@@ -26,6 +26,7 @@ type stream struct {
 	cur    *file
 	drains []*file
 	prefix string // the cursor up to cur's offset; "" when it must be rebuilt
+	last   string // the cursor after the last line sent, or where reading began
 }
 
 // pos returns the cursor after the line fl just sent: every file's offset.
@@ -115,10 +116,21 @@ func (r *run) scan(first bool) error {
 		}
 		if !present[p] && st.cur == nil && len(st.drains) == 0 {
 			delete(r.streams, p)
+			delete(r.s.last, p)
 		}
 	}
 	r.watch()
 	return nil
+}
+
+// keepPositions hands each stream's last cursor to the Source when the run ends, for
+// the next Run to resume from.
+func (r *run) keepPositions() {
+	for p, st := range r.streams {
+		if st.last != "" {
+			r.s.last[p] = st.last
+		}
+	}
 }
 
 // readAll reads every stream without looking for rotations.
@@ -170,6 +182,13 @@ func (r *run) watch() {
 // start_at says for paths found at start, and at the beginning for paths that
 // appeared later.
 func (r *run) start(st *stream, first bool) error {
+	// A Run after a failed one goes on where this Source left the stream: after the
+	// last line it sent (perhaps not checkpointed yet), or where it began reading.
+	if pos, ok := r.s.last[st.path]; ok {
+		if ps, err := decodePos(pos); err == nil {
+			return r.resume(st, ps)
+		}
+	}
 	if r.s.cp != nil {
 		pos, ok, err := r.s.cp.Load(r.ctx, st.path)
 		if err != nil {
@@ -258,6 +277,7 @@ func (r *run) openCurrent(st *stream, at sources.StartAt) error {
 		off = fd.fi.Size()
 	}
 	st.cur, st.prefix = r.newFile(st, fd, off), ""
+	st.last = st.pos(st.cur)
 	r.s.log.Info("following file", zap.String("stream", st.path), zap.Int64("offset", off))
 	return nil
 }

@@ -198,3 +198,57 @@ func write(t *testing.T, w *os.File, s string) {
 func testutilCount(h *harness, kind string) float64 {
 	return testutil.ToFloat64(h.m.Rotations.WithLabelValues("app", kind))
 }
+
+// TestRunAgainResumes runs one Source twice, as Supervise does after a failure, with
+// no checkpoint store: the second Run goes on where the first left each file, so what
+// was written in between is neither skipped (start_at: end) nor sent twice.
+func TestRunAgainResumes(t *testing.T) {
+	dir := t.TempDir()
+	quiet, busy := filepath.Join(dir, "quiet.log"), filepath.Join(dir, "busy.log")
+	writeFile(t, quiet, "old, before the start\n")
+	writeFile(t, busy, "old too\n")
+	c := testConfig(filepath.Join(dir, "*.log"))
+	c.StartAt = "end"
+	src, err := New("app", c, nil, nil, zap.NewNop())
+	require.NoError(t, err)
+	scanned := make(chan struct{}, 1)
+	src.afterScan = func(context.Context) {
+		select {
+		case scanned <- struct{}{}:
+		default:
+		}
+	}
+	// run runs the source, calls during once it has scanned, and stops it after it
+	// sent the lines wanted.
+	run := func(during func(), want ...string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		out := make(chan sources.Line)
+		done := make(chan error, 1)
+		go func() { done <- src.Run(ctx, out) }()
+		var got []string
+		deadline := time.After(wait)
+		for len(got) < len(want) || during != nil {
+			select {
+			case <-scanned:
+				if during != nil {
+					during()
+					during = nil
+				}
+			case l := <-out:
+				got = append(got, l.Text)
+			case err := <-done:
+				t.Fatalf("Run ended: %v", err)
+			case <-deadline:
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+		cancel()
+		require.NoError(t, <-done)
+		require.ElementsMatch(t, want, got)
+	}
+	run(func() { appendFile(t, busy, "b1\n") }, "b1") // quiet.log sent nothing
+	appendFile(t, quiet, "q1, written while no Run was going\n")
+	appendFile(t, busy, "b2\n")
+	run(func() {}, "q1, written while no Run was going", "b2")
+}

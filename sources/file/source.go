@@ -32,6 +32,10 @@ type Source struct {
 
 	now func() time.Time // the clock: read times, flush timeouts, grace periods
 	loc *time.Location   // time_zone, nil when unset
+	// last is each stream's cursor after the last line sent, or where reading began:
+	// a Run after a failed one (Supervise runs them one after another) resumes there,
+	// so lines written meanwhile are not skipped by start_at: end nor sent twice.
+	last map[string]string
 	// notify makes the wakeup hint (fsnotify); nil polls only. Polling runs regardless.
 	notify func() (*fsnotify.Watcher, error)
 	// afterScan, when set (by tests), is called after each full scan.
@@ -66,6 +70,7 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		name:      name,
 		cfg:       c,
 		loc:       loc,
+		last:      map[string]string{},
 		cp:        cp,
 		log:       log, // named by its owner (the pipeline adds source=name)
 		now:       time.Now,
@@ -83,12 +88,14 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 func (s *Source) Name() string { return s.name }
 
 // Run follows the configured files and sends their lines to out until ctx is done.
-// Files with a checkpoint resume where it says; others start as start_at says when
-// found at start, and from their beginning when they appear later. Run returns nil
+// A later Run resumes each stream where this Source left it; else files with a
+// checkpoint resume where it says; others start as start_at says when found at start,
+// and from their beginning when they appear later. Run returns nil
 // when ctx is cancelled, and an error when checkpoints cannot be read.
 func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	r := newRun(ctx, s, out)
 	defer r.closeAll()
+	defer r.keepPositions()
 	w := startWatcher(ctx, s.notify, s.log)
 	defer w.stop()
 	r.watcher = w
