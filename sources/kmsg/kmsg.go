@@ -45,6 +45,10 @@ type Source struct {
 	mu   sync.Mutex
 	last uint64 // seq of the last record sent, for restarts; valid when sent
 	sent bool
+	// A Run that started at the end notes where that was: a later Run (after a
+	// failure) that has sent nothing yet goes on from there, not from the new end.
+	endAfter int64 // skip records up to this seq (-1: none)
+	atEnd    bool
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -98,10 +102,15 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
 	if fromEnd {
-		if _, err := syscall.Seek(fd, 0, io.SeekEnd); err != nil {
+		end, err := skipToEnd(fd)
+		if err != nil {
 			syscall.Close(fd)
-			return fmt.Errorf("seek to the end of %s: %w", s.path, err)
+			return fmt.Errorf("read to the end of %s: %w", s.path, err)
 		}
+		after = end
+		s.mu.Lock()
+		s.endAfter, s.atEnd = end, true
+		s.mu.Unlock()
 	}
 	f := os.NewFile(uintptr(fd), s.path)
 	defer f.Close()
@@ -118,10 +127,13 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 // position says where to start: after seq (-1: no record to skip), or at the end.
 func (s *Source) position(ctx context.Context) (after int64, fromEnd bool, err error) {
 	s.mu.Lock()
-	last, sent := s.last, s.sent
+	last, sent, endAfter, atEnd := s.last, s.sent, s.endAfter, s.atEnd
 	s.mu.Unlock()
-	if sent {
+	switch {
+	case sent:
 		return int64(last), false, nil
+	case atEnd:
+		return endAfter, false, nil
 	}
 	if s.cp != nil {
 		pos, ok, err := s.cp.Load(ctx, s.path)
@@ -142,6 +154,31 @@ func (s *Source) position(ctx context.Context) (after int64, fromEnd bool, err e
 		}
 	}
 	return -1, s.start == sources.StartAtEnd, nil
+}
+
+// skipToEnd reads the records already in the buffer of the non-blocking fd and returns
+// the last one's seq (-1 when there is none); the next read returns a new record.
+// Reading them, rather than seeking to the end, tells where the end was, so a later
+// Run can go on from there.
+func skipToEnd(fd int) (int64, error) {
+	buf := make([]byte, recordBuf)
+	end := int64(-1)
+	for {
+		n, err := syscall.Read(fd, buf)
+		switch {
+		case errors.Is(err, syscall.EAGAIN):
+			return end, nil
+		case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.EINTR):
+			continue // overwritten while we read, or interrupted: read on
+		case err != nil:
+			return 0, err
+		case n <= 0:
+			return end, nil
+		}
+		if seq, ok := seqOf(buf[:n]); ok && int64(seq) > end {
+			end = int64(seq)
+		}
+	}
 }
 
 // loop reads one record per read until the reader fails. Records up to seq after are

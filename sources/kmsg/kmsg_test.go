@@ -15,7 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
@@ -192,6 +195,31 @@ func TestDevKmsg(t *testing.T) {
 	require.Equal(t, marker+" while stopped", l.Text)
 	require.Equal(t, "3", l.Labels["priority"])
 	run.stop(t) // blocked in a read: the deadline ends it
+}
+
+// TestDevKmsgRunAgain: a Run started at the end and stopped before it sent anything
+// (Supervise restarts a failed source with backoff): the next Run of the same Source
+// reads what the kernel logged in between, instead of starting at the new end.
+func TestDevKmsgRunAgain(t *testing.T) {
+	testenv.NeedRoot(t)
+	if _, err := os.Stat("/dev/kmsg"); err != nil {
+		testenv.Missing(t, "/dev/kmsg: %v", err)
+	}
+	marker := fmt.Sprintf("cowbell-kmsg-again-%d-%08x", os.Getpid(), rand.Uint32())
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := New("kernel", DefaultConfig, nil, nil, zap.New(core))
+	require.NoError(t, err)
+	writeKmsg(t, fmt.Sprintf("<4>%s before the start\n", marker))
+	run := startRun(t, s)
+	require.Eventually(t, func() bool { return logs.FilterMessage("reading the kernel log").Len() == 1 },
+		30*time.Second, 10*time.Millisecond, "positioned at the end")
+	run.stop(t)
+
+	writeKmsg(t, fmt.Sprintf("<4>%s between the runs\n", marker))
+	run = startRun(t, s)
+	l := run.until(t, marker, nil)
+	require.Equal(t, marker+" between the runs", l.Text, "the record before the start stays behind")
+	run.stop(t)
 }
 
 type kmsgRun struct {
