@@ -54,6 +54,7 @@ type receiver struct {
 	bodies   []map[string]any
 	attempts int
 	failing  bool
+	reject   bool // answer 400: a permanent rejection
 	got      chan struct{}
 	tried    chan struct{}
 }
@@ -64,8 +65,8 @@ func newReceiver(t *testing.T) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.attempts++
-		failing := r.failing
-		if !failing {
+		failing, reject := r.failing, r.reject
+		if !failing && !reject {
 			var m map[string]any
 			if err := json.Unmarshal(body, &m); err != nil {
 				t.Errorf("webhook body is not JSON: %v", err)
@@ -81,6 +82,10 @@ func newReceiver(t *testing.T) *receiver {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
+		if reject {
+			http.Error(w, "invalid token", http.StatusBadRequest)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 		r.got <- struct{}{}
 	}))
@@ -89,6 +94,8 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 func (r *receiver) setFailing(v bool) { r.mu.Lock(); r.failing = v; r.mu.Unlock() }
+
+func (r *receiver) setRejecting(v bool) { r.mu.Lock(); r.reject = v; r.mu.Unlock() }
 
 func (r *receiver) received() []map[string]any {
 	r.mu.Lock()
@@ -173,14 +180,16 @@ func scrapeUntil(t *testing.T, url, want string) string {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(30 * time.Second)
+	var body []byte
 	for {
-		resp, err := http.Get(url)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.NoError(t, err)
-		if strings.Contains(string(body), want) {
-			return string(body)
+		resp, err := http.Get(url) // refused until cowbell listens: try again
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			if strings.Contains(string(body), want) {
+				return string(body)
+			}
 		}
 		select {
 		case <-tick.C:
@@ -406,6 +415,57 @@ outbox: {min_backoff: 50ms, max_backoff: 200ms}
 		require.Equal(t, 1, keys["test/fork-enomem/"+p], "incident for %s: %v", p, keys)
 	}
 	require.Len(t, hook.received(), len(progs))
+}
+
+// TestEndToEndDeadLetterRetry: an endpoint that rejects a notification for good (a
+// 400, say a revoked token) sends it to the dead letters; once the endpoint is fixed,
+// `cowbell outbox retry` queues it again and the next start delivers it.
+func TestEndToEndDeadLetterRetry(t *testing.T) {
+	dir := t.TempDir()
+	seedPath, _ := seedEntry(t)
+	logPath := filepath.Join(dir, "redis.log")
+	appendFile(t, logPath, "")
+	hook := newReceiver(t)
+	hook.setRejecting(true)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: redis, type: file, paths: [%q], start_at: beginning, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+metrics: {listen: %q}
+`, dir, seedPath, logPath, hook.URL, metricsAddr))
+	d := startDaemon(t, cfg)
+	appendFile(t, logPath, seedLine+"\n")
+	scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_outbox_dead_total{notifier="hook"} 1`)
+	d.stop(t, syscall.SIGTERM)
+
+	list, stderr, code := cowbell(t, "", "outbox", "list", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `hook\s+dead\s+`, list)
+	require.Contains(t, list, "invalid token", "the endpoint's answer is kept")
+
+	hook.setRejecting(false)
+	out, stderr, code := cowbell(t, "", "outbox", "retry", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "hook: 1 dead letter(s) requeued\n", out)
+	list, _, _ = cowbell(t, "", "outbox", "list", "--config", cfg)
+	require.Regexp(t, `hook\s+pending\s+`, list)
+	require.NotRegexp(t, `hook\s+dead\s+`, list)
+
+	d2 := startDaemon(t, cfg)
+	hook.waitFor(t, 1)
+	d2.stop(t, syscall.SIGTERM)
+	require.Len(t, hook.received(), 1)
+	require.Equal(t, "firing", hook.received()[0]["status"])
+
+	out, _, code = cowbell(t, "", "outbox", "purge", "hook", "--config", cfg)
+	require.Equal(t, 0, code)
+	require.Equal(t, "hook: 0 dead letter(s) deleted\n", out)
+	_, _, code = cowbell(t, "", "outbox", "purge", "--config", cfg)
+	require.NotEqual(t, 0, code, "purge names what it deletes")
 }
 
 // TestDefaultsDescribeWhatTheyWatch: `cowbell run` with no config prints what it

@@ -12,7 +12,7 @@ import (
 )
 
 func newOutboxCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "outbox", Short: "Inspect undelivered notifications"}
+	cmd := &cobra.Command{Use: "outbox", Short: "Inspect undelivered notifications, retry or purge dead letters"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List notifications waiting for delivery and the dead-letter list",
@@ -52,8 +52,62 @@ func newOutboxCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(list)
+	retry := &cobra.Command{
+		Use:   "retry [NOTIFIER]...",
+		Short: "Queue the dead letters of these notifiers (default: all) for delivery again",
+		Long: `Retry moves the dead letters of the named notifiers (all, when none is named) back
+to the end of their queues, with their attempts reset: after a notifier's token or
+URL is fixed, the incidents it rejected are delivered at the next start. The state
+store is locked while cowbell runs: stop it first (systemctl stop cowbell).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachDeadNotifier(g, cmd, args, "requeued", (*state.Store).Requeue)
+		},
+	}
+	purge := &cobra.Command{
+		Use:   "purge NOTIFIER...",
+		Short: "Delete the dead letters of these notifiers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachDeadNotifier(g, cmd, args, "deleted", (*state.Store).Purge)
+		},
+	}
+	cmd.AddCommand(list, retry, purge)
 	return cmd
+}
+
+// eachDeadNotifier applies do to the dead letters of the named notifiers (all that
+// have any, when none is named) and prints how many each moved.
+func eachDeadNotifier(g *globals, cmd *cobra.Command, names []string, did string, do func(*state.Store, string) (int, error)) error {
+	c, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	st, err := state.Open(c.StateDir, nopLogger())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(names) == 0 {
+		all, err := st.Notifiers()
+		if err != nil {
+			return err
+		}
+		for _, n := range all {
+			if dead, err := st.DeadLetters(n); err != nil {
+				return err
+			} else if len(dead) > 0 {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, n := range names {
+		moved, err := do(st, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d dead letter(s) %s\n", n, moved, did)
+	}
+	return nil
 }
 
 func printEntry(tw *tabwriter.Writer, what string, e state.Entry) {
