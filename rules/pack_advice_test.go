@@ -154,8 +154,6 @@ func TestAdviceFollowsTheSnapshot(t *testing.T) {
 			[]string{"OOMPolicy=continue"}, []string{strict}},
 		{"systemd stops redis", "systemd/unit-oom-kill", with(host(1), captures("unit", "redis-server.service")),
 			[]string{"Restart=always", "maxmemory", "systemctl show -p OOMPolicy"}, []string{"crash recovery", strict}},
-		{"systemd container scope", "systemd/unit-oom-kill", with(host(1), captures("unit", "cri-containerd-9b1f.scope")),
-			[]string{"container's scope", "OOMKilled"}, []string{"PostgreSQL", "maxmemory"}},
 		{"oomd kills redis on pressure", "systemd/oomd-kill", with(host(0), captures("cgroup", "/system.slice/redis-server.service", "unit", "redis-server.service", "monitored", "/system.slice", "pressure", "65.43", "limit", "60.00", "duration", "30s")),
 			[]string{"65.43% against a limit of 60.00% for over 30s", "ManagedOOMPreference=avoid", "ManagedOOMMemoryPressureLimit="}, []string{"swap", setMode1}},
 		{"oomd kills on swap", "systemd/oomd-kill", with(host(0), captures("cgroup", "/user.slice/a.scope", "unit", "a.scope", "swap_used", "90", "swap_total", "100", "limit", "90.00")),

@@ -200,14 +200,13 @@ func TestSystemdIncidentsPerUnit(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]int{
-		"systemd/unit-oom-kill@node-1/postgresql@15-main.service":        1,
-		"systemd/unit-oom-kill@node-1/redis-server.service":              1,
-		"systemd/unit-oom-kill@node-1/redis-server@cache.service":        1,
-		"systemd/unit-oom-kill@node-1/cri-containerd-9b1f0c3e5a7d.scope": 1,
-		"systemd/unit-oom-kill@node-1/postgresql-12.service":             1,
-		"systemd/oomd-kill@node-1/redis-server.service":                  1,
-		"systemd/oomd-kill@node-1/app-gnome-rstudio-4242.scope":          1,
-		"systemd/oomd-kill@node-1/postgresql@15-main.service":            1,
+		"systemd/unit-oom-kill@node-1/postgresql@15-main.service": 1,
+		"systemd/unit-oom-kill@node-1/redis-server.service":       1,
+		"systemd/unit-oom-kill@node-1/redis-server@cache.service": 1,
+		"systemd/unit-oom-kill@node-1/postgresql-12.service":      1,
+		"systemd/oomd-kill@node-1/redis-server.service":           1,
+		"systemd/oomd-kill@node-1/app-gnome-rstudio-4242.scope":   1,
+		"systemd/oomd-kill@node-1/postgresql@15-main.service":     1,
 	}, opened)
 	require.Len(t, folded, 2)
 	pg := folded["systemd/unit-oom-kill@node-1/postgresql@15-main.service"]
