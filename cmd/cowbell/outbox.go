@@ -18,11 +18,7 @@ func newOutboxCmd(g *globals) *cobra.Command {
 		Short: "List notifications waiting for delivery and the dead-letter list",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			st, err := state.Open(c.StateDir, nopLogger())
+			st, err := openStore(g)
 			if err != nil {
 				return err
 			}
@@ -78,11 +74,7 @@ store is locked while cowbell runs: stop it first (systemctl stop cowbell).`,
 // eachDeadNotifier applies do to the dead letters of the named notifiers (all that
 // have any, when none is named) and prints how many each moved.
 func eachDeadNotifier(g *globals, cmd *cobra.Command, names []string, did string, do func(*state.Store, string) (int, error)) error {
-	c, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	st, err := state.Open(c.StateDir, nopLogger())
+	st, err := openStore(g)
 	if err != nil {
 		return err
 	}
@@ -117,4 +109,13 @@ func printEntry(tw *tabwriter.Writer, what string, e state.Entry) {
 	_ = json.Unmarshal(e.Incident, &head)
 	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", e.Notifier, what, e.Seq, e.Key, head.Status,
 		e.Enqueued.Format(time.RFC3339), e.Attempts, e.LastError)
+}
+
+// openStore opens the state store the configuration names (locked while cowbell runs).
+func openStore(g *globals) (*state.Store, error) {
+	c, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return state.Open(c.StateDir, nopLogger())
 }
