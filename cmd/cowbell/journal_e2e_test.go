@@ -25,16 +25,8 @@ func TestEndToEndJournalOOMKill(t *testing.T) {
 		t.Run(reader, func(t *testing.T) {
 			env := testenv.Journald(t)
 			id := fmt.Sprintf("cowbell-e2e-%s-%d", reader, time.Now().UnixNano())
-			dir := t.TempDir()
 			hook := newReceiver(t)
-			cfg := writeConfig(t, dir, fmt.Sprintf(`
-state_dir: %s/state
-rules: {builtin: true}
-sources:
-  - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: beginning}
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-`, dir, id, reader, hook.URL))
+			cfg := journalConfig(t, id, reader, hook.URL)
 			// The identifier is new, so reading from the beginning reads only this
 			// test's lines, however soon after the start they are sent.
 			d := startDaemon(t, cfg)
@@ -88,16 +80,8 @@ func TestEndToEndJournalWithoutLibsystemd(t *testing.T) {
 	for _, reader := range []string{"auto", "sdjournal"} {
 		t.Run(reader, func(t *testing.T) {
 			id := fmt.Sprintf("cowbell-nolib-%s-%d", reader, time.Now().UnixNano())
-			dir := t.TempDir()
 			hook := newReceiver(t)
-			cfg := writeConfig(t, dir, fmt.Sprintf(`
-state_dir: %s/state
-rules: {builtin: true}
-sources:
-  - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: beginning}
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-`, dir, id, reader, hook.URL))
+			cfg := journalConfig(t, id, reader, hook.URL)
 			if reader == "sdjournal" {
 				out, err := hidden("run", "--config", cfg).CombinedOutput()
 				require.Error(t, err, "%s", out)
@@ -114,4 +98,19 @@ notifiers:
 			require.Contains(t, d.stderr.String(), "libsystemd.so.0")
 		})
 	}
+}
+
+// journalConfig writes a configuration that reads the journal entries of identifier
+// id from the beginning with reader, through the built-in pack, to the webhook at url.
+func journalConfig(t *testing.T, id, reader, url string) string {
+	t.Helper()
+	dir := t.TempDir()
+	return writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: true}
+sources:
+  - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: beginning}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+`, dir, id, reader, url))
 }
