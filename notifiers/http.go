@@ -44,11 +44,31 @@ var ErrNotHTTPURL = errors.New("not an absolute http or https URL")
 
 // CheckURL accepts an absolute http or https URL and returns ErrNotHTTPURL otherwise.
 func CheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if _, ok := webURL(raw); !ok {
 		return ErrNotHTTPURL
 	}
 	return nil
+}
+
+// webURL parses raw and reports whether it is an absolute http or https URL.
+func webURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// DocLinks returns the rule docs a receiver may offer as links: the absolute http and
+// https URLs, in order. Anything else (javascript:, relative paths) is left out.
+func DocLinks(docs []string) []*url.URL {
+	var out []*url.URL
+	for _, d := range docs {
+		if u, ok := webURL(d); ok {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Header is one extra request header.

@@ -1,7 +1,6 @@
 package alertmanager
 
 import (
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -129,11 +128,8 @@ func description(inc *notifiers.Incident) string {
 
 // runbook is the rule's first http(s) doc; other schemes are not offered as links.
 func runbook(docs []string) string {
-	for _, d := range docs {
-		u, err := url.Parse(d)
-		if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-			return u.String()
-		}
+	if links := notifiers.DocLinks(docs); len(links) > 0 {
+		return links[0].String()
 	}
 	return ""
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -171,11 +170,7 @@ func summary(inc *notifiers.Incident) string {
 // links keeps the rule's http(s) docs; anything else is not a link to offer.
 func links(docs []string) []link {
 	var out []link
-	for _, d := range docs {
-		u, err := url.Parse(d)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			continue
-		}
+	for _, u := range notifiers.DocLinks(docs) {
 		out = append(out, link{Href: u.String(), Text: "Docs: " + u.Host})
 	}
 	return out

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -275,11 +274,7 @@ func deadEndsText(des []notifiers.DeadEnd) string {
 // paths) is not a link Slack should render.
 func docsText(docs []string) string {
 	var links []string
-	for _, d := range docs {
-		u, err := url.Parse(d)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			continue
-		}
+	for _, u := range notifiers.DocLinks(docs) {
 		href := strings.ReplaceAll(u.String(), "|", "%7C")
 		label := strings.ReplaceAll(strings.TrimSuffix(u.Host+u.Path, "/"), "|", "/")
 		links = append(links, "<"+esc(href)+"|"+esc(notifiers.Truncate(label, 80))+">")
