@@ -13,34 +13,13 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // wait bounds every wait in these tests; reaching it is a failure, not a timing.
 const wait = 20 * time.Second
-
-// memCheckpoints keeps cursors in memory, as the pipeline's store does on disk.
-type memCheckpoints struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func newMemCheckpoints() *memCheckpoints { return &memCheckpoints{m: map[string]string{}} }
-
-func (c *memCheckpoints) Load(_ context.Context, stream string) (string, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, ok := c.m[stream]
-	return p, ok, nil
-}
-
-func (c *memCheckpoints) Save(_ context.Context, cur sources.Cursor) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[cur.Stream] = cur.Pos
-	return nil
-}
 
 // clock is a hand-moved clock for flush timeouts and grace periods.
 type clock struct {
@@ -67,7 +46,7 @@ func (c *clock) Add(d time.Duration) {
 type harness struct {
 	t      *testing.T
 	src    *Source
-	cp     *memCheckpoints
+	cp     *sourcestest.Checkpoints
 	clock  *clock
 	out    chan sources.Line
 	scans  chan struct{}
@@ -85,10 +64,10 @@ func testConfig(paths ...string) Config {
 	return c
 }
 
-func start(t *testing.T, c Config, cp *memCheckpoints, opts ...func(*Source)) *harness {
+func start(t *testing.T, c Config, cp *sourcestest.Checkpoints, opts ...func(*Source)) *harness {
 	t.Helper()
 	if cp == nil {
-		cp = newMemCheckpoints()
+		cp = sourcestest.NewCheckpoints()
 	}
 	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
 	h.m = sources.NewMetrics(nil)

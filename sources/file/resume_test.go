@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
 
 // bump moves a file's modification time forward, as a later write would.
@@ -121,7 +122,7 @@ func TestResumeNewFileOnReusedInode(t *testing.T) {
 	writeFile(t, path, "new file line one\nline two\n")
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	cp := newMemCheckpoints()
+	cp := sourcestest.NewCheckpoints()
 	old := []byte("old file line one\n")
 	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: encodePos([]filePos{{
 		current: true, id: identityOf(fi), fp: fingerprint{n: len(old), sum: hashBytes(old)}, path: path, off: int64(len(old)),
@@ -154,7 +155,7 @@ func TestResumeDuringGrace(t *testing.T) {
 func TestUnreadableCheckpointStartsOver(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "a1\n")
-	cp := newMemCheckpoints()
+	cp := sourcestest.NewCheckpoints()
 	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: "garbage"}))
 	core, logs := observer.New(zap.WarnLevel)
 	src, err := New("app", testConfig(path), cp, nil, zap.New(core))

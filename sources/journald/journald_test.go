@@ -30,26 +30,6 @@ func TestMain(m *testing.M) {
 // waitFor is how long a test waits for journald to hand over a line.
 const waitFor = 30 * time.Second
 
-// checkpoints is an in-memory sources.Checkpoints.
-type checkpoints struct {
-	mu  sync.Mutex
-	pos map[string]string
-}
-
-func (c *checkpoints) Load(_ context.Context, stream string) (string, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, ok := c.pos[stream]
-	return p, ok, nil
-}
-
-func (c *checkpoints) Save(_ context.Context, cur sources.Cursor) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pos[cur.Stream] = cur.Pos
-	return nil
-}
-
 // identifier is a SYSLOG_IDENTIFIER no other test or run uses.
 func identifier(t testing.TB) string {
 	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())

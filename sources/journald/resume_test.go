@@ -10,6 +10,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
 
 func TestRotationAndVacuumWhileFollowing(t *testing.T) {
@@ -50,7 +51,7 @@ func TestResumeFromCheckpoint(t *testing.T) {
 		}
 		t.Run(pair[0]+" then "+pair[1], func(t *testing.T) {
 			id := identifier(t)
-			cp := &checkpoints{pos: map[string]string{}}
+			cp := sourcestest.NewCheckpoints()
 			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: pair[0]}
 			send(t, env, id, numbered("line", 0, 20))
 
@@ -76,7 +77,7 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 	for _, reader := range readers {
 		t.Run(reader, func(t *testing.T) {
 			id := identifier(t)
-			cp := &checkpoints{pos: map[string]string{}}
+			cp := sourcestest.NewCheckpoints()
 			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}
 			src, err := New("journal", c, cp, nil, zaptest.NewLogger(t))
 			require.NoError(t, err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -84,18 +85,6 @@ func TestLoop(t *testing.T) {
 	require.False(t, fromEnd)
 }
 
-type checkpoints map[string]string
-
-func (c checkpoints) Load(_ context.Context, stream string) (string, bool, error) {
-	p, ok := c[stream]
-	return p, ok, nil
-}
-
-func (c checkpoints) Save(_ context.Context, cur sources.Cursor) error {
-	c[cur.Stream] = cur.Pos
-	return nil
-}
-
 func TestPosition(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -114,11 +103,12 @@ func TestPosition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig
 			c.StartAt = tt.startAt
-			cp := checkpoints{}
+			cp := sourcestest.NewCheckpoints()
 			s, err := New("kernel", c, cp, nil, zaptest.NewLogger(t))
 			require.NoError(t, err)
 			if tt.checkpoint != "" {
-				cp["/dev/kmsg"] = strings.ReplaceAll(tt.checkpoint, "BOOT", s.bootID)
+				pos := strings.ReplaceAll(tt.checkpoint, "BOOT", s.bootID)
+				require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: "/dev/kmsg", Pos: pos}))
 			}
 			after, fromEnd, err := s.position(context.Background())
 			require.NoError(t, err)
@@ -170,7 +160,7 @@ func TestDevKmsg(t *testing.T) {
 		testenv.Missing(t, "/dev/kmsg: %v", err)
 	}
 	marker := fmt.Sprintf("cowbell-kmsg-test-%d-%08x", os.Getpid(), rand.Uint32())
-	cp := checkpoints{}
+	cp := sourcestest.NewCheckpoints()
 	m := sources.NewMetrics(nil)
 	s, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
 	require.NoError(t, err)
