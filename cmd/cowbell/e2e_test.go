@@ -205,15 +205,6 @@ func criLine(at time.Time, msg string) string {
 	return at.UTC().Format(time.RFC3339Nano) + " stdout F " + msg + "\n"
 }
 
-func appendFile(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	require.NoError(t, err)
-	_, err = f.WriteString(s)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-}
-
 func writeConfig(t *testing.T, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "cowbell.yaml")
@@ -250,7 +241,7 @@ func TestEndToEndSeedLine(t *testing.T) {
 	dir := t.TempDir()
 	seedPath, entry := seedEntry(t)
 	logPath := filepath.Join(dir, "0.log")
-	appendFile(t, logPath, "")
+	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
@@ -265,8 +256,8 @@ metrics: {listen: %q}
 	d := startDaemon(t, cfg)
 
 	t0 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-	appendFile(t, logPath, criLine(t0, "1:M ordinary line that matches nothing"))
-	appendFile(t, logPath, criLine(t0.Add(time.Second), seedLine))
+	testenv.AppendFile(t, logPath, criLine(t0, "1:M ordinary line that matches nothing"))
+	testenv.AppendFile(t, logPath, criLine(t0.Add(time.Second), seedLine))
 	hook.waitFor(t, 1)
 	first := hook.received()[0]
 	require.Equal(t, "cowbell.incident/v1", first["schema"])
@@ -280,10 +271,10 @@ metrics: {listen: %q}
 	require.EqualValues(t, 1, first["count"])
 
 	// Inside the 10m cooldown (on the log's own time): folded, not sent.
-	appendFile(t, logPath, criLine(t0.Add(2*time.Minute), seedLine))
-	appendFile(t, logPath, criLine(t0.Add(3*time.Minute), seedLine))
+	testenv.AppendFile(t, logPath, criLine(t0.Add(2*time.Minute), seedLine))
+	testenv.AppendFile(t, logPath, criLine(t0.Add(3*time.Minute), seedLine))
 	// After it: sent, carrying what was folded in.
-	appendFile(t, logPath, criLine(t0.Add(12*time.Minute), seedLine))
+	testenv.AppendFile(t, logPath, criLine(t0.Add(12*time.Minute), seedLine))
 	hook.waitFor(t, 1)
 	got := hook.received()
 	require.Len(t, got, 2, "repeats inside the cooldown must not be sent")
@@ -321,7 +312,7 @@ func TestEndToEndPlainStamps(t *testing.T) {
 	dir := t.TempDir()
 	seedPath, _ := seedEntry(t)
 	logPath := filepath.Join(dir, "redis.log")
-	appendFile(t, logPath, "")
+	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 state_dir: %s/state
@@ -338,7 +329,7 @@ notifiers:
 	}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
 	for _, d := range []time.Duration{0, 2 * time.Minute, 3 * time.Minute, 12 * time.Minute} {
-		appendFile(t, logPath, redisLine(t0.Add(d)))
+		testenv.AppendFile(t, logPath, redisLine(t0.Add(d)))
 	}
 	hook.waitFor(t, 2)
 	got := hook.received()
@@ -368,7 +359,7 @@ func TestEndToEndKillDuringOutage(t *testing.T) {
   cooldown: 1h
 `), 0o600))
 	logPath := filepath.Join(dir, "app.log")
-	appendFile(t, logPath, "")
+	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
 	hook.setFailing(true)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
@@ -383,7 +374,7 @@ outbox: {min_backoff: 50ms, max_backoff: 200ms}
 	d := startDaemon(t, cfg)
 	progs := []string{"alpha", "bravo", "charlie", "delta"}
 	for _, p := range progs {
-		appendFile(t, logPath, p+": fork: Cannot allocate memory\n")
+		testenv.AppendFile(t, logPath, p+": fork: Cannot allocate memory\n")
 	}
 	// Wait until delivery is being attempted (and failing), then kill -9.
 	deadline := time.After(30 * time.Second)
@@ -424,7 +415,7 @@ func TestEndToEndDeadLetterRetry(t *testing.T) {
 	dir := t.TempDir()
 	seedPath, _ := seedEntry(t)
 	logPath := filepath.Join(dir, "redis.log")
-	appendFile(t, logPath, "")
+	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
 	hook.setRejecting(true)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -438,7 +429,7 @@ notifiers:
 metrics: {listen: %q}
 `, dir, seedPath, logPath, hook.URL, metricsAddr))
 	d := startDaemon(t, cfg)
-	appendFile(t, logPath, seedLine+"\n")
+	testenv.AppendFile(t, logPath, seedLine+"\n")
 	scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_outbox_dead_total{notifier="hook"} 1`)
 	d.stop(t, syscall.SIGTERM)
 

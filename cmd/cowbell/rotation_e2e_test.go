@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 // TestEndToEndRotationAndKill9: a writer appends numbered lines while the log is
@@ -27,7 +29,7 @@ func TestEndToEndRotationAndKill9(t *testing.T) {
   key: '{{.Rule}}/{{.Captures.n}}'
 `), 0o600))
 	logPath := filepath.Join(dir, "app.log")
-	appendFile(t, logPath, "")
+	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
 	hook.setFailing(true)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 const loadLines = 50000
@@ -114,7 +116,7 @@ func TestLoadAcrossRotations(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	appendFile(t, path, "END\n") // after it, nothing more is pending
+	testenv.AppendFile(t, path, "END\n") // after it, nothing more is pending
 	for !c.end.Load() {
 		require.True(t, time.Now().Before(deadline), "END never came")
 		time.Sleep(time.Millisecond)

@@ -161,15 +161,6 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // appendFile appends to a file, creating it.
-func appendFile(t *testing.T, path, content string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	require.NoError(t, err)
-	_, err = f.WriteString(content)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-}
-
 // openAppend opens a file for appending, as a logging process keeps it.
 func openAppend(t *testing.T, path string) *os.File {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/sources"
 	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
@@ -106,7 +107,7 @@ func TestResume(t *testing.T) {
 			c.StartAt = "end" // a checkpoint wins over start_at
 			h2 := start(t, c, h.cp)
 			h2.expect(tc.want...)
-			appendFile(t, path, "end\n")
+			testenv.AppendFile(t, path, "end\n")
 			h2.expect("end")
 			if tc.rotation != "" {
 				require.InDelta(t, 1, testutilCount(h2, tc.rotation), 0)
@@ -248,8 +249,8 @@ func TestRunAgainResumes(t *testing.T) {
 		require.NoError(t, <-done)
 		require.ElementsMatch(t, want, got)
 	}
-	run(func() { appendFile(t, busy, "b1\n") }, "b1") // quiet.log sent nothing
-	appendFile(t, quiet, "q1, written while no Run was going\n")
-	appendFile(t, busy, "b2\n")
+	run(func() { testenv.AppendFile(t, busy, "b1\n") }, "b1") // quiet.log sent nothing
+	testenv.AppendFile(t, quiet, "q1, written while no Run was going\n")
+	testenv.AppendFile(t, busy, "b2\n")
 	run(func() {}, "q1, written while no Run was going", "b2")
 }

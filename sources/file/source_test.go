@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -29,7 +30,7 @@ func TestWriteAndAppend(t *testing.T) {
 	require.Equal(t, path, lines[0].Cursor.Stream)
 	require.Nil(t, lines[0].Labels)
 	require.Equal(t, h.clock.Now(), lines[0].Time)
-	appendFile(t, path, "a3\n")
+	testenv.AppendFile(t, path, "a3\n")
 	h.expect("a3")
 	h.stop()
 	require.InDelta(t, 3, testutil.ToFloat64(h.m.LinesRead.WithLabelValues("app")), 0)
@@ -53,7 +54,7 @@ func TestStartAt(t *testing.T) {
 			if tc.startAt == "end" {
 				h.settle()
 			}
-			appendFile(t, path, "new\n")
+			testenv.AppendFile(t, path, "new\n")
 			h.expect(tc.want...)
 		})
 	}
@@ -77,7 +78,7 @@ func TestFileAppearingLaterIsReadFromItsBeginning(t *testing.T) {
 			lines := h.expect("b1", "b2")
 			require.Equal(t, filepath.Join(dir, "b.log"), lines[0].Stream)
 			writeFile(t, filepath.Join(dir, "c.txt"), "not matched\n")
-			appendFile(t, filepath.Join(dir, "a.log"), "a2\n")
+			testenv.AppendFile(t, filepath.Join(dir, "a.log"), "a2\n")
 			h.expect("a2")
 		})
 	}
@@ -102,7 +103,7 @@ func TestNotificationsUnavailable(t *testing.T) {
 			t.Fatal("no line came")
 		}
 		if want == "a1" {
-			appendFile(t, path, "a2\n")
+			testenv.AppendFile(t, path, "a2\n")
 		}
 	}
 	cancel()
@@ -221,7 +222,7 @@ func TestSymlinkRetarget(t *testing.T) {
 	_, err = wa.WriteString("late a\n")
 	require.NoError(t, err)
 	h.expect("late a")
-	appendFile(t, b, "b2\n")
+	testenv.AppendFile(t, b, "b2\n")
 	h.expect("b2")
 }
 
@@ -235,13 +236,13 @@ func TestPartialLineWaitsForFlushTimeout(t *testing.T) {
 	h.settle() // read, held: nothing is sent
 	h.clock.Add(c.FlushTimeout)
 	lines := h.expect("part")
-	appendFile(t, path, " of it\nnext\n")
+	testenv.AppendFile(t, path, " of it\nnext\n")
 	h.expect(" of it", "next")
 
 	// Restarting at the flushed line's cursor does not send it again.
 	h.stop()
 	h2 := start(t, c, h.cp)
-	appendFile(t, path, "after restart\n")
+	testenv.AppendFile(t, path, "after restart\n")
 	h2.expect("after restart")
 	require.NotEmpty(t, lines[0].Cursor.Pos)
 }
@@ -273,7 +274,7 @@ func TestTwoPathsOneFileReadOnce(t *testing.T) {
 	h := start(t, testConfig(filepath.Join(dir, "*.log")), nil)
 	lines := h.expect("a1")
 	h.settle()
-	appendFile(t, path, "a2\n")
+	testenv.AppendFile(t, path, "a2\n")
 	h.expect("a2")
 	require.Equal(t, path, lines[0].Stream)
 }
