@@ -6,6 +6,7 @@ import (
 	"unicode"
 
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 // Label and annotation values are cut to these sizes: Alertmanager takes larger ones,
@@ -67,7 +68,7 @@ func (n *Notifier) alertLabels(inc *notifiers.Incident) map[string]string {
 	set("severity", inc.Rule.Severity)
 	set("host", inc.Host)
 	set("source", inc.Source)
-	for _, k := range []string{"container", "namespace", "pod", "unit"} {
+	for _, k := range []string{sources.LabelContainer, sources.LabelNamespace, sources.LabelPod, sources.LabelUnit} {
 		set(k, inc.Labels[k])
 	}
 	set("incident_key", inc.Key)

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 // Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks). Lengths are
@@ -149,13 +150,13 @@ func overview(inc *notifiers.Incident) slack.Block {
 	add("Host", inc.Host)
 	add("Source", inc.Source)
 	var where []string
-	for _, k := range []string{"namespace", "pod", "container"} {
+	for _, k := range []string{sources.LabelNamespace, sources.LabelPod, sources.LabelContainer} {
 		if v := inc.Labels[k]; v != "" {
 			where = append(where, v)
 		}
 	}
 	add("Namespace/pod/container", strings.Join(where, "/"))
-	add("Unit", inc.Labels["unit"])
+	add("Unit", inc.Labels[sources.LabelUnit])
 	add("Count", counts(inc))
 	add("First seen", stamp(inc.FirstSeen))
 	add("Last seen", stamp(inc.LastSeen))

@@ -7,17 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// Label names of container log lines.
-const (
-	labelStream        = "stream"
-	labelContainerID   = "container_id"
-	labelContainerName = "container_name"
-	labelNamespace     = "namespace"
-	labelPod           = "pod"
-	labelPodUID        = "pod_uid"
-	labelContainer     = "container"
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 // maxDockerConfig bounds how much of a config.v2.json is read.
@@ -44,10 +35,10 @@ func dockerLabels(l map[string]string, p, dockerRoot string) {
 	if !isHexID(id) || !strings.HasPrefix(filepath.Base(p), id+"-json.log") {
 		return
 	}
-	l[labelContainerID] = id
+	l[sources.LabelContainerID] = id
 	for _, d := range []string{filepath.Join(dockerRoot, id), dir} {
 		if name, ok := dockerName(filepath.Join(d, "config.v2.json")); ok {
-			l[labelContainerName] = name
+			l[sources.LabelContainerName] = name
 			return
 		}
 	}
@@ -80,7 +71,7 @@ func podLabels(l map[string]string, p string) {
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || container == "" {
 		return
 	}
-	l[labelNamespace], l[labelPod], l[labelPodUID], l[labelContainer] = parts[0], parts[1], parts[2], container
+	l[sources.LabelNamespace], l[sources.LabelPod], l[sources.LabelPodUID], l[sources.LabelContainer] = parts[0], parts[1], parts[2], container
 }
 
 // containerLinkLabels reads /var/log/containers/<pod>_<namespace>_<container>-<id>.log.
@@ -97,8 +88,8 @@ func containerLinkLabels(l map[string]string, p string) {
 	if i <= 0 || !isHexID(parts[2][i+1:]) || parts[0] == "" || parts[1] == "" {
 		return
 	}
-	l[labelPod], l[labelNamespace], l[labelContainer] = parts[0], parts[1], parts[2][:i]
-	l[labelContainerID] = parts[2][i+1:]
+	l[sources.LabelPod], l[sources.LabelNamespace], l[sources.LabelContainer] = parts[0], parts[1], parts[2][:i]
+	l[sources.LabelContainerID] = parts[2][i+1:]
 }
 
 // isHexID reports whether s looks like a container id: at least 12 lower-case hex digits.
@@ -125,7 +116,7 @@ func lineLabels(base map[string]string, format Format, stream string, tmpl map[s
 	if !ok {
 		t = make(map[string]string, len(base)+1)
 		maps.Copy(t, base)
-		t[labelStream] = stream
+		t[sources.LabelStream] = stream
 		if tmpl != nil {
 			tmpl[stream] = t
 		}

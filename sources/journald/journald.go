@@ -24,14 +24,14 @@ import (
 
 // labelFields maps the journal fields kept on each line to their label names.
 var labelFields = [...]struct{ field, label string }{
-	{"_SYSTEMD_UNIT", "unit"},
-	{"SYSLOG_IDENTIFIER", "identifier"},
-	{"_PID", "pid"},
-	{"_COMM", "comm"},
-	{"_TRANSPORT", "transport"},
-	{"_HOSTNAME", "hostname"},
-	{"PRIORITY", "priority"},
-	{"_BOOT_ID", "boot_id"},
+	{"_SYSTEMD_UNIT", sources.LabelUnit},
+	{"SYSLOG_IDENTIFIER", sources.LabelIdentifier},
+	{"_PID", sources.LabelPID},
+	{"_COMM", sources.LabelComm},
+	{"_TRANSPORT", sources.LabelTransport},
+	{"_HOSTNAME", sources.LabelHostname},
+	{"PRIORITY", sources.LabelPriority},
+	{"_BOOT_ID", sources.LabelBootID},
 }
 
 // waitTimeout bounds each wait for new entries, so a cancelled context is noticed.
