@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers/webhook"
+	"github.com/cowbell-sidecar/cowbell/sources/file"
+	"github.com/cowbell-sidecar/cowbell/sources/journald"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -50,10 +53,10 @@ log: {level: debug, format: json}
 	require.Equal(t, "5m0s", c.Rules.DefaultCooldown.String())
 	require.Equal(t, "/host/proc", c.Snapshot.Proc)
 	require.Len(t, c.Sources, 3)
-	require.Equal(t, []string{"/var/log/redis/*.log"}, c.Sources[0].File.Paths)
-	require.Equal(t, "beginning", c.Sources[0].File.StartAt)
-	require.Equal(t, []string{"kernel"}, c.Sources[1].Journald.Transports)
-	require.Equal(t, "https://example.invalid/hook/secret", c.Notifiers[1].Webhook.URL.Reveal())
+	require.Equal(t, []string{"/var/log/redis/*.log"}, c.Sources[0].Config.(file.Config).Paths)
+	require.Equal(t, "beginning", c.Sources[0].Config.(file.Config).StartAt)
+	require.Equal(t, []string{"kernel"}, c.Sources[1].Config.(journald.Config).Transports)
+	require.Equal(t, "https://example.invalid/hook/secret", c.Notifiers[1].Config.(webhook.Config).URL.Reveal())
 	require.Equal(t, []string{"out"}, c.Default)
 	require.Equal(t, "json", c.Log.Format)
 }
@@ -122,8 +125,8 @@ func TestDefaults(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	require.Equal(t, []string{"redis", "postgres", "containers", "journal"}, names)
-	require.Equal(t, []string{filepath.Join(root, "var/log/postgresql/*.log")}, c.Sources[1].File.Paths)
-	require.Equal(t, []string{filepath.Join(root, "run/log/journal")}, c.Sources[3].Journald.Directories)
+	require.Equal(t, []string{filepath.Join(root, "var/log/postgresql/*.log")}, c.Sources[1].Config.(file.Config).Paths)
+	require.Equal(t, []string{filepath.Join(root, "run/log/journal")}, c.Sources[3].Config.(journald.Config).Directories)
 	require.Len(t, c.Notifiers, 1)
 	require.Equal(t, "console", c.Notifiers[0].Type)
 

@@ -30,7 +30,7 @@ func LiveProbe() Probe {
 
 // DefaultNotifiers is the console notifier, used when a configuration names none.
 func DefaultNotifiers() []Notifier {
-	return []Notifier{{Name: "console", Type: "console", Console: console.DefaultConfig}}
+	return []Notifier{{Name: "console", Type: "console", Config: console.DefaultConfig}}
 }
 
 // Well-known log locations the embedded defaults watch when they exist.
@@ -65,7 +65,7 @@ func Defaults(p Probe) *Config {
 		}
 		fc := file.DefaultConfig
 		fc.Paths, fc.Format = found, format
-		c.Sources = append(c.Sources, Source{Name: name, Type: "file", File: fc})
+		c.Sources = append(c.Sources, Source{Name: name, Type: "file", Config: fc})
 	}
 	add("redis", redisLogs, file.Format("plain"))
 	add("postgres", postgresLogs, file.Format("plain"))
@@ -76,11 +76,11 @@ func Defaults(p Probe) *Config {
 		if p.Root != "" {
 			jc.Directories = dirs
 		}
-		c.Sources = append(c.Sources, Source{Name: "journal", Type: "journald", Journald: jc})
+		c.Sources = append(c.Sources, Source{Name: "journal", Type: "journald", Config: jc})
 	} else if readable(filepath.Join(p.Root, "/dev/kmsg")) {
 		kc := kmsg.DefaultConfig
 		kc.Path = filepath.Join(p.Root, "/dev/kmsg")
-		c.Sources = append(c.Sources, Source{Name: "kernel", Type: "kmsg", Kmsg: kc})
+		c.Sources = append(c.Sources, Source{Name: "kernel", Type: "kmsg", Config: kc})
 	}
 	return &c
 }

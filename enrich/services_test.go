@@ -57,7 +57,7 @@ func TestRedisPassword(t *testing.T) {
 		c    RedisConfig
 		want string
 	}{
-		{"missing password file", RedisConfig{PasswordFile: "/nonexistent/redis-pass"}, "redis password: read secret file"},
+		{"missing password file", RedisConfig{PasswordFile: "/nonexistent/redis-pass"}, "redis password: password_file: read secret file"},
 		{"nobody listening", RedisConfig{Password: secret.Secret("hunter2")}, "redis info: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

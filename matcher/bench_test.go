@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"testing"
-	"time"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
@@ -77,30 +76,6 @@ func BenchmarkBaselineRegexpLoop(b *testing.B) {
 
 // BenchmarkObserve is the Tracker's per-line cost: matching plus incident bookkeeping
 // (the hit line repeats one open incident, folding inside the cooldown).
-func BenchmarkObserve(b *testing.B) {
-	for _, n := range benchSizes {
-		rs := syntheticRules(n)
-		for _, r := range rs {
-			r.Cooldown = dur(time.Hour)
-		}
-		m, err := New(rs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, bl := range benchLines(n) {
-			b.Run(fmt.Sprintf("rules=%d/line=%s", n, bl.name), func(b *testing.B) {
-				tr := NewTracker(m, Identity{Host: "db-1"}, func() time.Time { return t0 })
-				l := sources.Line{Source: "redis", Text: bl.text, Time: t0}
-				b.ReportAllocs()
-				b.SetBytes(int64(len(bl.text)))
-				for b.Loop() {
-					tr.Observe(l)
-				}
-			})
-		}
-	}
-}
-
 // BenchmarkAhoCorasickModule scans the same required literals with the aho-corasick
 // module: the reason the prefilter carries its own automaton is this allocation count.
 func BenchmarkAhoCorasickModule(b *testing.B) {

@@ -31,12 +31,12 @@ func (c *compiled) followBase() int32  { return c.allBase() + int32(len(c.all)) 
 func (c *compiled) resolveBase() int32 { return c.followBase() + int32(len(c.follow)) }
 
 // eval appends the rule's hit on l, if any; seg holds the rule's candidate entries.
-func (c *compiled) eval(l sources.Line, seg []int32, k kind, selectors bool, dst []Hit) []Hit {
+func (c *compiled) eval(l sources.Line, seg []int32, k Kind, selectors bool, dst []Hit) []Hit {
 	switch k {
-	case kindFollow:
-		return c.first(l, seg, c.follow, c.followBase(), selectors, dst)
-	case kindResolve:
-		return c.first(l, seg, c.resolve, c.resolveBase(), selectors, dst)
+	case KindFollow:
+		return c.first(l, seg, c.follow, c.followBase(), KindFollow, selectors, dst)
+	case KindResolve:
+		return c.first(l, seg, c.resolve, c.resolveBase(), KindResolve, selectors, dst)
 	}
 	return c.match(l, seg, selectors, dst)
 }
@@ -88,13 +88,13 @@ func (c *compiled) match(l sources.Line, seg []int32, selectors bool, dst []Hit)
 
 // first appends a hit for the first candidate pattern of pats (numbered from base)
 // that matches l.
-func (c *compiled) first(l sources.Line, seg []int32, pats []*regexp.Regexp, base int32, selectors bool, dst []Hit) []Hit {
+func (c *compiled) first(l sources.Line, seg []int32, pats []*regexp.Regexp, base int32, k Kind, selectors bool, dst []Hit) []Hit {
 	if !hasIn(seg, base, base+int32(len(pats))) || selectors && !c.selects(l) {
 		return dst
 	}
 	for i, re := range pats {
 		if has(seg, base+int32(i)) && re.MatchString(l.Text) {
-			return append(dst, Hit{Rule: c.rule, Line: l, Captures: addCaptures(nil, re, l.Text)})
+			return append(dst, Hit{Rule: c.rule, Line: l, Captures: addCaptures(nil, re, l.Text), Kind: k})
 		}
 	}
 	return dst

@@ -1,11 +1,9 @@
-// Package matcher decides which rules a line fires (Matcher, stateless) and what the
-// hits mean over time (Tracker: thresholds, cooldowns, grouping and resolve, keyed by
-// incident key, on event time). Both are synchronous and start no goroutines.
+// Package matcher decides which rules a line fires: Line → []Hit. It is pure: it keeps
+// no state between lines and starts no goroutines; what hits mean over time is the
+// incidents package's business.
 package matcher
 
 import (
-	"time"
-
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -14,75 +12,31 @@ import (
 type Hit struct {
 	Rule     *rules.Rule
 	Line     sources.Line
-	Captures map[string]string // named groups: "pid", "comm"
+	Captures map[string]string // named groups: rules.CapturePID, ...
+	Kind     Kind              // which of the rule's pattern lists fired
 }
 
-// EventKind is what a Tracker decided about an incident.
-type EventKind int
+// Kind says which of a rule's pattern lists a hit comes from.
+type Kind uint8
 
-// Event kinds. Open and Repeat and Resolve are notified; Fold only updates state.
+// Hit kinds.
 const (
-	// Open: a new incident (or a new occurrence of a key after a gap).
-	Open EventKind = iota + 1
-	// Repeat: a hit after the cooldown; State.Folded says how many were folded in.
-	Repeat
-	// Fold: a hit folded silently into an open incident (inside the cooldown, or a
-	// follow line).
-	Fold
-	// Resolve: a resolve line, a probe that cleared, or the quiet period passed.
-	Resolve
+	// KindMatch: the rule's match patterns (any, all, unless) fired: a hit that counts.
+	KindMatch Kind = iota
+	// KindFollow: one of its follow patterns matched: the aftermath of an incident.
+	KindFollow
+	// KindResolve: one of its resolve patterns matched: the condition cleared.
+	KindResolve
 )
 
-func (k EventKind) String() string {
+func (k Kind) String() string {
 	switch k {
-	case Open:
-		return "open"
-	case Repeat:
-		return "repeat"
-	case Fold:
-		return "fold"
-	case Resolve:
+	case KindMatch:
+		return "match"
+	case KindFollow:
+		return "follow"
+	case KindResolve:
 		return "resolve"
 	}
 	return "unknown"
-}
-
-// Notify reports whether receivers hear of this event.
-func (k EventKind) Notify() bool { return k == Open || k == Repeat || k == Resolve }
-
-// Event is one decision of the Tracker, with the incident's state after it.
-type Event struct {
-	Kind  EventKind
-	State State
-}
-
-// MaxLines caps the lines an incident keeps (newest last).
-const MaxLines = 20
-
-// State is one incident as the Tracker keeps it; it is what the state store persists,
-// so a restart neither forgets an open incident nor pages for it again.
-type State struct {
-	Key       string            `json:"key"`
-	Rule      string            `json:"rule"`
-	Source    string            `json:"source,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Captures  map[string]string `json:"captures,omitempty"`
-	Lines     []LineRef         `json:"lines,omitempty"` // newest last, at most MaxLines
-	Count     int               `json:"count"`           // hits since the occurrence opened
-	Folded    int               `json:"folded"`          // hits since the last notification
-	FirstSeen time.Time         `json:"first_seen"`
-	LastSeen  time.Time         `json:"last_seen"`
-	// Notified is when the last notification went out (event time); zero while a
-	// threshold is still pending.
-	Notified time.Time `json:"notified"`
-	Resolved bool      `json:"resolved,omitempty"`
-	// Pending holds hit times inside the threshold window before the incident opens.
-	Pending []time.Time `json:"pending,omitempty"`
-}
-
-// LineRef is a line kept in an incident.
-type LineRef struct {
-	Time   time.Time `json:"time"`
-	Text   string    `json:"text"`
-	Stream string    `json:"stream,omitempty"`
 }

@@ -25,15 +25,6 @@ type Matcher struct {
 	pre       *prefilter
 }
 
-// kind selects which patterns of a rule an evaluation runs.
-type kind int
-
-const (
-	kindMatch kind = iota
-	kindFollow
-	kindResolve
-)
-
 // Scratch sizes for one line's literal and candidate lists; they live on the caller's
 // stack and only a line holding unusually many literals spills to the heap.
 const (
@@ -89,7 +80,23 @@ func (m *Matcher) Match(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, kindMatch, true, dst)
+	return m.eval(l, c, KindMatch, true, dst)
+}
+
+// MatchAll appends to dst every hit of every kind on l, from one prefilter pass: the
+// match hits in rule order, then the follow hits, then the resolve hits. It returns dst
+// unchanged, without allocating, when l fires nothing.
+func (m *Matcher) MatchAll(l sources.Line, dst []Hit) []Hit {
+	var found [foundScratch]int32
+	var cand [candScratch]int32
+	c := m.pre.candidates(l.Text, found[:0], cand[:0])
+	if len(c) == 0 {
+		return dst
+	}
+	for _, k := range [...]Kind{KindMatch, KindFollow, KindResolve} {
+		dst = m.eval(l, c, k, true, dst)
+	}
+	return dst
 }
 
 // MatchFollow appends to dst a hit for every rule one of whose follow patterns matches
@@ -98,7 +105,7 @@ func (m *Matcher) MatchFollow(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, kindFollow, true, dst)
+	return m.eval(l, c, KindFollow, true, dst)
 }
 
 // MatchResolve appends to dst a hit for every rule one of whose resolve patterns
@@ -107,12 +114,12 @@ func (m *Matcher) MatchResolve(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, kindResolve, true, dst)
+	return m.eval(l, c, KindResolve, true, dst)
 }
 
 // eval runs the candidate entries, grouped by rule (entry ids are laid out rule by
 // rule, so a sorted list keeps each rule's entries together and hits in rule order).
-func (m *Matcher) eval(l sources.Line, cand []int32, k kind, selectors bool, dst []Hit) []Hit {
+func (m *Matcher) eval(l sources.Line, cand []int32, k Kind, selectors bool, dst []Hit) []Hit {
 	for i := 0; i < len(cand); {
 		ri := m.entryRule[cand[i]]
 		j := i + 1

@@ -3,7 +3,6 @@ package matcher
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -174,7 +173,6 @@ func TestMatchNoAllocs(t *testing.T) {
 	for _, n := range []int{3, 100, 1000} {
 		rs := syntheticRules(n)
 		m := newMatcher(t, rs...)
-		tr := NewTracker(m, Identity{Host: "h"}, func() time.Time { return t0 })
 		for _, text := range []string{
 			"1:M 01 Jan 2024 00:00:00.000 * Background saving started by pid 42",
 			"1:M 01 Jan 2024 00:00:00.000 * " + syntheticMessage(n/2) + " but not quite",
@@ -183,12 +181,12 @@ func TestMatchNoAllocs(t *testing.T) {
 			t.Run(fmt.Sprintf("rules=%d/%q", n, text), func(t *testing.T) {
 				l := line(text)
 				require.Empty(t, m.Match(l, nil))
-				require.Empty(t, tr.Observe(l))
+				require.Empty(t, m.MatchAll(l, nil))
 				dst := make([]Hit, 0, 4)
 				require.Zero(t, testing.AllocsPerRun(100, func() { dst = m.Match(l, dst[:0]) }))
 				require.Zero(t, testing.AllocsPerRun(100, func() { dst = m.MatchFollow(l, dst[:0]) }))
 				require.Zero(t, testing.AllocsPerRun(100, func() { dst = m.MatchResolve(l, dst[:0]) }))
-				require.Zero(t, testing.AllocsPerRun(100, func() { _ = tr.Observe(l) }))
+				require.Zero(t, testing.AllocsPerRun(100, func() { dst = m.MatchAll(l, dst[:0]) }))
 			})
 		}
 	}

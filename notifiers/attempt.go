@@ -10,13 +10,14 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
 // deliver makes one attempt at an entry and records its outcome in the store: acked,
 // postponed with backoff, or dead-lettered. Only store errors are returned.
 func (w *worker) deliver(ctx context.Context, e state.Entry) error {
-	var inc Incident
+	var inc incidents.Incident
 	if err := json.Unmarshal(e.Incident, &inc); err != nil {
 		return w.bury(e, fmt.Errorf("decode queued incident: %w", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
@@ -59,8 +60,19 @@ func NewDispatcher(st *state.Store, ns map[string]Notifier, c DispatcherConfig, 
 	return d
 }
 
+// Prime hands each receiver that is a Primer the open incidents routed to it (by
+// configured name), before Run: incidents still open from before a restart.
+func (d *Dispatcher) Prime(open map[string][]*incidents.Incident) {
+	for name, incs := range open {
+		if p, ok := d.ns[name].(Primer); ok && len(incs) > 0 {
+			p.Prime(incs)
+		}
+	}
+}
+
 // Run delivers until ctx is done, then lets each attempt in flight finish under a
-// short deadline and returns nil. It returns an error only when the store fails.
+// short deadline and returns nil; receivers that are Runners run beside their queues
+// until then. It returns an error only when the store or a Runner fails.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.warnUnconfigured()
 	names := make([]string, 0, len(d.ns))
@@ -70,8 +82,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	slices.Sort(names)
 	g, ctx := errgroup.WithContext(ctx)
 	for _, name := range names {
-		w := &worker{d: d, name: name, n: d.ns[name], log: d.log.With(zap.String("notifier", name))}
+		n := d.ns[name]
+		w := &worker{d: d, name: name, n: n, log: d.log.With(zap.String("notifier", name))}
 		g.Go(func() error { return w.run(ctx) })
+		if r, ok := n.(Runner); ok {
+			g.Go(func() error {
+				if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("notifier %s: %w", name, err)
+				}
+				return nil
+			})
+		}
 	}
 	return g.Wait()
 }

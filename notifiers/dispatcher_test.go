@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
@@ -23,7 +23,7 @@ import (
 type endpoint struct {
 	*httptest.Server
 	clk  *clock
-	plan func(n int, inc *notifiers.Incident) (status int, hang bool, header http.Header, body string)
+	plan func(n int, inc *incidents.Incident) (status int, hang bool, header http.Header, body string)
 
 	mu    sync.Mutex
 	n     int
@@ -31,7 +31,7 @@ type endpoint struct {
 	times []time.Time // by the virtual clock, of every request
 }
 
-func newEndpoint(t *testing.T, clk *clock, plan func(n int, inc *notifiers.Incident) (int, bool, http.Header, string)) *endpoint {
+func newEndpoint(t *testing.T, clk *clock, plan func(n int, inc *incidents.Incident) (int, bool, http.Header, string)) *endpoint {
 	e := &endpoint{clk: clk, plan: plan}
 	e.Server = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.Close)
@@ -39,7 +39,7 @@ func newEndpoint(t *testing.T, clk *clock, plan func(n int, inc *notifiers.Incid
 }
 
 func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
-	var inc notifiers.Incident
+	var inc incidents.Incident
 	if err := json.NewDecoder(r.Body).Decode(&inc); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -77,7 +77,7 @@ func (e *endpoint) requestTimes() []time.Time {
 
 func newWebhook(t *testing.T, url string) *webhook.Notifier {
 	t.Helper()
-	n, err := webhook.New(webhook.Config{URL: secret.Secret(url), Secret: "s3cret", Timeout: time.Minute}, zaptest.NewLogger(t))
+	n, err := webhook.New(webhook.Config{URL: secret.Secret(url), Secret: "s3cret", HTTPConfig: notifiers.HTTPConfig{Timeout: time.Minute}}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	return n
 }
@@ -93,7 +93,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
 	clk := newClock(time.Now())
 	failures := map[int]string{1: "500", 2: "hang", 3: "503", 4: "hang", 5: "502", 6: "500", 7: "429"}
-	ep := newEndpoint(t, clk, func(n int, _ *notifiers.Incident) (int, bool, http.Header, string) {
+	ep := newEndpoint(t, clk, func(n int, _ *incidents.Incident) (int, bool, http.Header, string) {
 		switch failures[n] {
 		case "hang":
 			return 0, true, nil, ""
@@ -111,11 +111,11 @@ func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
 	cfg := notifiers.DispatcherConfig{Timeout: time.Second, MinBackoff: time.Second, MaxBackoff: time.Minute}
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL), "rec": rec}, cfg, clk)
 
-	want := enqueue(t, st, names, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))
-	want = append(want, enqueue(t, st, names, incident("c", 1, notifiers.StatusFiring), incident("a", 2, notifiers.StatusFiring))...)
+	want := enqueue(t, st, names, incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
+	want = append(want, enqueue(t, st, names, incident("c", 1, incidents.StatusFiring), incident("a", 2, incidents.StatusFiring))...)
 	stop := r.start(t)
-	want = append(want, enqueue(t, st, names, incident("b", 2, notifiers.StatusResolved), incident("c", 2, notifiers.StatusFiring))...)
-	want = append(want, enqueue(t, st, names, incident("a", 3, notifiers.StatusResolved), incident("c", 3, notifiers.StatusResolved))...)
+	want = append(want, enqueue(t, st, names, incident("b", 2, incidents.StatusResolved), incident("c", 2, incidents.StatusFiring))...)
+	want = append(want, enqueue(t, st, names, incident("a", 3, incidents.StatusResolved), incident("c", 3, incidents.StatusResolved))...)
 
 	rec.WaitDelivered(t, len(want))
 	waitFor(t, "the endpoint receives everything", func() bool { return len(ep.received()) >= len(want) })
@@ -144,7 +144,7 @@ func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
 	require.Greater(t, waits[4], waits[0], "the backoff grows")
 }
 
-func labels(incs []*notifiers.Incident) []string {
+func labels(incs []*incidents.Incident) []string {
 	var out []string
 	for _, inc := range incs {
 		out = append(out, label(inc))
@@ -155,7 +155,7 @@ func labels(incs []*notifiers.Incident) []string {
 // A 429 with Retry-After: 1 is waited out even though the backoff is shorter.
 func TestDispatcherHonoursRetryAfter(t *testing.T) {
 	clk := newClock(time.Now())
-	ep := newEndpoint(t, clk, func(n int, _ *notifiers.Incident) (int, bool, http.Header, string) {
+	ep := newEndpoint(t, clk, func(n int, _ *incidents.Incident) (int, bool, http.Header, string) {
 		if n == 1 {
 			return http.StatusTooManyRequests, false, http.Header{"Retry-After": {"1"}}, "slow down"
 		}
@@ -165,7 +165,7 @@ func TestDispatcherHonoursRetryAfter(t *testing.T) {
 	defer st.Close()
 	cfg := notifiers.DispatcherConfig{Timeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond}
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL)}, cfg, clk)
-	want := enqueue(t, st, []string{"hook"}, incident("a", 1, notifiers.StatusFiring))
+	want := enqueue(t, st, []string{"hook"}, incident("a", 1, incidents.StatusFiring))
 	stop := r.start(t)
 	waitFor(t, "delivery after the wait", func() bool { return len(ep.received()) == 1 })
 	require.NoError(t, stop())
@@ -181,7 +181,7 @@ func TestDispatcherHonoursRetryAfter(t *testing.T) {
 // loudly, and the entries behind it are still delivered.
 func TestDispatcherDeadLettersPermanentFailure(t *testing.T) {
 	clk := newClock(time.Now())
-	ep := newEndpoint(t, clk, func(_ int, inc *notifiers.Incident) (int, bool, http.Header, string) {
+	ep := newEndpoint(t, clk, func(_ int, inc *incidents.Incident) (int, bool, http.Header, string) {
 		if inc.Key == "bad" {
 			return http.StatusBadRequest, false, nil, "invalid payload: missing field summary"
 		}
@@ -190,7 +190,7 @@ func TestDispatcherDeadLettersPermanentFailure(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL)}, notifiers.DefaultDispatcherConfig, clk)
-	enqueue(t, st, []string{"hook"}, incident("good", 1, notifiers.StatusFiring), incident("bad", 1, notifiers.StatusFiring), incident("good", 2, notifiers.StatusFiring))
+	enqueue(t, st, []string{"hook"}, incident("good", 1, incidents.StatusFiring), incident("bad", 1, incidents.StatusFiring), incident("good", 2, incidents.StatusFiring))
 	stop := r.start(t)
 	waitFor(t, "the good ones arrive", func() bool { return len(ep.received()) == 2 })
 	require.NoError(t, stop())
@@ -217,7 +217,7 @@ func TestDispatcherDeadLettersNotifierError(t *testing.T) {
 	defer st.Close()
 	rec := notifierstest.New(notifierstest.Result{Err: errors.New("channel_not_found")})
 	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, notifiers.DefaultDispatcherConfig, newClock(time.Now()))
-	enqueue(t, st, []string{"rec"}, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))
+	enqueue(t, st, []string{"rec"}, incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
 	stop := r.start(t)
 	rec.WaitDelivered(t, 1)
 	require.NoError(t, stop())
@@ -247,7 +247,7 @@ func TestDispatcherBoundDropsOldest(t *testing.T) {
 			rec := notifierstest.New()
 			r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, tt.cfg, newClock(time.Now().Add(tt.clockAt)))
 			for i := 1; i <= 5; i++ {
-				enqueue(t, st, []string{"rec"}, incident("k", i, notifiers.StatusFiring))
+				enqueue(t, st, []string{"rec"}, incident("k", i, incidents.StatusFiring))
 			}
 			stop := r.start(t)
 			waitFor(t, "the drops", func() bool {

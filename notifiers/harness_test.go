@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
@@ -54,9 +55,9 @@ func (c *clock) Waits() []time.Duration {
 }
 
 // notifyFunc is a notifier written inline in a test.
-type notifyFunc func(ctx context.Context, inc *notifiers.Incident) (bool, error)
+type notifyFunc func(ctx context.Context, inc *incidents.Incident) (bool, error)
 
-func (f notifyFunc) Notify(ctx context.Context, inc *notifiers.Incident) (bool, error) {
+func (f notifyFunc) Notify(ctx context.Context, inc *incidents.Incident) (bool, error) {
 	return f(ctx, inc)
 }
 
@@ -139,22 +140,22 @@ func openStore(t *testing.T, dir string) *state.Store {
 }
 
 // incident makes the n-th notification of key.
-func incident(key string, n int, status notifiers.Status) *notifiers.Incident {
+func incident(key string, n int, status incidents.Status) *incidents.Incident {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	return &notifiers.Incident{
-		Schema: notifiers.Schema, Status: status, Key: key,
-		Rule:    notifiers.RuleRef{ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE", Severity: "critical"},
+	return &incidents.Incident{
+		Schema: incidents.Schema, Status: status, Key: key,
+		Rule:    incidents.RuleRef{ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE", Severity: "critical"},
 		Summary: "Redis cannot fork", Host: "node-1", Count: n,
-		Lines:     []notifiers.Line{{Time: t0, Text: "Can't save in background: fork: Cannot allocate memory"}},
-		FirstSeen: t0, LastSeen: t0.Add(time.Duration(n) * time.Minute), Advice: []notifiers.Advice{},
+		Lines:     []incidents.Line{{Time: t0, Text: "Can't save in background: fork: Cannot allocate memory"}},
+		FirstSeen: t0, LastSeen: t0.Add(time.Duration(n) * time.Minute), Advice: []incidents.Advice{},
 	}
 }
 
 // label is how tests name one notification: key#count.
-func label(inc *notifiers.Incident) string { return fmt.Sprintf("%s#%d", inc.Key, inc.Count) }
+func label(inc *incidents.Incident) string { return fmt.Sprintf("%s#%d", inc.Key, inc.Count) }
 
 // enqueue commits incs for each of the notifiers in one batch, as the pipeline does.
-func enqueue(t *testing.T, st *state.Store, names []string, incs ...*notifiers.Incident) []string {
+func enqueue(t *testing.T, st *state.Store, names []string, incs ...*incidents.Incident) []string {
 	t.Helper()
 	var b state.Batch
 	var labels []string

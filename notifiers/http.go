@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
 )
 
 // MaxQuotedBody is how much of an endpoint's answer an error quotes.
@@ -42,7 +44,8 @@ func Retryable(code int) bool {
 // holds a token.
 var ErrNotHTTPURL = errors.New("not an absolute http or https URL")
 
-// CheckURL accepts an absolute http or https URL and returns ErrNotHTTPURL otherwise.
+// CheckURL accepts an absolute http or https URL (surrounding spaces aside) and returns
+// ErrNotHTTPURL otherwise.
 func CheckURL(raw string) error {
 	if _, ok := webURL(raw); !ok {
 		return ErrNotHTTPURL
@@ -52,7 +55,7 @@ func CheckURL(raw string) error {
 
 // webURL parses raw and reports whether it is an absolute http or https URL.
 func webURL(raw string) (*url.URL, bool) {
-	u, err := url.Parse(raw)
+	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, false
 	}
@@ -85,7 +88,7 @@ func Post(ctx context.Context, c *http.Client, rawURL, contentType string, body 
 func Do(ctx context.Context, c *http.Client, method, rawURL, contentType string, body []byte, headers ...Header) (answer []byte, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
 	if err != nil {
-		return nil, false, RedactURL(err)
+		return nil, false, secret.Redact(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -98,7 +101,7 @@ func Do(ctx context.Context, c *http.Client, method, rawURL, contentType string,
 	if err != nil {
 		// Network errors, timeouts and cancellation may all succeed later; the
 		// Dispatcher decides whether there is a later.
-		return nil, true, RedactURL(err)
+		return nil, true, secret.Redact(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
@@ -125,41 +128,3 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
-
-// RedactURL strips the URL from a *url.Error (it carries tokens and webhook paths),
-// keeping the operation and the cause.
-func RedactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		inner := ue.Err
-		if errors.Is(inner, context.DeadlineExceeded) || ue.Timeout() {
-			return fmt.Errorf("%s: timeout: %w", strings.ToLower(ue.Op), redactedCause{inner})
-		}
-		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), redactedCause{inner})
-	}
-	return err
-}
-
-// redactedCause keeps errors.Is working on the cause (context.Canceled, ...) while
-// printing it without any URL the cause's own text might repeat.
-type redactedCause struct{ err error }
-
-func (r redactedCause) Error() string {
-	msg := r.err.Error()
-	for _, scheme := range []string{"https://", "http://"} {
-		for {
-			i := strings.Index(msg, scheme)
-			if i < 0 {
-				break
-			}
-			j := i + len(scheme)
-			for j < len(msg) && msg[j] != ' ' && msg[j] != '"' && msg[j] != '\'' {
-				j++
-			}
-			msg = msg[:i] + "<url>" + msg[j:]
-		}
-	}
-	return msg
-}
-
-func (r redactedCause) Unwrap() error { return r.err }

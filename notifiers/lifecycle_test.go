@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
@@ -25,7 +26,7 @@ func TestDispatcherRestartResumes(t *testing.T) {
 		down.Script(notifierstest.Result{Retry: true, Err: errors.New("dial tcp: connection refused")})
 	}
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": down}, notifiers.DefaultDispatcherConfig, clk)
-	want := enqueue(t, st, []string{"hook"}, incident("a", 1, notifiers.StatusFiring), incident("b", 1, notifiers.StatusFiring))
+	want := enqueue(t, st, []string{"hook"}, incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
 	stop := r.start(t)
 	down.WaitAttempts(t, 3)
 	require.NoError(t, stop())
@@ -70,7 +71,7 @@ func TestDispatcherShutdownFinishesInFlight(t *testing.T) {
 			started, release := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			var ctxErrAtAnswer error
-			n := notifyFunc(func(ctx context.Context, _ *notifiers.Incident) (bool, error) {
+			n := notifyFunc(func(ctx context.Context, _ *incidents.Incident) (bool, error) {
 				once.Do(func() { close(started) })
 				select {
 				case <-release:
@@ -82,7 +83,7 @@ func TestDispatcherShutdownFinishesInFlight(t *testing.T) {
 			})
 			r := newRig(t, st, map[string]notifiers.Notifier{"hook": n}, notifiers.DefaultDispatcherConfig, newClock(time.Now()))
 			notifiers.SetGrace(r.d, tt.grace)
-			enqueue(t, st, []string{"hook"}, incident("a", 1, notifiers.StatusFiring))
+			enqueue(t, st, []string{"hook"}, incident("a", 1, incidents.StatusFiring))
 			stop := r.start(t)
 			<-started
 			stopped := make(chan error, 1)
@@ -115,7 +116,7 @@ func TestDispatcherAttemptTimeout(t *testing.T) {
 	rec := notifierstest.New(notifierstest.Result{Hold: make(chan struct{})})
 	cfg := notifiers.DispatcherConfig{Timeout: 20 * time.Millisecond}
 	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, cfg, newClock(time.Now()))
-	enqueue(t, st, []string{"rec"}, incident("a", 1, notifiers.StatusFiring))
+	enqueue(t, st, []string{"rec"}, incident("a", 1, incidents.StatusFiring))
 	stop := r.start(t)
 	rec.WaitDelivered(t, 1)
 	require.NoError(t, stop())
@@ -130,7 +131,7 @@ func TestDispatcherWarnsOfUnconfiguredNotifier(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	rec := notifierstest.New()
-	enqueue(t, st, []string{"gone", "rec"}, incident("a", 1, notifiers.StatusFiring))
+	enqueue(t, st, []string{"gone", "rec"}, incident("a", 1, incidents.StatusFiring))
 	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, notifiers.DefaultDispatcherConfig, newClock(time.Now()))
 	stop := r.start(t)
 	rec.WaitDelivered(t, 1)

@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/rules"
 )
@@ -61,7 +62,7 @@ func (r *Route) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // matches reports whether the route takes inc.
-func (r *Route) matches(inc *Incident) bool {
+func (r *Route) matches(inc *incidents.Incident) bool {
 	if len(r.Severity) > 0 && !slices.Contains(r.Severity, inc.Rule.Severity) {
 		return false
 	}
@@ -103,7 +104,7 @@ func NewRouter(routes []Route, defaults []string) *Router {
 
 // Route returns the names of the notifiers inc goes to, deduplicated, in the order
 // the routes name them.
-func (r *Router) Route(inc *Incident) []string {
+func (r *Router) Route(inc *incidents.Incident) []string {
 	var out []string
 	matched := false
 	for i := range r.routes {

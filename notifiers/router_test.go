@@ -6,13 +6,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
-func routedIncident(id, severity string, tags []string, labels map[string]string) *notifiers.Incident {
-	return &notifiers.Incident{
-		Key: id + "/h", Rule: notifiers.RuleRef{ID: id, Severity: severity, Tags: tags}, Labels: labels,
+func routedIncident(id, severity string, tags []string, labels map[string]string) *incidents.Incident {
+	return &incidents.Incident{
+		Key: id + "/h", Rule: incidents.RuleRef{ID: id, Severity: severity, Tags: tags}, Labels: labels,
 	}
 }
 
@@ -26,7 +27,7 @@ func TestRouter(t *testing.T) {
 	r := notifiers.NewRouter(routes, []string{"console"})
 	tests := []struct {
 		name string
-		inc  *notifiers.Incident
+		inc  *incidents.Incident
 		want []string
 	}{
 		{"first route wins", routedIncident("redis/bgsave-fork-enomem", "critical", []string{"overcommit"}, nil), []string{"pager", "slack"}},

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -47,31 +48,31 @@ func TestDocumentedExampleValidates(t *testing.T) {
 	for _, b := range blocks {
 		require.NoError(t, validate(t, s, b[1]))
 		// The example is also what the Go type reads and writes, field for field.
-		var inc notifiers.Incident
+		var inc incidents.Incident
 		dec := json.NewDecoder(bytes.NewReader(b[1]))
 		dec.DisallowUnknownFields()
 		require.NoError(t, dec.Decode(&inc))
-		require.Equal(t, notifiers.Schema, inc.Schema)
+		require.Equal(t, incidents.Schema, inc.Schema)
 	}
 }
 
 func TestIncidentJSONValidates(t *testing.T) {
 	s := incidentSchema(t)
 	now := time.Date(2026, 11, 30, 3, 12, 9, 0, time.UTC)
-	full := &notifiers.Incident{
-		Schema: notifiers.Schema, Status: notifiers.StatusResolved, Key: "kernel/oom-kill@h",
-		Rule:    notifiers.RuleRef{ID: "kernel/oom-kill", Title: "OOM kill", Severity: "critical", Tags: []string{"kernel"}},
+	full := &incidents.Incident{
+		Schema: incidents.Schema, Status: incidents.StatusResolved, Key: "kernel/oom-kill@h",
+		Rule:    incidents.RuleRef{ID: "kernel/oom-kill", Title: "OOM kill", Severity: "critical", Tags: []string{"kernel"}},
 		Summary: "OOM kill (h)", Host: "h", Source: "journal", Labels: map[string]string{"unit": "x"},
-		Lines: []notifiers.Line{{Time: now, Text: "Out of memory: Killed process 1 (postgres)"}},
+		Lines: []incidents.Line{{Time: now, Text: "Out of memory: Killed process 1 (postgres)"}},
 		Count: 1, Captures: map[string]string{"pid": "1"}, FirstSeen: now, LastSeen: now, ResolvedAt: &now,
-		Advice:   []notifiers.Advice{{Text: "x", When: "commit.mode != 2", Facts: map[string]string{"commit.mode": "0"}, SuccessRate: 0.5}},
-		DeadEnds: []notifiers.DeadEnd{{Action: "a", Why: "b", FailRate: 0.9}},
-		Related:  []notifiers.Related{{Rule: "postgres/backend-sigkill", Key: "k", PID: "1", Time: now, Line: "server process (PID 1) was terminated by signal 9: Killed"}},
+		Advice:   []incidents.Advice{{Text: "x", When: "commit.mode != 2", Facts: map[string]string{"commit.mode": "0"}, SuccessRate: 0.5}},
+		DeadEnds: []incidents.DeadEnd{{Action: "a", Why: "b", FailRate: 0.9}},
+		Related:  []incidents.Related{{Rule: "postgres/backend-sigkill", Key: "k", PID: "1", Time: now, Line: "server process (PID 1) was terminated by signal 9: Killed"}},
 		Snapshot: &facts.Snapshot{Taken: now, VM: map[string]int64{"overcommit_memory": 2}, Meminfo: map[string]int64{"MemTotal": 1},
 			Commit: facts.Commit{Mode: 2}, Cgroup: facts.Cgroup{Version: 2, LimitBytes: -1}},
 	}
 	minimal := notifiers.TestIncident("h", now)
-	for name, inc := range map[string]*notifiers.Incident{"full": full, "test incident": minimal} {
+	for name, inc := range map[string]*incidents.Incident{"full": full, "test incident": minimal} {
 		t.Run(name, func(t *testing.T) {
 			body, err := json.Marshal(inc)
 			require.NoError(t, err)

@@ -3,6 +3,8 @@ package notifiers
 import (
 	"strconv"
 	"time"
+
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 // TestTitle is the title of the incident `cowbell notify test` sends.
@@ -14,13 +16,13 @@ const TestRuleID = "cowbell/test"
 // TestIncident makes the incident `cowbell notify test` sends: clearly marked (Test,
 // its title, an info severity, a "test" tag) and carrying a key of its own, so that no
 // receiver folds it into an earlier test or a real incident.
-func TestIncident(host string, now time.Time) *Incident {
+func TestIncident(host string, now time.Time) *incidents.Incident {
 	now = now.UTC().Truncate(time.Second)
-	return &Incident{
-		Schema: Schema,
-		Status: StatusFiring,
+	return &incidents.Incident{
+		Schema: incidents.Schema,
+		Status: incidents.StatusFiring,
 		Key:    TestRuleID + "/" + host + "/" + strconv.FormatInt(now.Unix(), 10),
-		Rule: RuleRef{
+		Rule: incidents.RuleRef{
 			ID:       TestRuleID,
 			Title:    TestTitle,
 			Severity: "info",
@@ -29,7 +31,7 @@ func TestIncident(host string, now time.Time) *Incident {
 		Summary: TestTitle,
 		Host:    host,
 		Source:  "cowbell",
-		Lines: []Line{{
+		Lines: []incidents.Line{{
 			Time: now,
 			Text: "cowbell notify test: checking that notifications reach this receiver",
 		}},
@@ -37,7 +39,7 @@ func TestIncident(host string, now time.Time) *Incident {
 		FirstSeen: now,
 		LastSeen:  now,
 		RootCause: "Someone ran `cowbell notify test` on " + host + " to check delivery.",
-		Advice:    []Advice{{Text: "No action needed: this notification only shows that delivery works."}},
+		Advice:    []incidents.Advice{{Text: "No action needed: this notification only shows that delivery works."}},
 		Test:      true,
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -16,8 +17,8 @@ func TestTestIncident(t *testing.T) {
 	inc := notifiers.TestIncident("node-7", now)
 	require.True(t, inc.Test)
 	require.Equal(t, "cowbell test notification — not a real incident", inc.Rule.Title)
-	require.Equal(t, notifiers.StatusFiring, inc.Status)
-	require.Equal(t, notifiers.Schema, inc.Schema)
+	require.Equal(t, incidents.StatusFiring, inc.Status)
+	require.Equal(t, incidents.Schema, inc.Schema)
 	require.Equal(t, "node-7", inc.Host)
 	require.True(t, strings.HasPrefix(inc.Key, "cowbell/test/node-7/"), inc.Key)
 	require.NotEqual(t, inc.Key, notifiers.TestIncident("node-7", now.Add(time.Minute)).Key, "each test has its own key")
@@ -25,7 +26,7 @@ func TestTestIncident(t *testing.T) {
 
 	body, err := json.Marshal(inc)
 	require.NoError(t, err)
-	var back notifiers.Incident
+	var back incidents.Incident
 	require.NoError(t, json.Unmarshal(body, &back))
 	require.Equal(t, *inc, back)
 	require.Contains(t, string(body), `"test":true`)

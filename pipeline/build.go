@@ -1,83 +1,198 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/config"
+	"github.com/cowbell-sidecar/cowbell/enrich"
+	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
-	"github.com/cowbell-sidecar/cowbell/notifiers/alertmanager"
-	"github.com/cowbell-sidecar/cowbell/notifiers/console"
-	"github.com/cowbell-sidecar/cowbell/notifiers/pagerduty"
-	"github.com/cowbell-sidecar/cowbell/notifiers/slack"
-	"github.com/cowbell-sidecar/cowbell/notifiers/webhook"
-	"github.com/cowbell-sidecar/cowbell/notifiers/zenduty"
+	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
-	"github.com/cowbell-sidecar/cowbell/sources/file"
-	"github.com/cowbell-sidecar/cowbell/sources/journald"
-	"github.com/cowbell-sidecar/cowbell/sources/kmsg"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
-// NewSource builds one configured source. Plug-ins are chosen here and nowhere else.
-func NewSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (sources.Source, error) {
-	s, err := newSource(c, cp, m, log)
+// New loads rules, opens the store and builds every stage; nothing runs yet. Every
+// source and receiver that cannot be built is reported, not only the first.
+func New(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	rs, err := LoadRules(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", c.Name, err)
+		return nil, err
 	}
-	return s, nil
-}
-
-func newSource(c config.Source, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (sources.Source, error) {
-	log = log.With(zap.String("source", c.Name))
-	switch c.Type { // one case per source type
-	case "file":
-		return file.New(c.Name, c.File, cp, m, log)
-	case "journald":
-		return journald.New(c.Name, c.Journald, cp, m, log)
-	case "kmsg":
-		return kmsg.New(c.Name, c.Kmsg, cp, m, log)
-	case "stdin": // `cat old.log | cowbell run`, or a pipe from another program
-		return sources.NewReader(c.Name, os.Stdin, m), nil
-	}
-	return nil, fmt.Errorf("unknown type %q", c.Type)
-}
-
-// NewNotifier builds one configured receiver. st may be nil (no durable receiver
-// state, as in `cowbell notify test`).
-func NewNotifier(c config.Notifier, st *state.Store, log *zap.Logger) (notifiers.Notifier, error) {
-	n, err := newNotifier(c, st, log)
+	st, err := state.Open(cfg.StateDir, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("notifier %q: %w", c.Name, err)
+		return nil, err
 	}
-	return n, nil
+	p, err := build(ctx, cfg, o, rs, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
-func newNotifier(c config.Notifier, st *state.Store, log *zap.Logger) (notifiers.Notifier, error) {
-	log = log.With(zap.String("notifier", c.Name))
-	switch c.Type { // one case per receiver
-	case "console":
-		w := os.Stdout
-		if c.Console.Output == "stderr" {
-			w = os.Stderr
+func build(ctx context.Context, cfg *config.Config, o Options, rs []*rules.Rule, st *state.Store) (*Pipeline, error) {
+	m, err := matcher.New(rs)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{
+		cfg: cfg, log: o.Log, now: o.Now, store: st,
+		rules:    newRuleSet(rs),
+		enricher: enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
+		metrics:  metrics,
+	}
+	snap := p.enricher.Snapshot(ctx)
+	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}
+	p.tracker = incidents.NewTracker(m, p.id, o.Now)
+	if err := p.restore(ctx); err != nil {
+		return nil, err
+	}
+	receivers, errs := BuildNotifiers(cfg, st, o.Log)
+	p.router = notifiers.NewRouter(cfg.Routes, defaultNotifiers(cfg))
+	p.dispatcher = notifiers.NewDispatcher(st, receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
+	p.srcMetrics = sources.NewMetrics(o.Registry)
+	for _, sc := range cfg.Sources {
+		s, err := sc.New(sources.Deps{Checkpoints: st, Metrics: p.srcMetrics, Log: o.Log.With(zap.String("source", sc.Name))})
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		return console.New(c.Console, w), nil
-	case "webhook":
-		return webhook.New(c.Webhook, log)
-	case "slack":
-		var kv notifiers.KV
+		p.sources = append(p.sources, s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// BuildNotifiers builds every configured receiver, keyed by name, and returns the
+// errors of those that cannot be built. st may be nil (no durable receiver state, as
+// in `cowbell check` and `cowbell notify test`).
+func BuildNotifiers(cfg *config.Config, st *state.Store, log *zap.Logger) (map[string]notifiers.Notifier, []error) {
+	out := map[string]notifiers.Notifier{}
+	var errs []error
+	for _, nc := range cfg.Notifiers {
+		d := notifiers.Deps{Log: log.With(zap.String("notifier", nc.Name))}
 		if st != nil {
-			kv = st.KV("slack/" + c.Name)
+			d.KV = st.KV(nc.Type + "/" + nc.Name)
 		}
-		return slack.New(c.Slack, kv, log)
-	case "zenduty":
-		return zenduty.New(c.Zenduty, log)
-	case "pagerduty":
-		return pagerduty.New(c.PagerDuty, log)
-	case "alertmanager":
-		return alertmanager.New(c.Alertmanager, log)
+		n, err := nc.New(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[nc.Name] = n
 	}
-	return nil, fmt.Errorf("unknown type %q", c.Type)
+	return out, errs
+}
+
+// defaultNotifiers are the receivers of incidents no route takes: the configured
+// default_notifiers, else every receiver.
+func defaultNotifiers(cfg *config.Config) []string {
+	if len(cfg.Default) > 0 {
+		return cfg.Default
+	}
+	names := make([]string, 0, len(cfg.Notifiers))
+	for _, nc := range cfg.Notifiers {
+		names = append(names, nc.Name)
+	}
+	return names
+}
+
+// restore gives the tracker the incidents still open from before a restart. A stored
+// record that cannot be read is logged and left out: one damaged record must not keep
+// cowbell from starting.
+func (p *Pipeline) restore(ctx context.Context) error {
+	recs, err := p.store.Incidents(ctx)
+	if err != nil {
+		return err
+	}
+	states := make([]incidents.State, 0, len(recs))
+	for _, r := range recs {
+		s, err := incidents.Decode(r.Key, r.Value)
+		if err != nil {
+			p.log.Warn("stored incident cannot be read, left out", zap.String("incident", r.Key), zap.Error(err))
+			continue
+		}
+		states = append(states, s)
+	}
+	p.tracker.Restore(states)
+	return nil
+}
+
+// Host is the name incidents carry: the configured one, else the snapshot's.
+func Host(cfg *config.Config, snap facts.Snapshot) string {
+	if cfg.Host != "" {
+		return cfg.Host
+	}
+	if snap.Host != "" {
+		return snap.Host
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// LoadRules loads the configured rules: the built-in pack (unless off) and paths,
+// giving log rules without a cooldown the configured default.
+func LoadRules(cfg *config.Config) ([]*rules.Rule, error) {
+	rs, err := rules.Load(rules.LoadOptions{Builtin: cfg.Rules.Builtin, Paths: cfg.Rules.Paths})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if !r.IsProbe() && r.Cooldown == 0 {
+			r.Cooldown = rules.Duration(cfg.Rules.DefaultCooldown)
+		}
+	}
+	return rs, nil
+}
+
+// ruleSet is the loaded rules, by id, and the probes among them.
+type ruleSet struct {
+	all    []*rules.Rule
+	byID   map[string]*rules.Rule
+	probes []*rules.Rule
+}
+
+func newRuleSet(rs []*rules.Rule) ruleSet {
+	s := ruleSet{all: rs, byID: make(map[string]*rules.Rule, len(rs))}
+	for _, r := range rs {
+		s.byID[r.ID] = r
+		if r.IsProbe() {
+			s.probes = append(s.probes, r)
+		}
+	}
+	return s
+}
+
+// errUnknownRule is an event of a rule no longer loaded (removed from the
+// configuration while its incident was open).
+var errUnknownRule = errors.New("rule not loaded")
+
+// incident builds the incident of an event and attaches the snapshot and the advice
+// that holds on it.
+func (p *Pipeline) incident(ev incidents.Event, snap *facts.Snapshot) (*incidents.Incident, error) {
+	r := p.rules.byID[ev.State.Rule]
+	if r == nil {
+		return nil, fmt.Errorf("incident %s: %w", ev.State.Key, errUnknownRule)
+	}
+	inc := incidents.Build(r, ev, p.id.Host)
+	enrich.Attach(inc, r, snap)
+	return inc, nil
 }

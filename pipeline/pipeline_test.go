@@ -20,7 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/config"
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fileRig struct {
 	cfg *config.Config
 	log string
-	got <-chan notifiers.Incident
+	got <-chan incidents.Incident
 }
 
 func newFileRig(t *testing.T, rulesYAML string) *fileRig {
@@ -107,11 +107,11 @@ func copyTree(t *testing.T, src string) string {
 }
 
 // hookServer records incident bodies on a channel.
-func hookServer(t *testing.T) (url string, got <-chan notifiers.Incident) {
-	ch := make(chan notifiers.Incident, 16)
+func hookServer(t *testing.T) (url string, got <-chan incidents.Incident) {
+	ch := make(chan incidents.Incident, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		var inc notifiers.Incident
+		var inc incidents.Incident
 		if err := json.Unmarshal(body, &inc); err != nil {
 			t.Errorf("body: %v", err)
 		}
@@ -122,7 +122,7 @@ func hookServer(t *testing.T) (url string, got <-chan notifiers.Incident) {
 	return srv.URL, ch
 }
 
-func next(t *testing.T, got <-chan notifiers.Incident) notifiers.Incident {
+func next(t *testing.T, got <-chan incidents.Incident) incidents.Incident {
 	t.Helper()
 	select {
 	case inc := <-got:
@@ -130,7 +130,7 @@ func next(t *testing.T, got <-chan notifiers.Incident) notifiers.Incident {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no notification")
 	}
-	return notifiers.Incident{}
+	return incidents.Incident{}
 }
 
 // TestProbeOpensAndResolves: a probe rule opens an incident keyed to the node while
@@ -168,7 +168,7 @@ outbox: {min_backoff: 10ms, max_backoff: 50ms}
 	go func() { done <- p.Run(ctx) }()
 
 	open := next(t, got)
-	require.Equal(t, notifiers.StatusFiring, open.Status)
+	require.Equal(t, incidents.StatusFiring, open.Status)
 	require.Equal(t, "host/commit-near-limit", open.Rule.ID)
 	machine, _ := os.ReadFile(filepath.Join(root, "etc/machine-id"))
 	boot, _ := os.ReadFile(filepath.Join(root, "proc/sys/kernel/random/boot_id"))
@@ -184,7 +184,7 @@ outbox: {min_backoff: 10ms, max_backoff: 50ms}
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(mi, []byte(strings.Replace(string(b), "Committed_AS:   12320768 kB", "Committed_AS:    6000000 kB", 1)), 0o644))
 	resolved := next(t, got)
-	require.Equal(t, notifiers.StatusResolved, resolved.Status)
+	require.Equal(t, incidents.StatusResolved, resolved.Status)
 	require.Equal(t, open.Key, resolved.Key)
 
 	cancel()

@@ -5,7 +5,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
@@ -44,7 +46,7 @@ type ReplayOptions struct {
 
 // Replay runs rules over logs offline, on the logs' own time (a container record's
 // timestamp, or the stamp a plain line starts with), the way the live run does: incidents (or, with Hits, hits) go to emit in order, each an
-// *notifiers.Incident or a ReplayHit.
+// *incidents.Incident or a ReplayHit.
 func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptions, emit func(any) error) error {
 	m, err := matcher.New(rs)
 	if err != nil {
@@ -56,9 +58,9 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 	}
 	var clock time.Time
 	now := func() time.Time { return clock }
-	tr := matcher.NewTracker(m, matcher.Identity{Host: o.Host, Node: o.Node}, now)
+	tr := incidents.NewTracker(m, incidents.Identity{Host: o.Host, Node: o.Node}, now)
 	var hits []matcher.Hit
-	var rel related
+	var join incidents.PIDJoin
 	loc := o.Location
 	if loc == nil {
 		loc = time.Local
@@ -89,13 +91,15 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 				return nil
 			}
 			events := tr.Observe(l)
-			rel.note(events)
+			join.Note(events)
 			for _, ev := range events {
 				if !ev.Kind.Notify() {
 					continue
 				}
-				inc := BuildIncident(byID[ev.State.Rule], ev, o.Host, o.Snapshot)
-				inc.Related = rel.lookup(ev.State)
+				r := byID[ev.State.Rule]
+				inc := incidents.Build(r, ev, o.Host)
+				enrich.Attach(inc, r, o.Snapshot)
+				inc.Related = join.Lookup(ev.State)
 				if err := emit(inc); err != nil {
 					return err
 				}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources/file"
 )
@@ -23,16 +23,16 @@ func TestReplayJoinsByPid(t *testing.T) {
 		"2026-11-30 03:12:09.351 UTC [812] LOG:  terminating any other active server processes\n" +
 		"2026-11-30 03:12:11.002 UTC [812] LOG:  server process (PID 5151) was terminated by signal 9: Killed\n"
 	other := "2026-11-30T03:30:00.000Z kernel: Out of memory: Killed process 777 (redis-server) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:999 pgtables:1kB oom_score_adj:0\n"
-	var incs []*notifiers.Incident
+	var incs []*incidents.Incident
 	err = Replay(context.Background(), rs, []Input{
 		{Name: "kern.log", Reader: strings.NewReader(kernel + other)},
 		{Name: "postgresql.log", Reader: strings.NewReader(pg)},
 	}, ReplayOptions{Format: file.FormatPlain, Host: "db-1", Node: "m/b"}, func(v any) error {
-		incs = append(incs, v.(*notifiers.Incident))
+		incs = append(incs, v.(*incidents.Incident))
 		return nil
 	})
 	require.NoError(t, err)
-	byRule := map[string]*notifiers.Incident{}
+	byRule := map[string]*incidents.Incident{}
 	for _, inc := range incs {
 		if byRule[inc.Rule.ID] == nil {
 			byRule[inc.Rule.ID] = inc

@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
-	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -102,18 +102,18 @@ func TestRealPostgresKill9(t *testing.T) {
 	ids, _ := firedBy(m, "postgres", lines)
 	require.Equal(t, map[string]int{"postgres/backend-sigkill": 1}, ids)
 
-	tr := matcher.NewTracker(m, matcher.Identity{Host: "db1", Node: "node-1"}, time.Now)
-	var kinds []matcher.EventKind
+	tr := incidents.NewTracker(m, incidents.Identity{Host: "db1", Node: "node-1"}, time.Now)
+	var kinds []incidents.EventKind
 	for _, text := range lines {
 		for _, ev := range tr.Observe(sources.Line{Source: "postgres", Text: text}) {
 			require.Equal(t, strconv.Itoa(pid), ev.State.Captures["pid"])
 			kinds = append(kinds, ev.Kind)
 		}
 	}
-	require.Equal(t, matcher.Open, kinds[0])
-	require.Equal(t, matcher.Resolve, kinds[len(kinds)-1])
+	require.Equal(t, incidents.Open, kinds[0])
+	require.Equal(t, incidents.Resolve, kinds[len(kinds)-1])
 	for _, k := range kinds[1 : len(kinds)-1] {
-		require.Equal(t, matcher.Fold, k)
+		require.Equal(t, incidents.Fold, k)
 	}
 	require.GreaterOrEqual(t, len(kinds), 5, "the crash restart folds into the incident")
 }

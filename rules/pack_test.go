@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/rules/samples"
@@ -145,17 +146,17 @@ func TestSamplesQuietCorpus(t *testing.T) {
 func TestPostgresCrashRestartIsOneIncident(t *testing.T) {
 	_, m := builtinPack(t)
 	events := replay(t, m, filepath.Join(samplesDir, "postgres-15-real.log"), "postgres")
-	var kinds []matcher.EventKind
+	var kinds []incidents.EventKind
 	for _, ev := range events {
 		require.Equal(t, "postgres/backend-sigkill", ev.State.Rule, "only the crash rule reacts")
 		require.Equal(t, "24391", ev.State.Captures["pid"])
 		kinds = append(kinds, ev.Kind)
 	}
-	want := []matcher.EventKind{matcher.Open}
+	want := []incidents.EventKind{incidents.Open}
 	for range 7 { // DETAIL, terminating, reinitializing, interrupted, not properly shut down, redo starts, redo done
-		want = append(want, matcher.Fold)
+		want = append(want, incidents.Fold)
 	}
-	want = append(want, matcher.Resolve)
+	want = append(want, incidents.Resolve)
 	require.Equal(t, want, kinds)
 	last := events[len(events)-1].State
 	require.True(t, last.Resolved)
@@ -168,9 +169,9 @@ func TestPostgresCrashRestartIsOneIncident(t *testing.T) {
 func TestKernelOOMIsOneIncidentPerVictim(t *testing.T) {
 	_, m := builtinPack(t)
 	events := replay(t, m, filepath.Join(samplesDir, "kernel-6.18-memcg-oom-real.log"), "kernel")
-	opened := map[string]matcher.State{}
+	opened := map[string]incidents.State{}
 	for _, ev := range events {
-		if ev.Kind == matcher.Open {
+		if ev.Kind == incidents.Open {
 			opened[ev.State.Rule] = ev.State
 		}
 	}
@@ -192,9 +193,9 @@ func TestSystemdIncidentsPerUnit(t *testing.T) {
 	folded := map[string][]string{}
 	for _, ev := range events {
 		switch ev.Kind {
-		case matcher.Open:
+		case incidents.Open:
 			opened[ev.State.Key]++
-		case matcher.Fold:
+		case incidents.Fold:
 			last := ev.State.Lines[len(ev.State.Lines)-1].Text
 			folded[ev.State.Key] = append(folded[ev.State.Key], last)
 		}
@@ -219,14 +220,14 @@ func TestSystemdIncidentsPerUnit(t *testing.T) {
 
 // replay feeds a sample file's log lines (annotations skipped) to a Tracker, one
 // second apart, and returns every event.
-func replay(t *testing.T, m *matcher.Matcher, path, source string) []matcher.Event {
+func replay(t *testing.T, m *matcher.Matcher, path, source string) []incidents.Event {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	at := time.Date(2026, 12, 3, 13, 8, 0, 0, time.UTC)
-	tr := matcher.NewTracker(m, matcher.Identity{Host: "db1", Node: "node-1"}, func() time.Time { return at })
-	var events []matcher.Event
+	tr := incidents.NewTracker(m, incidents.Identity{Host: "db1", Node: "node-1"}, func() time.Time { return at })
+	var events []incidents.Event
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
 
 // MaxLineBytes is the longest line a reader passes on; longer lines are cut to it,
@@ -150,4 +153,27 @@ func trimEOL(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// StdinConfig is the stdin source's configuration: it has no settings
+// (`cat old.log | cowbell run`, or a pipe from another program).
+type StdinConfig struct{}
+
+// UnmarshalYAML accepts an empty mapping only.
+func (c *StdinConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain StdinConfig
+	return yamlpos.DecodeStrict(n, (*plain)(c))
+}
+
+// Describe implements Config.
+func (StdinConfig) Describe() string { return "standard input" }
+
+// NewStdin makes the stdin source: a Reader over d.Stdin (the process's standard
+// input when nil).
+func NewStdin(_ StdinConfig, d Deps) (Source, error) {
+	r := d.Stdin
+	if r == nil {
+		r = os.Stdin
+	}
+	return NewReader(d.Name, r, d.Metrics), nil
 }

@@ -2,13 +2,11 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -24,9 +22,16 @@ type Delivery struct {
 // they imply.
 type Batch struct {
 	Cursors    []sources.Cursor
-	Incidents  []matcher.State // upserted by Key
-	Forget     []string        // incident keys to delete (resolved)
-	Deliveries []Delivery      // appended to each notifier's outbox queue
+	Incidents  []Record   // upserted by Key
+	Forget     []string   // incident keys to delete (resolved)
+	Deliveries []Delivery // appended to each notifier's outbox queue
+}
+
+// Record is one open incident's state as the incidents package encoded it; the store
+// keeps it by key without reading it.
+type Record struct {
+	Key   string
+	Value []byte
 }
 
 // Empty reports whether the batch writes nothing.
@@ -82,7 +87,7 @@ func putCursors(tx *bolt.Tx, cs []sources.Cursor) error {
 
 // putIncidents deletes forgotten keys first, so a batch that resolves a key and opens
 // it again (a new occurrence) keeps the new state.
-func putIncidents(tx *bolt.Tx, states []matcher.State, forget []string) error {
+func putIncidents(tx *bolt.Tx, recs []Record, forget []string) error {
 	bk := tx.Bucket(bucketIncidents)
 	for _, k := range forget {
 		if k == "" {
@@ -92,16 +97,12 @@ func putIncidents(tx *bolt.Tx, states []matcher.State, forget []string) error {
 			return fmt.Errorf("forget incident %q: %w", k, err)
 		}
 	}
-	for _, st := range states {
-		if st.Key == "" {
+	for _, r := range recs {
+		if r.Key == "" {
 			return errors.New("incident state without a key")
 		}
-		v, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("encode incident %q: %w", st.Key, err)
-		}
-		if err := bk.Put([]byte(st.Key), v); err != nil {
-			return fmt.Errorf("store incident %q: %w", st.Key, err)
+		if err := bk.Put([]byte(r.Key), r.Value); err != nil {
+			return fmt.Errorf("store incident %q: %w", r.Key, err)
 		}
 	}
 	return nil

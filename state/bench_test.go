@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -27,7 +26,7 @@ func BenchmarkCommit(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		batch := Batch{
 			Cursors:   []sources.Cursor{{Stream: "/var/log/redis.log", Pos: fmt.Sprint(i)}},
-			Incidents: []matcher.State{{Key: "k", Rule: "redis/fork", Count: i}},
+			Incidents: []Record{{Key: "k", Value: fmt.Appendf(nil, `{"key":"k","count":%d}`, i)}},
 			Deliveries: []Delivery{
 				{Notifier: "slack", Key: "k", Incident: body},
 				{Notifier: "hook", Key: "k", Incident: body},

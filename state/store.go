@@ -6,8 +6,8 @@
 package state
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +19,6 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 
-	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -156,19 +155,15 @@ func (s *Store) Save(ctx context.Context, c sources.Cursor) error {
 	return s.Commit(ctx, Batch{Cursors: []sources.Cursor{c}})
 }
 
-// Incidents returns every persisted incident state, ordered by key.
-func (s *Store) Incidents(ctx context.Context) ([]matcher.State, error) {
+// Incidents returns every stored incident record, ordered by key.
+func (s *Store) Incidents(ctx context.Context) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
-	var out []matcher.State
+	var out []Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
-			var st matcher.State
-			if err := json.Unmarshal(v, &st); err != nil {
-				return fmt.Errorf("incident %q: %w", k, err)
-			}
-			out = append(out, st)
+			out = append(out, Record{Key: string(k), Value: bytes.Clone(v)})
 			return nil
 		})
 	})

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -75,7 +74,7 @@ func TestCommitIsAtomic(t *testing.T) {
 	st := open(t, t.TempDir())
 	first := Batch{
 		Cursors:    []sources.Cursor{{Stream: "redis.log", Pos: "100"}},
-		Incidents:  []matcher.State{{Key: "redis/fork/h1", Rule: "redis/fork", Count: 1}},
+		Incidents:  []Record{{Key: "redis/fork/h1", Value: []byte(`{"count":1}`)}},
 		Deliveries: []Delivery{{Notifier: "slack", Key: "redis/fork/h1", Incident: []byte(`{"key":"redis/fork/h1"}`)}},
 	}
 	require.NoError(t, st.Commit(ctx, first))
@@ -84,7 +83,7 @@ func TestCommitIsAtomic(t *testing.T) {
 	// first delivery were written inside the transaction: none of it may remain.
 	second := Batch{
 		Cursors:   []sources.Cursor{{Stream: "redis.log", Pos: "200"}},
-		Incidents: []matcher.State{{Key: "redis/fork/h2", Rule: "redis/fork", Count: 1}},
+		Incidents: []Record{{Key: "redis/fork/h2", Value: []byte(`{"count":1}`)}},
 		Forget:    []string{"redis/fork/h1"},
 		Deliveries: []Delivery{
 			{Notifier: "slack", Key: "redis/fork/h2", Incident: []byte(`{"key":"redis/fork/h2"}`)},
@@ -121,7 +120,7 @@ func TestCommitValidates(t *testing.T) {
 		want  string
 	}{
 		{"cursor without stream", Batch{Cursors: []sources.Cursor{{Pos: "1"}}}, "cursor without a stream"},
-		{"incident without key", Batch{Incidents: []matcher.State{{Rule: "r/x"}}}, "incident state without a key"},
+		{"incident without key", Batch{Incidents: []Record{{Value: []byte(`{}`)}}}, "incident state without a key"},
 		{"delivery without notifier", Batch{Deliveries: []Delivery{{Key: "k", Incident: []byte(`{}`)}}}, "delivery without a notifier"},
 		{"delivery not json", Batch{Deliveries: []Delivery{{Notifier: "n", Key: "k", Incident: []byte(`{`)}}}, "not JSON"},
 	}
@@ -137,27 +136,25 @@ func TestCommitValidates(t *testing.T) {
 func TestIncidentsUpsertAndForget(t *testing.T) {
 	ctx := context.Background()
 	st := open(t, t.TempDir())
-	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	a := matcher.State{Key: "a", Rule: "redis/fork", Count: 1, FirstSeen: t0, LastSeen: t0,
-		Lines: []matcher.LineRef{{Time: t0, Text: "fork: Cannot allocate memory"}}}
-	b := matcher.State{Key: "b", Rule: "kernel/oom-kill", Count: 1, Captures: map[string]string{"pid": "42"}}
-	require.NoError(t, st.Commit(ctx, Batch{Incidents: []matcher.State{b, a}}))
+	a := Record{Key: "a", Value: []byte(`{"count":1}`)}
+	b := Record{Key: "b", Value: []byte(`{"pid":"42"}`)}
+	require.NoError(t, st.Commit(ctx, Batch{Incidents: []Record{b, a}}))
 
-	a.Count, a.Folded, a.LastSeen = 3, 2, t0.Add(time.Minute)
-	require.NoError(t, st.Commit(ctx, Batch{Incidents: []matcher.State{a}}))
+	a.Value = []byte(`{"count":3}`)
+	require.NoError(t, st.Commit(ctx, Batch{Incidents: []Record{a}}))
 	st = reopen(t, st)
 	got, err := st.Incidents(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []matcher.State{a, b}, got, "upserted by key, ordered by key")
+	require.Equal(t, []Record{a, b}, got, "upserted by key, ordered by key")
 
 	// Forget runs before upserts: a key resolved and reopened in one batch stays.
-	reopened := matcher.State{Key: "b", Rule: "kernel/oom-kill", Count: 1}
-	require.NoError(t, st.Commit(ctx, Batch{Forget: []string{"a", "b"}, Incidents: []matcher.State{reopened}}))
+	reopened := Record{Key: "b", Value: []byte(`{"count":1}`)}
+	require.NoError(t, st.Commit(ctx, Batch{Forget: []string{"a", "b"}, Incidents: []Record{reopened}}))
 	st = reopen(t, st)
 	defer st.Close()
 	got, err = st.Incidents(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []matcher.State{reopened}, got)
+	require.Equal(t, []Record{reopened}, got)
 }
 
 func TestOpenCorruptFileNamesPath(t *testing.T) {

@@ -28,11 +28,8 @@ func newCheckCmd(g *globals) *cobra.Command {
 			var errs []error
 			rs, err := pipeline.LoadRules(c)
 			errs = append(errs, err)
-			for _, nc := range c.Notifiers {
-				if _, err := pipeline.NewNotifier(nc, nil, zap.NewNop()); err != nil {
-					errs = append(errs, err)
-				}
-			}
+			_, nerrs := pipeline.BuildNotifiers(c, nil, zap.NewNop())
+			errs = append(errs, nerrs...)
 			if err := errors.Join(errs...); err != nil {
 				printErrors(cmd.ErrOrStderr(), err)
 				return errFailed

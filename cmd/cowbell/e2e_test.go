@@ -491,7 +491,7 @@ func TestDefaultsDescribeWhatTheyWatch(t *testing.T) {
 	}
 	out := strings.Join(seen, "\n")
 	require.Contains(t, out, "configuration from embedded defaults")
-	require.Contains(t, out, "notifying: console (console)")
+	require.Contains(t, out, "notifying: console: console on stdout")
 	require.Contains(t, out, dir)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	go func() {

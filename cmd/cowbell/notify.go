@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/notifiers"
-	"github.com/cowbell-sidecar/cowbell/pipeline"
 )
 
 func newNotifyCmd(g *globals) *cobra.Command {
@@ -37,7 +36,7 @@ func newNotifyCmd(g *globals) *cobra.Command {
 					continue
 				}
 				tried++
-				n, err := pipeline.NewNotifier(nc, nil, zap.NewNop())
+				n, err := nc.New(notifiers.Deps{Log: zap.NewNop()})
 				if err == nil {
 					ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 					_, err = n.Notify(ctx, inc)

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cowbell-sidecar/cowbell/enrich"
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers/console"
 	"github.com/cowbell-sidecar/cowbell/pipeline"
 	"github.com/cowbell-sidecar/cowbell/sources/file"
@@ -101,13 +101,13 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 func emitter(ctx context.Context, w io.Writer, asJSON bool) func(any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	human := console.New(console.DefaultConfig, w)
+	human := console.To(console.DefaultConfig, w)
 	return func(v any) error {
 		if asJSON {
 			return enc.Encode(v)
 		}
 		switch x := v.(type) {
-		case *notifiers.Incident:
+		case *incidents.Incident:
 			_, err := human.Notify(ctx, x)
 			return err
 		case pipeline.ReplayHit:

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -94,24 +93,10 @@ func describe(w io.Writer, c *config.Config, p *pipeline.Pipeline) {
 		fmt.Fprintf(w, "  watching:  no log sources (probes only)\n")
 	}
 	for _, s := range c.Sources {
-		what := s.Type
-		switch s.Type {
-		case "file":
-			what = fmt.Sprintf("file %s (format %s)", strings.Join(s.File.Paths, ", "), s.File.Format)
-		case "journald":
-			what = "journal"
-			if dirs := s.Journald.Directories; len(dirs) > 0 {
-				what += " in " + strings.Join(dirs, ", ")
-			}
-		case "kmsg":
-			what = "kernel ring buffer " + s.Kmsg.Path
-		case "stdin":
-			what = "standard input"
-		}
-		fmt.Fprintf(w, "  watching:  %s: %s\n", s.Name, what)
+		fmt.Fprintf(w, "  watching:  %s: %s\n", s.Name, s.Describe())
 	}
 	for _, n := range c.Notifiers {
-		fmt.Fprintf(w, "  notifying: %s (%s)\n", n.Name, n.Type)
+		fmt.Fprintf(w, "  notifying: %s: %s\n", n.Name, n.Describe())
 	}
 	fmt.Fprintf(w, "  state:     %s\n", c.StateDir)
 	if c.Metrics.Listen != "" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
 
 // Secret is a string that prints as <secret>: in logs, %v, JSON and YAML output.
@@ -41,16 +43,36 @@ func FromFile(path string) (Secret, error) {
 	return Secret(strings.TrimRight(string(b), "\r\n")), nil
 }
 
-// Pick resolves a value and its _file twin: exactly one may be set when required,
-// at most one otherwise. name is the YAML key ("webhook_url").
-func Pick(name string, value Secret, file string, required bool) (Secret, error) {
+// Check checks a secret and its _file twin without reading the file (name is the
+// YAML key, "url"): exactly one must be set when required, at most one otherwise. Its
+// errors name the key they are about (yamlpos.Field).
+func Check(name string, value Secret, file string, required bool) error {
 	switch {
 	case value != "" && file != "":
-		return "", fmt.Errorf("only one of %s and %s_file may be set", name, name)
-	case file != "":
-		return FromFile(file)
-	case value == "" && required:
-		return "", fmt.Errorf("one of %s and %s_file is required", name, name)
+		return yamlpos.Field(name+"_file", fmt.Errorf("only one of %s and %s_file may be set", name, name))
+	case value == "" && file == "" && required:
+		return fmt.Errorf("one of %s and %s_file is required", name, name)
 	}
-	return value, nil
+	return nil
+}
+
+// Read returns the value of a secret that Check accepted, reading its _file twin
+// when that is the one set; the error names the key and the file.
+func Read(name string, value Secret, file string) (Secret, error) {
+	if file == "" {
+		return value, nil
+	}
+	s, err := FromFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_file: %w", name, err)
+	}
+	return s, nil
+}
+
+// Pick is Check, then Read.
+func Pick(name string, value Secret, file string, required bool) (Secret, error) {
+	if err := Check(name, value, file, required); err != nil {
+		return "", err
+	}
+	return Read(name, value, file)
 }

@@ -248,3 +248,44 @@ func Item(n *yaml.Node, i int) *yaml.Node {
 	}
 	return n
 }
+
+// FieldError is a check's error about one key of a mapping, made where the mapping's
+// node is not at hand (a Config's check, shared by its UnmarshalYAML and its New).
+type FieldError struct {
+	Field string // the key, or keys joined by "." for a nested one
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Field says that err is about key (nested keys joined by "."). A nil err stays nil.
+func Field(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Field: key, Err: err}
+}
+
+// Place gives a check's error its place in mapping n: at the value of the key a
+// FieldError names when n has it, else at n. An error that already has a place, and
+// a nil err, are returned as they are.
+func Place(n *yaml.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	at := n
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		for _, k := range strings.Split(fe.Field, ".") {
+			at = Value(at, k)
+		}
+	}
+	return At(at, "%w", err)
+}

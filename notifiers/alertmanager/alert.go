@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -26,13 +27,13 @@ type alert struct {
 
 // alert renders inc as it is at now. A firing alert ends expiryIntervals re-sends
 // from now, so it expires unless re-sent; a resolved one ends when it resolved.
-func (n *Notifier) alert(inc *notifiers.Incident, now time.Time) alert {
+func (n *Notifier) alert(inc *incidents.Incident, now time.Time) alert {
 	starts := inc.FirstSeen
 	if starts.IsZero() {
 		starts = now
 	}
 	ends := now.Add(expiryIntervals * n.resend)
-	if inc.Status == notifiers.StatusResolved {
+	if inc.Status == incidents.StatusResolved {
 		ends = now
 		if inc.ResolvedAt != nil && !inc.ResolvedAt.IsZero() {
 			ends = *inc.ResolvedAt
@@ -53,7 +54,7 @@ func (n *Notifier) alert(inc *notifiers.Incident, now time.Time) alert {
 
 // alertLabels identify the alert: the same incident always gets the same labels, so
 // Alertmanager's fingerprint dedups it across re-sends and restarts.
-func (n *Notifier) alertLabels(inc *notifiers.Incident) map[string]string {
+func (n *Notifier) alertLabels(inc *incidents.Incident) map[string]string {
 	l := make(map[string]string, len(n.labels)+10)
 	set := func(name, v string) {
 		if v = labelValue(v); v != "" {
@@ -78,7 +79,7 @@ func (n *Notifier) alertLabels(inc *notifiers.Incident) map[string]string {
 	return l
 }
 
-func annotations(inc *notifiers.Incident) map[string]string {
+func annotations(inc *incidents.Incident) map[string]string {
 	a := map[string]string{
 		"summary":     annotationValue(summary(inc)),
 		"cowbell_key": annotationValue(inc.Key),
@@ -92,7 +93,7 @@ func annotations(inc *notifiers.Incident) map[string]string {
 	return a
 }
 
-func summary(inc *notifiers.Incident) string {
+func summary(inc *incidents.Incident) string {
 	title := inc.Rule.Title
 	if title == "" {
 		title = inc.Rule.ID
@@ -111,7 +112,7 @@ func summary(inc *notifiers.Incident) string {
 }
 
 // description is the diagnosis: why it happened and what applies on this host.
-func description(inc *notifiers.Incident) string {
+func description(inc *incidents.Incident) string {
 	var b strings.Builder
 	if rc := strings.TrimSpace(inc.RootCause); rc != "" {
 		b.WriteString(rc)

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -40,7 +41,7 @@ type Notifier struct {
 	// mu guards active and serialises posts, so a re-send of a firing alert never
 	// lands after the post that resolved it.
 	mu      sync.Mutex
-	active  map[string]*notifiers.Incident
+	active  map[string]*incidents.Incident
 	failing string // the last re-send failure, "" while re-sends succeed
 }
 
@@ -54,30 +55,27 @@ var (
 )
 
 // New makes a Notifier, reading password_file or bearer_token_file if set.
-func New(c Config, log *zap.Logger) (*Notifier, error) {
-	if len(c.URLs) == 0 {
-		return nil, errors.New("alertmanager: at least one URL is required")
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("alertmanager: %w", err)
+	}
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager: %w", err)
 	}
 	n := &Notifier{
 		labels: c.Labels,
 		resend: c.ResendInterval,
 		now:    time.Now,
-		log:    log,
-		active: map[string]*notifiers.Incident{},
+		log:    d.Log,
+		active: map[string]*incidents.Incident{},
+		client: client,
 	}
-	if n.resend <= 0 {
+	if n.resend == 0 {
 		n.resend = DefaultConfig.ResendInterval
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultConfig.Timeout
-	}
-	n.client = &http.Client{Timeout: timeout}
-	for i, raw := range c.URLs {
-		if err := checkURL(raw); err != nil {
-			return nil, fmt.Errorf("alertmanager: urls[%d]: %w", i, err)
-		}
-		u, _ := url.Parse(raw)
+	for _, raw := range c.URLs {
+		u, _ := url.Parse(raw) // checked
 		n.endpoints = append(n.endpoints, endpoint{
 			url:  strings.TrimRight(raw, "/") + "/api/v2/alerts",
 			name: u.Host,
@@ -94,7 +92,7 @@ func New(c Config, log *zap.Logger) (*Notifier, error) {
 }
 
 func authHeader(c Config) (string, error) {
-	token, err := secret.Pick("bearer_token", c.BearerToken, c.BearerTokenFile, false)
+	token, err := secret.Read("bearer_token", c.BearerToken, c.BearerTokenFile)
 	if err != nil {
 		return "", err
 	}
@@ -104,7 +102,7 @@ func authHeader(c Config) (string, error) {
 	if c.Username == "" {
 		return "", nil
 	}
-	pw, err := secret.Pick("password", c.Password, c.PasswordFile, true)
+	pw, err := secret.Read("password", c.Password, c.PasswordFile)
 	if err != nil {
 		return "", err
 	}
@@ -115,10 +113,10 @@ func authHeader(c Config) (string, error) {
 // accepted it (the cluster gossips it to the others); a firing incident then joins
 // the set Run re-sends. A resolve leaves the set whatever the outcome: re-sending
 // the alert as firing would contradict it, and an unsent resolve still expires.
-func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	firing := inc.Status != notifiers.StatusResolved
+	firing := inc.Status != incidents.StatusResolved
 	if !firing {
 		delete(n.active, inc.Key)
 	}
@@ -135,11 +133,11 @@ func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry b
 
 // Prime implements notifiers.Primer: incidents still open from before a restart join
 // the re-sent set, so their alerts do not expire while they are open.
-func (n *Notifier) Prime(incs []*notifiers.Incident) {
+func (n *Notifier) Prime(incs []*incidents.Incident) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, inc := range incs {
-		if inc.Status != notifiers.StatusResolved {
+		if inc.Status != incidents.StatusResolved {
 			n.active[inc.Key] = inc
 		}
 	}

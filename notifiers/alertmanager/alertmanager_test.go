@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
@@ -108,7 +109,7 @@ func newNotifier(t *testing.T, c Config, log *zap.Logger) *Notifier {
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
-	n, err := New(c, log)
+	n, err := New(c, notifiers.Deps{Log: log})
 	require.NoError(t, err)
 	n.now = func() time.Time { return fixedNow }
 	return n
@@ -130,14 +131,14 @@ func decode(t *testing.T, body []byte) []postedAlert {
 func TestNotifyPayload(t *testing.T) {
 	tests := []struct {
 		name   string
-		edit   func(*notifiers.Incident)
+		edit   func(*incidents.Incident)
 		ends   time.Time
 		active bool
 	}{
 		{"firing", nil, fixedNow.Add(4 * time.Minute), true},
 		{"resolved", notifierstest.Resolved, time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC), false},
-		{"test", func(inc *notifiers.Incident) { inc.Test = true }, fixedNow.Add(4 * time.Minute), true},
-		{"hostile-labels", func(inc *notifiers.Incident) {
+		{"test", func(inc *incidents.Incident) { inc.Test = true }, fixedNow.Add(4 * time.Minute), true},
+		{"hostile-labels", func(inc *incidents.Incident) {
 			inc.Labels = map[string]string{"pod": "web\x00-1\n\xff", "unit": "  ", "not-a-label": "x"}
 			inc.Host = strings.Repeat("h", 2000)
 		}, fixedNow.Add(4 * time.Minute), true},
@@ -259,8 +260,8 @@ func TestNotifyCluster(t *testing.T) {
 func TestRunResends(t *testing.T) {
 	f, url := newFake(t, http.StatusOK, "")
 	n := newNotifier(t, Config{URLs: []string{url}, ResendInterval: 10 * time.Millisecond}, zaptest.NewLogger(t))
-	primed := notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "primed" })
-	n.Prime([]*notifiers.Incident{primed, notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "gone"; notifierstest.Resolved(inc) })})
+	primed := notifierstest.Incident(t, func(inc *incidents.Incident) { inc.Key = "primed" })
+	n.Prime([]*incidents.Incident{primed, notifierstest.Incident(t, func(inc *incidents.Incident) { inc.Key = "gone"; notifierstest.Resolved(inc) })})
 	require.Equal(t, []string{"primed"}, n.Active())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -302,7 +303,7 @@ func TestRunResends(t *testing.T) {
 	require.NoError(t, err)
 	waitFor(map[string]bool{"primed": true, "redis/bgsave-fork-enomem@cache-7": true})
 
-	_, err = n.Notify(context.Background(), notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Key = "primed"; notifierstest.Resolved(inc) }))
+	_, err = n.Notify(context.Background(), notifierstest.Incident(t, func(inc *incidents.Incident) { inc.Key = "primed"; notifierstest.Resolved(inc) }))
 	require.NoError(t, err)
 	require.Equal(t, []string{"redis/bgsave-fork-enomem@cache-7"}, n.Active())
 	waitFor(map[string]bool{"redis/bgsave-fork-enomem@cache-7": true})

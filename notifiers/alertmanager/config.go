@@ -1,15 +1,20 @@
 package alertmanager
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
 // Config configures a Prometheus Alertmanager receiver.
@@ -24,8 +29,6 @@ type Config struct {
 	// ResendInterval is how often active alerts are posted again; an alert not
 	// re-sent expires after four intervals.
 	ResendInterval time.Duration `yaml:"resend_interval"`
-	// Timeout bounds one request to one Alertmanager.
-	Timeout time.Duration `yaml:"timeout"`
 	// Labels are added to every alert (cluster, region, ...).
 	Labels map[string]string `yaml:"labels"`
 
@@ -36,10 +39,13 @@ type Config struct {
 	PasswordFile    string        `yaml:"password_file"`
 	BearerToken     secret.Secret `yaml:"bearer_token"`
 	BearerTokenFile string        `yaml:"bearer_token_file"`
+
+	// HTTPConfig's timeout bounds one request to one Alertmanager.
+	notifiers.HTTPConfig `yaml:",inline"`
 }
 
 // DefaultConfig holds the defaults a decoded Config starts from.
-var DefaultConfig = Config{ResendInterval: time.Minute, Timeout: 10 * time.Second}
+var DefaultConfig = Config{ResendInterval: time.Minute, HTTPConfig: notifiers.DefaultHTTPConfig}
 
 // labelName is what Alertmanager accepts as a label name.
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -52,59 +58,93 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	if len(c.URLs) == 0 {
-		return yamlpos.At(n, "urls: at least one Alertmanager URL is required")
-	}
-	urls := yamlpos.Value(n, "urls")
-	for i, u := range c.URLs {
-		if err := checkURL(u); err != nil {
-			return yamlpos.At(yamlpos.Item(urls, i), "urls[%d]: %w", i, err)
+	if err := c.check(); err != nil {
+		var ie *itemError
+		if errors.As(err, &ie) { // a list item or a map key has its own place
+			return yamlpos.At(ie.node(n), "%w", err)
 		}
-	}
-	if c.ResendInterval <= 0 {
-		return yamlpos.At(yamlpos.Value(n, "resend_interval"), "resend_interval must be positive")
-	}
-	if c.Timeout <= 0 {
-		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
-	}
-	if err := checkLabels(n, c.Labels); err != nil {
-		return err
-	}
-	return checkAuth(n, c)
-}
-
-func checkLabels(root *yaml.Node, labels map[string]string) error {
-	if len(labels) == 0 {
-		return nil
-	}
-	n := yamlpos.Value(root, "labels")
-	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !labelName.MatchString(k.Value) {
-			return yamlpos.At(k, "labels: %q is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", k.Value)
-		}
-	}
-	for k := range labels { // labels that came through an alias or a merge
-		if !labelName.MatchString(k) {
-			return yamlpos.At(n, "labels: %q is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", k)
-		}
+		return yamlpos.Place(n, err)
 	}
 	return nil
 }
 
-func checkAuth(n *yaml.Node, c *Config) error {
+// Describe implements notifiers.Config.
+func (c Config) Describe() string {
+	hosts := make([]string, 0, len(c.URLs))
+	for _, raw := range c.URLs {
+		if u, err := url.Parse(raw); err == nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	return "alertmanager " + strings.Join(hosts, ", ")
+}
+
+// check checks the keys and their combinations without I/O.
+func (c Config) check() error {
+	if len(c.URLs) == 0 {
+		return errors.New("urls: at least one Alertmanager URL is required")
+	}
+	for i, u := range c.URLs {
+		if err := checkURL(u); err != nil {
+			return &itemError{key: "urls", index: i, err: fmt.Errorf("urls[%d]: %w", i, err)}
+		}
+	}
+	if c.ResendInterval < 0 {
+		return yamlpos.Field("resend_interval", errors.New("resend_interval must not be negative"))
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		if !labelName.MatchString(k) {
+			return &itemError{key: "labels", label: k, err: fmt.Errorf("labels: %q is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", k)}
+		}
+	}
+	if err := checkAuth(c); err != nil {
+		return err
+	}
+	return c.HTTPConfig.Check()
+}
+
+// itemError is a check's error about one item of a list or one key of a map.
+type itemError struct {
+	key   string
+	index int    // the list item, or
+	label string // the map key
+	err   error
+}
+
+func (e *itemError) Error() string { return e.err.Error() }
+func (e *itemError) Unwrap() error { return e.err }
+
+// node finds the item's place in the receiver's mapping n.
+func (e *itemError) node(n *yaml.Node) *yaml.Node {
+	v := yamlpos.Value(n, e.key)
+	if e.label == "" {
+		return yamlpos.Item(v, e.index)
+	}
+	for i := 0; v.Kind == yaml.MappingNode && i+1 < len(v.Content); i += 2 {
+		if v.Content[i].Value == e.label {
+			return v.Content[i]
+		}
+	}
+	return v // a label that came through an alias or a merge
+}
+
+func checkAuth(c Config) error {
 	basic := c.Username != "" || c.Password != "" || c.PasswordFile != ""
 	bearer := c.BearerToken != "" || c.BearerTokenFile != ""
+	if basic && bearer {
+		return errors.New("basic auth (username, password) and bearer_token are exclusive")
+	}
+	if err := secret.Check("password", c.Password, c.PasswordFile, false); err != nil {
+		return err
+	}
+	if err := secret.Check("bearer_token", c.BearerToken, c.BearerTokenFile, false); err != nil {
+		return err
+	}
 	switch {
-	case basic && bearer:
-		return yamlpos.At(n, "basic auth (username, password) and bearer_token are exclusive")
-	case c.Password != "" && c.PasswordFile != "":
-		return yamlpos.At(yamlpos.Value(n, "password_file"), "only one of password and password_file may be set")
-	case c.BearerToken != "" && c.BearerTokenFile != "":
-		return yamlpos.At(yamlpos.Value(n, "bearer_token_file"), "only one of bearer_token and bearer_token_file may be set")
 	case basic && c.Username == "":
-		return yamlpos.At(n, "password needs a username")
+		return errors.New("password needs a username")
 	case basic && c.Password == "" && c.PasswordFile == "":
-		return yamlpos.At(yamlpos.Value(n, "username"), "username needs a password or password_file")
+		return yamlpos.Field("username", errors.New("username needs a password or password_file"))
 	}
 	return nil
 }
@@ -114,8 +154,8 @@ func checkAuth(n *yaml.Node, c *Config) error {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return fmt.Errorf("not an absolute http or https URL")
+	case err != nil || notifiers.CheckURL(raw) != nil:
+		return notifiers.ErrNotHTTPURL
 	case u.User != nil:
 		return fmt.Errorf("credentials belong in username and password, not in the URL")
 	case u.RawQuery != "" || u.Fragment != "":

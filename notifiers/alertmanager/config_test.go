@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
@@ -18,15 +18,15 @@ func TestConfig(t *testing.T) {
 		want            Config
 	}{
 		{"minimal", "urls: [http://am:9093]\n", "",
-			Config{URLs: []string{"http://am:9093"}, ResendInterval: time.Minute, Timeout: 10 * time.Second}},
+			Config{URLs: []string{"http://am:9093"}, ResendInterval: time.Minute, HTTPConfig: notifiers.DefaultHTTPConfig}},
 		{"full", "urls: [http://a:9093, https://b/am/]\nresend_interval: 30s\nlabels: {cluster: prod}\nusername: cowbell\npassword_file: /run/pw\n", "",
-			Config{URLs: []string{"http://a:9093", "https://b/am/"}, ResendInterval: 30 * time.Second, Timeout: 10 * time.Second,
+			Config{URLs: []string{"http://a:9093", "https://b/am/"}, ResendInterval: 30 * time.Second, HTTPConfig: notifiers.DefaultHTTPConfig,
 				Labels: map[string]string{"cluster": "prod"}, Username: "cowbell", PasswordFile: "/run/pw"}},
 		{"no urls", "resend_interval: 1m\n", "1:1: urls: at least one Alertmanager URL is required", Config{}},
 		{"bad url", "urls:\n  - http://a:9093\n  - am-1:9093\n", "3:5: urls[1]: not an absolute http or https URL", Config{}},
 		{"credentials in url", "urls: [\"http://u:p@a:9093\"]\n", "1:8: urls[0]: credentials belong in username and password", Config{}},
 		{"bad label", "urls: [http://a]\nlabels:\n  cluster-name: x\n", `3:3: labels: "cluster-name" is not a label name`, Config{}},
-		{"bad interval", "urls: [http://a]\nresend_interval: 0s\n", "2:18: resend_interval must be positive", Config{}},
+		{"bad interval", "urls: [http://a]\nresend_interval: -1s\n", "2:18: resend_interval must not be negative", Config{}},
 		{"basic and bearer", "urls: [http://a]\nusername: u\npassword: p\nbearer_token: t\n", "1:1: basic auth (username, password) and bearer_token are exclusive", Config{}},
 		{"username alone", "urls: [http://a]\nusername: u\n", "2:11: username needs a password or password_file", Config{}},
 		{"password alone", "urls: [http://a]\npassword: p\n", "1:1: password needs a username", Config{}},
@@ -40,12 +40,12 @@ func TestConfig(t *testing.T) {
 func TestNewReadsSecretFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(path, []byte("t0ken\n"), 0o600))
-	n, err := New(Config{URLs: []string{"http://127.0.0.1:9"}, BearerTokenFile: path}, zaptest.NewLogger(t))
+	n, err := New(Config{URLs: []string{"http://127.0.0.1:9"}, BearerTokenFile: path}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	require.Equal(t, "Bearer t0ken", n.headers[0].Value)
 
-	_, err = New(Config{URLs: []string{"http://127.0.0.1:9"}, Username: "u", PasswordFile: filepath.Join(t.TempDir(), "none")}, zaptest.NewLogger(t))
+	_, err = New(Config{URLs: []string{"http://127.0.0.1:9"}, Username: "u", PasswordFile: filepath.Join(t.TempDir(), "none")}, notifierstest.Deps(t))
 	require.ErrorIs(t, err, os.ErrNotExist)
-	_, err = New(Config{}, zaptest.NewLogger(t))
+	_, err = New(Config{}, notifierstest.Deps(t))
 	require.Error(t, err)
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
@@ -54,16 +55,16 @@ func activeAlert(t *testing.T, base, key string, want bool) *gettableAlert {
 	return found
 }
 
-func liveIncident(t *testing.T) *notifiers.Incident {
+func liveIncident(t *testing.T) *incidents.Incident {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	return notifierstest.Incident(t, func(inc *notifiers.Incident) {
+	return notifierstest.Incident(t, func(inc *incidents.Incident) {
 		inc.FirstSeen, inc.LastSeen = now.Add(-time.Minute), now
 	})
 }
 
 func TestRealAlertmanager(t *testing.T) {
 	base := testenv.Alertmanager(t)
-	n, err := New(Config{URLs: []string{base}, ResendInterval: time.Minute, Timeout: 5 * time.Second, Labels: map[string]string{"cluster": "test"}}, zap.NewNop())
+	n, err := New(Config{URLs: []string{base}, ResendInterval: time.Minute, HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}, Labels: map[string]string{"cluster": "test"}}, notifiers.Deps{Log: zap.NewNop()})
 	require.NoError(t, err)
 	inc := liveIncident(t)
 
@@ -88,7 +89,7 @@ func TestRealAlertmanager(t *testing.T) {
 	require.True(t, a.StartsAt.Equal(inc.FirstSeen))
 
 	at := time.Now().UTC()
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, &at
 	_, err = n.Notify(context.Background(), inc)
 	require.NoError(t, err)
 	activeAlert(t, base, inc.Key, false)
@@ -99,7 +100,7 @@ func TestRealAlertmanagerOneDown(t *testing.T) {
 	base := testenv.Alertmanager(t)
 	dead := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	core, logs := observer.New(zap.WarnLevel)
-	n, err := New(Config{URLs: []string{dead, base}, ResendInterval: time.Minute, Timeout: 5 * time.Second}, zap.New(core))
+	n, err := New(Config{URLs: []string{dead, base}, ResendInterval: time.Minute, HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifiers.Deps{Log: zap.New(core)})
 	require.NoError(t, err)
 	inc := liveIncident(t)
 

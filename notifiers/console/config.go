@@ -1,6 +1,8 @@
 package console
 
 import (
+	"cmp"
+	"fmt"
 	"io"
 	"os"
 
@@ -29,10 +31,23 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	if c.Output != "stdout" && c.Output != "stderr" {
-		return yamlpos.At(n, "output %q: want stdout or stderr", c.Output)
+	return yamlpos.Place(n, c.check())
+}
+
+func (c Config) check() error {
+	if c.Output != "" && c.Output != "stdout" && c.Output != "stderr" {
+		return yamlpos.Field("output", fmt.Errorf("output %q: want stdout or stderr", c.Output))
 	}
 	return nil
+}
+
+// Describe implements notifiers.Config.
+func (c Config) Describe() string {
+	d := "console on " + cmp.Or(c.Output, "stdout")
+	if c.JSON {
+		d += ", JSON lines"
+	}
+	return d
 }
 
 // Writer returns the stream Output names.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -24,17 +25,30 @@ type Notifier struct {
 
 var _ notifiers.Notifier = (*Notifier)(nil)
 
-// New makes a console Notifier writing to w; a nil w means the stream c.Output names.
-func New(c Config, w io.Writer) *Notifier {
+// New makes a console Notifier writing to the stream c.Output names: d.Stdout or
+// d.Stderr, the process's own when they are nil.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	w := d.Stdout
+	if c.Output == "stderr" {
+		w = d.Stderr
+	}
 	if w == nil {
 		w = c.Writer()
 	}
+	return To(c, w), nil
+}
+
+// To makes a console Notifier writing to w.
+func To(c Config, w io.Writer) *Notifier {
 	return &Notifier{w: w, color: c.Color, json: c.JSON}
 }
 
 // Notify writes inc. A stream that cannot be written will not heal, so a write error
 // is not retried.
-func (n *Notifier) Notify(_ context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(_ context.Context, inc *incidents.Incident) (retry bool, err error) {
 	var buf bytes.Buffer
 	if n.json {
 		b, err := json.Marshal(inc)

@@ -15,29 +15,30 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
-func sample() *notifiers.Incident {
+func sample() *incidents.Incident {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	return &notifiers.Incident{
-		Schema: notifiers.Schema, Status: notifiers.StatusFiring, Key: "redis/bgsave-fork-enomem/node-1",
-		Rule:    notifiers.RuleRef{ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE", Severity: "critical"},
+	return &incidents.Incident{
+		Schema: incidents.Schema, Status: incidents.StatusFiring, Key: "redis/bgsave-fork-enomem/node-1",
+		Rule:    incidents.RuleRef{ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE", Severity: "critical"},
 		Summary: "Redis cannot fork for BGSAVE on node-1", Host: "node-1", Source: "redis",
 		Labels: map[string]string{"pod": "redis-0", "namespace": "prod"},
-		Lines: []notifiers.Line{
+		Lines: []incidents.Line{
 			{Time: t0, Text: "1:M 01 Mar 2025 12:00:00.000 # Can't save in background: fork: Cannot allocate memory"},
 			{Time: t0.Add(2 * time.Minute), Text: "1:M 01 Mar 2025 12:02:00.000 # Can't save in background: fork: Cannot allocate memory"},
 		},
 		Count: 3, Folded: 2, FirstSeen: t0, LastSeen: t0.Add(2 * time.Minute),
 		RootCause: "Redis forks a child for BGSAVE.\nUnder heuristic overcommit the kernel refuses a fork it cannot cover.",
-		Advice: []notifiers.Advice{
+		Advice: []incidents.Advice{
 			{Text: "Set vm.overcommit_memory=1 on the host: sysctl -w vm.overcommit_memory=1",
 				When: "vm.overcommit_memory != 1", Facts: map[string]string{"vm.overcommit_memory": "0"}},
 			{Text: "Committed_AS is 19.1 GiB of a 7.8 GiB CommitLimit."},
 		},
-		DeadEnds: []notifiers.DeadEnd{{Action: "Disable swap", Why: "swap is a buffer; without it the OOM killer comes sooner"}},
+		DeadEnds: []incidents.DeadEnd{{Action: "Disable swap", Why: "swap is a buffer; without it the OOM killer comes sooner"}},
 		Docs:     []string{"https://redis.io/docs/latest/operate/oss_and_stack/management/admin/"},
 		Snapshot: &facts.Snapshot{
 			Taken: t0.Add(2 * time.Minute), Host: "node-1",
@@ -52,18 +53,18 @@ func sample() *notifiers.Incident {
 func TestRenderGolden(t *testing.T) {
 	resolved := sample()
 	at := resolved.LastSeen.Add(10 * time.Minute)
-	resolved.Status, resolved.ResolvedAt = notifiers.StatusResolved, &at
+	resolved.Status, resolved.ResolvedAt = incidents.StatusResolved, &at
 	resolved.Snapshot.Cgroup = facts.Cgroup{Version: 1, LimitBytes: -1, UsageBytes: 700 << 20}
 	resolved.Snapshot.Errors = []facts.ReadError{{What: "redis", Err: "dial tcp 127.0.0.1:6379: connection refused"}}
 
 	hostile := sample()
 	hostile.Snapshot = nil
-	hostile.Lines = []notifiers.Line{{Time: hostile.FirstSeen, Text: "evil \x1b[2J\x1b]0;title\x07 line\rover"}}
+	hostile.Lines = []incidents.Line{{Time: hostile.FirstSeen, Text: "evil \x1b[2J\x1b]0;title\x07 line\rover"}}
 	hostile.Labels = map[string]string{"pod": "a\nb"}
 
 	tests := []struct {
 		name  string
-		inc   *notifiers.Incident
+		inc   *incidents.Incident
 		color bool
 	}{
 		{"firing", sample(), false},
@@ -75,7 +76,7 @@ func TestRenderGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			retry, err := New(Config{Color: tt.color}, &out).Notify(context.Background(), tt.inc)
+			retry, err := To(Config{Color: tt.color}, &out).Notify(context.Background(), tt.inc)
 			require.NoError(t, err)
 			require.False(t, retry)
 			notifierstest.Golden(t, filepath.Join("testdata", tt.name+".golden"), out.Bytes())
@@ -88,10 +89,11 @@ func TestRenderGolden(t *testing.T) {
 
 func TestRenderSays(t *testing.T) {
 	var out bytes.Buffer
-	n := New(DefaultConfig, &out)
+	n, err := New(DefaultConfig, notifiers.Deps{Stdout: &out})
+	require.NoError(t, err)
 	resolved := sample()
-	resolved.Status = notifiers.StatusResolved
-	for _, inc := range []*notifiers.Incident{sample(), resolved} {
+	resolved.Status = incidents.StatusResolved
+	for _, inc := range []*incidents.Incident{sample(), resolved} {
 		_, err := n.Notify(context.Background(), inc)
 		require.NoError(t, err)
 	}
@@ -111,14 +113,14 @@ func TestRenderSays(t *testing.T) {
 
 func TestJSONLines(t *testing.T) {
 	var out bytes.Buffer
-	n := New(Config{JSON: true}, &out)
-	for _, inc := range []*notifiers.Incident{sample(), notifiers.TestIncident("h", time.Unix(0, 0))} {
+	n := To(Config{JSON: true}, &out)
+	for _, inc := range []*incidents.Incident{sample(), notifiers.TestIncident("h", time.Unix(0, 0))} {
 		_, err := n.Notify(context.Background(), inc)
 		require.NoError(t, err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	require.Len(t, lines, 2)
-	var back notifiers.Incident
+	var back incidents.Incident
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &back))
 	want := sample()
 	require.Equal(t, want.Key, back.Key)
@@ -130,7 +132,7 @@ type brokenWriter struct{}
 func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestWriteErrorIsNotRetried(t *testing.T) {
-	retry, err := New(DefaultConfig, brokenWriter{}).Notify(context.Background(), sample())
+	retry, err := To(DefaultConfig, brokenWriter{}).Notify(context.Background(), sample())
 	require.ErrorContains(t, err, "broken pipe")
 	require.False(t, retry)
 }
@@ -144,7 +146,7 @@ func TestConfigYAML(t *testing.T) {
 		{"{}", Config{Output: "stdout"}, ""},
 		{"output: stderr\ncolor: true\n", Config{Output: "stderr", Color: true}, ""},
 		{"json: true\n", Config{Output: "stdout", JSON: true}, ""},
-		{"output: syslog\n", Config{}, "1:1: output \"syslog\": want stdout or stderr"},
+		{"output: syslog\n", Config{}, "1:9: output \"syslog\": want stdout or stderr"},
 		{"colour: true\n", Config{}, "1:1: unknown field \"colour\""},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 // ANSI styles.
@@ -45,7 +45,7 @@ func (p printer) section(name string) { p.line(1, "%s", p.style(bold, name+":"))
 
 // render writes inc as text. Everything that came from a log line or a label passes
 // through clean, so a line cannot move the cursor or recolour the terminal.
-func render(b *bytes.Buffer, inc *notifiers.Incident, color bool) {
+func render(b *bytes.Buffer, inc *incidents.Incident, color bool) {
 	p := printer{b: b, color: color}
 	header(p, inc)
 	p.line(1, "key:     %s", clean(inc.Key))
@@ -93,14 +93,14 @@ func render(b *bytes.Buffer, inc *notifiers.Incident, color bool) {
 	b.WriteByte('\n')
 }
 
-func header(p printer, inc *notifiers.Incident) {
+func header(p printer, inc *incidents.Incident) {
 	sev := strings.ToUpper(inc.Rule.Severity)
 	sevStyle := map[string]string{"CRITICAL": red + bold, "WARNING": yellow + bold}[sev]
 	if sevStyle == "" {
 		sevStyle = cyan
 	}
 	h := p.style(sevStyle, "["+sev+"]")
-	if inc.Status == notifiers.StatusResolved {
+	if inc.Status == incidents.StatusResolved {
 		h = p.style(green+bold, "RESOLVED") + " " + h
 	}
 	if inc.Test {
@@ -109,7 +109,7 @@ func header(p printer, inc *notifiers.Incident) {
 	p.line(0, "%s %s (%s)", h, p.style(bold, clean(inc.Rule.Title)), clean(inc.Rule.ID))
 }
 
-func diagnosis(p printer, inc *notifiers.Incident) {
+func diagnosis(p printer, inc *incidents.Incident) {
 	if inc.RootCause != "" {
 		p.section("root cause")
 		for _, l := range strings.Split(strings.TrimSpace(inc.RootCause), "\n") {

@@ -4,9 +4,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
 // DecodeConfig decodes src into a C. With wantErr empty it must decode to want;
@@ -27,4 +29,9 @@ func DecodeConfig[C any](t *testing.T, src string, want C, wantErr string, secre
 	for _, s := range secrets {
 		require.NotContains(t, err.Error(), s)
 	}
+}
+
+// Deps are what a receiver's New takes in a test: a name and a test logger.
+func Deps(t testing.TB) notifiers.Deps {
+	return notifiers.Deps{Name: "test", Log: zaptest.NewLogger(t)}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 // incidentJSON is the incident every receiver's golden files are made from: a Redis
@@ -19,9 +19,9 @@ var incidentJSON []byte
 
 // Incident returns a fresh copy of the shared test incident, changed by edit if it is
 // not nil.
-func Incident(t testing.TB, edit func(*notifiers.Incident)) *notifiers.Incident {
+func Incident(t testing.TB, edit func(*incidents.Incident)) *incidents.Incident {
 	t.Helper()
-	var inc notifiers.Incident
+	var inc incidents.Incident
 	require.NoError(t, json.Unmarshal(incidentJSON, &inc))
 	if edit != nil {
 		edit(&inc)
@@ -33,7 +33,7 @@ func Incident(t testing.TB, edit func(*notifiers.Incident)) *notifiers.Incident 
 var ResolvedAt = time.Date(2024, 5, 1, 3, 40, 0, 0, time.UTC)
 
 // Resolved marks inc resolved at ResolvedAt; it fits Incident's edit.
-func Resolved(inc *notifiers.Incident) {
+func Resolved(inc *incidents.Incident) {
 	at := ResolvedAt
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, &at
 }

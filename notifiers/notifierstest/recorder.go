@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -23,7 +24,7 @@ type Result struct {
 // Attempt is one call of Notify as the Recorder saw it.
 type Attempt struct {
 	Key    string
-	Status notifiers.Status
+	Status incidents.Status
 	At     time.Time // by the Recorder's clock
 	Retry  bool
 	Err    error
@@ -37,7 +38,7 @@ type Recorder struct {
 	mu        sync.Mutex
 	script    []Result
 	attempts  []Attempt
-	delivered []*notifiers.Incident
+	delivered []*incidents.Incident
 	changed   chan struct{} // closed and replaced after every attempt
 }
 
@@ -64,7 +65,7 @@ func (r *Recorder) Script(rs ...Result) {
 }
 
 // Notify implements notifiers.Notifier.
-func (r *Recorder) Notify(ctx context.Context, inc *notifiers.Incident) (bool, error) {
+func (r *Recorder) Notify(ctx context.Context, inc *incidents.Incident) (bool, error) {
 	r.mu.Lock()
 	var res Result
 	if len(r.script) > 0 {
@@ -100,10 +101,10 @@ func (r *Recorder) Attempts() []Attempt {
 }
 
 // Delivered returns the incidents of the successful attempts, in order.
-func (r *Recorder) Delivered() []*notifiers.Incident {
+func (r *Recorder) Delivered() []*incidents.Incident {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]*notifiers.Incident(nil), r.delivered...)
+	return append([]*incidents.Incident(nil), r.delivered...)
 }
 
 // Keys returns the keys of the delivered incidents, in order.
@@ -117,7 +118,7 @@ func (r *Recorder) Keys() []string {
 
 // WaitDelivered waits until at least n incidents were delivered and returns them; it
 // fails t after a generous deadline.
-func (r *Recorder) WaitDelivered(t testing.TB, n int) []*notifiers.Incident {
+func (r *Recorder) WaitDelivered(t testing.TB, n int) []*incidents.Incident {
 	t.Helper()
 	r.wait(t, func() bool { return len(r.delivered) >= n }, "%d deliveries", n)
 	return r.Delivered()

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -19,7 +19,7 @@ func TestRecorderFollowsScript(t *testing.T) {
 	boom := errors.New("boom")
 	r := New(Result{Retry: true, Err: boom}).WithClock(func() time.Time { return t0 })
 	r.Script(Result{Err: boom})
-	inc := &notifiers.Incident{Key: "a", Status: notifiers.StatusFiring}
+	inc := &incidents.Incident{Key: "a", Status: incidents.StatusFiring}
 
 	tests := []struct {
 		retry bool
@@ -33,7 +33,7 @@ func TestRecorderFollowsScript(t *testing.T) {
 	require.Equal(t, []string{"a", "a"}, r.Keys())
 	attempts := r.Attempts()
 	require.Len(t, attempts, 4)
-	require.Equal(t, Attempt{Key: "a", Status: notifiers.StatusFiring, At: t0, Retry: true, Err: boom}, attempts[0])
+	require.Equal(t, Attempt{Key: "a", Status: incidents.StatusFiring, At: t0, Retry: true, Err: boom}, attempts[0])
 
 	inc.Key = "changed after delivery"
 	require.Equal(t, "a", r.Delivered()[0].Key, "the recorder keeps its own copy")
@@ -44,7 +44,7 @@ func TestRecorderHoldAndWait(t *testing.T) {
 	r := New(Result{Hold: hold}, Result{Hold: make(chan struct{})})
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.Notify(context.Background(), &notifiers.Incident{Key: "a"})
+		_, err := r.Notify(context.Background(), &incidents.Incident{Key: "a"})
 		done <- err
 	}()
 	close(hold)
@@ -53,7 +53,7 @@ func TestRecorderHoldAndWait(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	retry, err := r.Notify(ctx, &notifiers.Incident{Key: "b"})
+	retry, err := r.Notify(ctx, &incidents.Incident{Key: "b"})
 	require.True(t, retry, "a held attempt whose context ends may be retried")
 	require.ErrorIs(t, err, context.Canceled)
 	require.Len(t, r.WaitAttempts(t, 2), 2)

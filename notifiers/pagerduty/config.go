@@ -1,7 +1,7 @@
 package pagerduty
 
 import (
-	"time"
+	"fmt"
 
 	"go.yaml.in/yaml/v3"
 
@@ -26,12 +26,12 @@ type Config struct {
 	// URL is the Events API endpoint (EventsURL unless overridden, e.g. for a
 	// regional endpoint or a test server).
 	URL string `yaml:"url"`
-	// Timeout bounds one delivery attempt.
-	Timeout time.Duration `yaml:"timeout"`
+
+	notifiers.HTTPConfig `yaml:",inline"`
 }
 
 // DefaultConfig holds the defaults a decoded Config starts from.
-var DefaultConfig = Config{URL: EventsURL, Timeout: 10 * time.Second}
+var DefaultConfig = Config{URL: EventsURL, HTTPConfig: notifiers.DefaultHTTPConfig}
 
 // UnmarshalYAML sets defaults, decodes strictly and checks the combination of keys.
 // It does no I/O: a routing_key_file is read by New.
@@ -41,14 +41,25 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	if (c.RoutingKey == "") == (c.RoutingKeyFile == "") {
-		return yamlpos.At(n, "exactly one of routing_key and routing_key_file is required")
+	return yamlpos.Place(n, c.check())
+}
+
+// Describe implements notifiers.Config.
+func (c Config) Describe() string {
+	if c.URL != "" && c.URL != EventsURL {
+		return "pagerduty events v2 at " + c.URL
 	}
-	if err := notifiers.CheckURL(c.URL); err != nil {
-		return yamlpos.At(yamlpos.Value(n, "url"), "url: %w", err)
+	return "pagerduty events v2"
+}
+
+func (c Config) check() error {
+	if err := secret.Check("routing_key", c.RoutingKey, c.RoutingKeyFile, true); err != nil {
+		return err
 	}
-	if c.Timeout <= 0 {
-		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
+	if c.URL != "" {
+		if err := notifiers.CheckURL(c.URL); err != nil {
+			return yamlpos.Field("url", fmt.Errorf("url: %w", err))
+		}
 	}
-	return nil
+	return c.HTTPConfig.Check()
 }

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -37,33 +38,34 @@ type Notifier struct {
 var _ notifiers.Notifier = (*Notifier)(nil)
 
 // New makes a Notifier, reading routing_key_file if one is set.
-func New(c Config, log *zap.Logger) (*Notifier, error) {
-	key, err := secret.Pick("routing_key", c.RoutingKey, c.RoutingKeyFile, true)
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	key, err := secret.Read("routing_key", c.RoutingKey, c.RoutingKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty: %w", err)
 	}
 	if c.URL == "" {
 		c.URL = EventsURL
 	}
-	if err := notifiers.CheckURL(c.URL); err != nil {
-		return nil, fmt.Errorf("pagerduty: url: %w", err)
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultConfig.Timeout
-	}
-	return &Notifier{key: key, url: c.URL, client: &http.Client{Timeout: c.Timeout}, log: log, now: time.Now}, nil
+	return &Notifier{key: key, url: c.URL, client: client, log: d.Log, now: time.Now}, nil
 }
 
 // Notify makes one delivery attempt. PagerDuty answers 202 when it queued the event,
 // 400 for an event it will never accept, 429 and 5xx when it may later.
-func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	body, err := json.Marshal(n.event(inc))
 	if err != nil {
 		return false, fmt.Errorf("encode pagerduty event: %w", err)
 	}
 	retry, err = notifiers.Post(ctx, n.client, n.url, "application/json", body)
 	if err != nil {
-		return retry, n.redact(fmt.Errorf("post pagerduty event: %w", err))
+		return retry, secret.Redact(fmt.Errorf("post pagerduty event: %w", err), n.key)
 	}
 	n.log.Debug("pagerduty event accepted", zap.String("incident", inc.Key), zap.String("status", string(inc.Status)))
 	return false, nil
@@ -87,7 +89,7 @@ type payload struct {
 	Component     string              `json:"component,omitempty"`
 	Group         string              `json:"group,omitempty"`
 	Class         string              `json:"class,omitempty"`
-	CustomDetails *notifiers.Incident `json:"custom_details,omitempty"`
+	CustomDetails *incidents.Incident `json:"custom_details,omitempty"`
 }
 
 type link struct {
@@ -95,9 +97,9 @@ type link struct {
 	Text string `json:"text,omitempty"`
 }
 
-func (n *Notifier) event(inc *notifiers.Incident) event {
+func (n *Notifier) event(inc *incidents.Incident) event {
 	ev := event{RoutingKey: n.key.Reveal(), DedupKey: DedupKey(inc.Key)}
-	if inc.Status == notifiers.StatusResolved {
+	if inc.Status == incidents.StatusResolved {
 		// A resolve carries only what identifies the alert.
 		ev.EventAction = "resolve"
 		return ev
@@ -148,7 +150,7 @@ func severity(s string) string {
 	return "error"
 }
 
-func summary(inc *notifiers.Incident) string {
+func summary(inc *incidents.Incident) string {
 	var b strings.Builder
 	if inc.Test {
 		b.WriteString("[TEST] ")
@@ -175,19 +177,3 @@ func links(docs []string) []link {
 	}
 	return out
 }
-
-// redact keeps the routing key out of an error even if an answer quoted it.
-func (n *Notifier) redact(err error) error {
-	if k := n.key.Reveal(); k != "" && strings.Contains(err.Error(), k) {
-		return &redacted{err: err, msg: strings.ReplaceAll(err.Error(), k, "<secret>")}
-	}
-	return err
-}
-
-type redacted struct {
-	err error
-	msg string
-}
-
-func (r *redacted) Error() string { return r.msg }
-func (r *redacted) Unwrap() error { return r.err }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
@@ -138,7 +138,7 @@ func newServer(t *testing.T) (*pagerDuty, string) {
 }
 
 func newNotifier(t *testing.T, url string) *Notifier {
-	n, err := New(Config{RoutingKey: routingKey, URL: url, Timeout: 5 * time.Second}, zaptest.NewLogger(t))
+	n, err := New(Config{RoutingKey: routingKey, URL: url, HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	n.now = func() time.Time { return fixedNow }
 	return n
@@ -147,17 +147,17 @@ func newNotifier(t *testing.T, url string) *Notifier {
 func TestNotifyPayload(t *testing.T) {
 	tests := []struct {
 		name, action, severity, timestamp string
-		edit                              func(*notifiers.Incident)
+		edit                              func(*incidents.Incident)
 	}{
 		{"trigger", "trigger", "critical", "2024-05-01T03:14:01Z", nil},
-		{"resolve", "resolve", "", "", func(inc *notifiers.Incident) {
+		{"resolve", "resolve", "", "", func(inc *incidents.Incident) {
 			at := fixedNow.Add(time.Hour)
-			inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
+			inc.Status, inc.ResolvedAt = incidents.StatusResolved, &at
 		}},
-		{"test", "trigger", "info", "2024-05-01T03:15:00Z", func(inc *notifiers.Incident) {
+		{"test", "trigger", "info", "2024-05-01T03:15:00Z", func(inc *incidents.Incident) {
 			inc.Test, inc.Rule.Severity, inc.LastSeen = true, "info", time.Time{}
 		}},
-		{"long-summary", "trigger", "error", "2024-05-01T03:14:01Z", func(inc *notifiers.Incident) {
+		{"long-summary", "trigger", "error", "2024-05-01T03:14:01Z", func(inc *incidents.Incident) {
 			inc.Summary, inc.Rule.Severity = strings.Repeat("ünïcode ", 300), "fatal"
 		}},
 	}
@@ -183,7 +183,7 @@ func TestNotifyPayload(t *testing.T) {
 				require.Equal(t, "cache-7", ev.Payload.Source)
 				require.Equal(t, "redis", ev.Payload.Component)
 				require.Equal(t, inc.Rule.ID, ev.Payload.Class)
-				require.Equal(t, notifiers.Schema, ev.Payload.CustomDetails["schema"])
+				require.Equal(t, incidents.Schema, ev.Payload.CustomDetails["schema"])
 				require.Equal(t, inc.Test, strings.HasPrefix(ev.Payload.Summary, "[TEST] "))
 				require.LessOrEqual(t, len([]rune(ev.Payload.Summary)), maxSummary)
 				require.Equal(t, "cowbell", ev.Client)
@@ -236,14 +236,14 @@ func TestConfig(t *testing.T) {
 		name, yaml, err string
 		want            Config
 	}{
-		{"key", "routing_key: abc\n", "", Config{RoutingKey: "abc", URL: EventsURL, Timeout: 10 * time.Second}},
+		{"key", "routing_key: abc\n", "", Config{RoutingKey: "abc", URL: EventsURL, HTTPConfig: notifiers.DefaultHTTPConfig}},
 		{"key file and url", "routing_key_file: /run/pd\nurl: http://127.0.0.1:9/v2/enqueue\ntimeout: 2s\n", "",
-			Config{RoutingKeyFile: "/run/pd", URL: "http://127.0.0.1:9/v2/enqueue", Timeout: 2 * time.Second}},
-		{"neither", "timeout: 2s\n", "1:1: exactly one of routing_key and routing_key_file is required", Config{}},
-		{"both", "routing_key: a\nrouting_key_file: /f\n", "1:1: exactly one of routing_key", Config{}},
+			Config{RoutingKeyFile: "/run/pd", URL: "http://127.0.0.1:9/v2/enqueue", HTTPConfig: notifiers.HTTPConfig{Timeout: 2 * time.Second}}},
+		{"neither", "timeout: 2s\n", "1:1: one of routing_key and routing_key_file is required", Config{}},
+		{"both", "routing_key: a\nrouting_key_file: /f\n", "2:19: only one of routing_key and routing_key_file may be set", Config{}},
 		{"unknown key", "routing_key: a\nrouting-key: b\n", `2:1: unknown field "routing-key"`, Config{}},
 		{"bad url", "routing_key: a\nurl: events.pagerduty.com\n", "2:6: url: not an absolute http or https URL", Config{}},
-		{"bad timeout", "routing_key: a\ntimeout: 0s\n", "2:10: timeout must be positive", Config{}},
+		{"bad timeout", "routing_key: a\ntimeout: -2s\n", "2:10: timeout must not be negative", Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err) })
@@ -254,7 +254,7 @@ func TestNewReadsKeyFile(t *testing.T) {
 	pd, url := newServer(t)
 	path := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(path, []byte(routingKey+"\n"), 0o600))
-	n, err := New(Config{RoutingKeyFile: path, URL: url}, zaptest.NewLogger(t))
+	n, err := New(Config{RoutingKeyFile: path, URL: url}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
@@ -262,6 +262,6 @@ func TestNewReadsKeyFile(t *testing.T) {
 	require.NoError(t, json.Unmarshal(<-pd.events, &ev))
 	require.Equal(t, routingKey, ev.RoutingKey)
 
-	_, err = New(Config{}, zaptest.NewLogger(t))
+	_, err = New(Config{}, notifierstest.Deps(t))
 	require.ErrorContains(t, err, "one of routing_key and routing_key_file is required")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -39,7 +40,7 @@ func esc(s string) string { return slackutilsx.EscapeMessage(s) }
 
 // render lays out an incident as a person paged at 3 a.m. needs it: what, where,
 // the lines, why, what to do, what not to do, the facts behind it and the docs.
-func render(inc *notifiers.Incident, maxLines int) message {
+func render(inc *incidents.Incident, maxLines int) message {
 	blocks := []slack.Block{header(inc)}
 	if inc.Test {
 		blocks = append(blocks, contextText(":test_tube: *Test notification* sent by `cowbell notify test`: nothing is wrong."))
@@ -69,7 +70,7 @@ func render(inc *notifiers.Incident, maxLines int) message {
 
 // renderRepeat is the thread reply for a repeat of an open incident: counts, the
 // newest lines and the facts as they are now.
-func renderRepeat(inc *notifiers.Incident, maxLines int) message {
+func renderRepeat(inc *incidents.Incident, maxLines int) message {
 	head := fmt.Sprintf(":repeat: *Again*: %s, last at %s.", counts(inc), stamp(inc.LastSeen))
 	blocks := []slack.Block{section(testMark(inc) + head)}
 	if s := linesText(inc.Lines, maxLines); s != "" {
@@ -82,24 +83,24 @@ func renderRepeat(inc *notifiers.Incident, maxLines int) message {
 }
 
 // renderResolvedReply is the short thread reply that says the incident is over.
-func renderResolvedReply(inc *notifiers.Incident, at time.Time) message {
+func renderResolvedReply(inc *incidents.Incident, at time.Time) message {
 	s := fmt.Sprintf(":white_check_mark: *Resolved* at %s after %s.", stamp(at), counts(inc))
 	return message{text: fallback(inc, ""), blocks: []slack.Block{section(testMark(inc) + s)}}
 }
 
-func testMark(inc *notifiers.Incident) string {
+func testMark(inc *incidents.Incident) string {
 	if inc.Test {
 		return "*[TEST]* "
 	}
 	return ""
 }
 
-func header(inc *notifiers.Incident) slack.Block {
+func header(inc *incidents.Incident) slack.Block {
 	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
 		cutEscaped(emoji(inc)+" "+esc(title(inc)), maxHeader), true, false))
 }
 
-func title(inc *notifiers.Incident) string {
+func title(inc *incidents.Incident) string {
 	t := inc.Rule.Title
 	if t == "" {
 		t = inc.Rule.ID
@@ -107,7 +108,7 @@ func title(inc *notifiers.Incident) string {
 	if inc.Host != "" {
 		t += " on " + inc.Host
 	}
-	if inc.Status == notifiers.StatusResolved {
+	if inc.Status == incidents.StatusResolved {
 		t = "RESOLVED: " + t
 	}
 	if inc.Test {
@@ -116,8 +117,8 @@ func title(inc *notifiers.Incident) string {
 	return strings.Join(strings.Fields(t), " ")
 }
 
-func emoji(inc *notifiers.Incident) string {
-	if inc.Status == notifiers.StatusResolved {
+func emoji(inc *incidents.Incident) string {
+	if inc.Status == incidents.StatusResolved {
 		return ":white_check_mark:"
 	}
 	switch inc.Rule.Severity {
@@ -131,7 +132,7 @@ func emoji(inc *notifiers.Incident) string {
 	return ":warning:"
 }
 
-func fallback(inc *notifiers.Incident, prefix string) string {
+func fallback(inc *incidents.Incident, prefix string) string {
 	s := prefix + title(inc)
 	if inc.Summary != "" {
 		s += ": " + inc.Summary
@@ -140,7 +141,7 @@ func fallback(inc *notifiers.Incident, prefix string) string {
 }
 
 // overview is the summary with the facts of place and time as fields.
-func overview(inc *notifiers.Incident) slack.Block {
+func overview(inc *incidents.Incident) slack.Block {
 	var fields []*slack.TextBlockObject
 	add := func(name, value string) {
 		if value != "" && len(fields) < maxFields {
@@ -170,7 +171,7 @@ func overview(inc *notifiers.Incident) slack.Block {
 	return slack.NewSectionBlock(mrkdwn(cutEscaped(esc(summary), maxSection)), fields, nil)
 }
 
-func counts(inc *notifiers.Incident) string {
+func counts(inc *incidents.Incident) string {
 	s := plural(inc.Count, "hit")
 	if inc.Folded > 0 {
 		s += fmt.Sprintf(" (%d since the last notice)", inc.Folded)
@@ -193,7 +194,7 @@ func stamp(t time.Time) string {
 }
 
 // linesText is the newest lines that fit, oldest first, in a code block.
-func linesText(lines []notifiers.Line, maxLines int) string {
+func linesText(lines []incidents.Line, maxLines int) string {
 	if len(lines) == 0 {
 		return ""
 	}
@@ -226,7 +227,7 @@ func linesText(lines []notifiers.Line, maxLines int) string {
 
 // adviceText keeps the rule's code formatting (backticks), escaped like any text,
 // and says which facts made each piece of advice apply.
-func adviceText(advice []notifiers.Advice) string {
+func adviceText(advice []incidents.Advice) string {
 	var b strings.Builder
 	for _, a := range advice {
 		text := strings.TrimSpace(a.Text)
@@ -252,7 +253,7 @@ func adviceText(advice []notifiers.Advice) string {
 	return "*What to do*" + b.String()
 }
 
-func deadEndsText(des []notifiers.DeadEnd) string {
+func deadEndsText(des []incidents.DeadEnd) string {
 	var b strings.Builder
 	for _, d := range des {
 		action, why := strings.TrimSpace(d.Action), strings.TrimSpace(d.Why)

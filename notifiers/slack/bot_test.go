@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
@@ -51,7 +52,7 @@ func (k *mapKV) Delete(key string) error {
 }
 
 func botNotifier(t *testing.T, api string, kv notifiers.KV, log *zap.Logger) *Notifier {
-	n, err := New(Config{Token: testToken, Channel: "oncall", APIURL: api, Timeout: 5 * time.Second}, kv, log)
+	n, err := New(Config{Token: testToken, Channel: "oncall", APIURL: api, HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifiers.Deps{KV: kv, Log: log})
 	require.NoError(t, err)
 	n.now = func() time.Time { return time.Date(2024, 5, 1, 4, 0, 0, 0, time.UTC) }
 	return n
@@ -95,7 +96,7 @@ func TestBotThread(t *testing.T) {
 	golden(t, "bot-thread", calls)
 
 	// The next occurrence of the key starts a new message.
-	inc.Status, inc.ResolvedAt = notifiers.StatusFiring, nil
+	inc.Status, inc.ResolvedAt = incidents.StatusFiring, nil
 	_, err = n.Notify(ctx, inc)
 	require.NoError(t, err)
 	calls = fake.recorded()
@@ -171,18 +172,18 @@ func TestConfig(t *testing.T) {
 		want            Config
 	}{
 		{"webhook", "webhook_url: https://hooks.slack.com/services/T/B/X\n", "",
-			Config{WebhookURL: "https://hooks.slack.com/services/T/B/X", APIURL: APIURL, Timeout: 10 * time.Second, MaxLines: 10}},
+			Config{WebhookURL: "https://hooks.slack.com/services/T/B/X", APIURL: APIURL, HTTPConfig: notifiers.DefaultHTTPConfig, MaxLines: 10}},
 		{"bot", "token_file: /run/slack\nchannel: C0123\nmax_lines: 5\n", "",
-			Config{TokenFile: "/run/slack", Channel: "C0123", APIURL: APIURL, Timeout: 10 * time.Second, MaxLines: 5}},
+			Config{TokenFile: "/run/slack", Channel: "C0123", APIURL: APIURL, HTTPConfig: notifiers.DefaultHTTPConfig, MaxLines: 5}},
 		{"neither", "channel: C0123\n", "1:1: exactly one of webhook_url", Config{}},
 		{"both modes", "webhook_url: https://h/\ntoken: x\n", "1:1: exactly one of webhook_url", Config{}},
-		{"both twins", "token: x\ntoken_file: /f\nchannel: C\n", "2:13: only one of token and token_file", Config{}},
+		{"both twins", "token: x\ntoken_file: /f\nchannel: C\n", "2:13: only one of token and token_file may be set", Config{}},
 		{"bot without channel", "token: x\n", "1:1: channel is required with token", Config{}},
 		{"webhook with channel", "webhook_url: https://h/\nchannel: C\n", "2:10: channel applies only with token", Config{}},
 		{"unknown key", "token: x\nchanel: C\n", `2:1: unknown field "chanel"`, Config{}},
 		{"bad webhook", "webhook_url: hooks.slack.com/services/T/B/X\n", "1:14: webhook_url: not an absolute", Config{}},
-		{"bad max_lines", "token: x\nchannel: C\nmax_lines: 0\n", "3:12: max_lines must be between 1 and 50", Config{}},
-		{"bad timeout", "token: x\nchannel: C\ntimeout: -2s\n", "3:10: timeout must be positive", Config{}},
+		{"bad max_lines", "token: x\nchannel: C\nmax_lines: 51\n", "3:12: max_lines must be between 1 and 50", Config{}},
+		{"bad timeout", "token: x\nchannel: C\ntimeout: -2s\n", "3:10: timeout must not be negative", Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.err, "services/T/B/X") })
@@ -193,14 +194,14 @@ func TestNewReadsSecretFiles(t *testing.T) {
 	fake, api := newFakeSlack(t)
 	path := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(path, []byte(testToken+"\n"), 0o600))
-	n, err := New(Config{TokenFile: path, Channel: "C1", APIURL: api}, nil, zaptest.NewLogger(t))
+	n, err := New(Config{TokenFile: path, Channel: "C1", APIURL: api}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	require.Len(t, fake.recorded(), 1)
 
-	_, err = New(Config{}, nil, zaptest.NewLogger(t))
-	require.ErrorContains(t, err, "exactly one of webhook_url and token is required")
-	_, err = New(Config{TokenFile: filepath.Join(t.TempDir(), "missing"), Channel: "C1"}, nil, zaptest.NewLogger(t))
+	_, err = New(Config{}, notifierstest.Deps(t))
+	require.ErrorContains(t, err, "exactly one of webhook_url (or webhook_url_file) and token (or token_file) is required")
+	_, err = New(Config{TokenFile: filepath.Join(t.TempDir(), "missing"), Channel: "C1"}, notifierstest.Deps(t))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }

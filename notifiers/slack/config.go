@@ -1,7 +1,7 @@
 package slack
 
 import (
-	"time"
+	"errors"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,14 +35,14 @@ type Config struct {
 	Channel string `yaml:"channel"`
 	// APIURL is the Web API base (APIURL unless overridden, e.g. for a test server).
 	APIURL string `yaml:"api_url"`
-	// Timeout bounds one HTTP request.
-	Timeout time.Duration `yaml:"timeout"`
 	// MaxLines is how many of the newest log lines a message shows.
 	MaxLines int `yaml:"max_lines"`
+
+	notifiers.HTTPConfig `yaml:",inline"`
 }
 
 // DefaultConfig holds the defaults a decoded Config starts from.
-var DefaultConfig = Config{APIURL: APIURL, Timeout: 10 * time.Second, MaxLines: 10}
+var DefaultConfig = Config{APIURL: APIURL, MaxLines: 10, HTTPConfig: notifiers.DefaultHTTPConfig}
 
 // UnmarshalYAML sets defaults, decodes strictly and checks that exactly one mode is
 // configured. It does no I/O: secret files are read by New.
@@ -52,31 +52,45 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	webhook := c.WebhookURL != "" || c.WebhookURLFile != ""
-	bot := c.Token != "" || c.TokenFile != ""
+	return yamlpos.Place(n, c.check())
+}
+
+// Describe implements notifiers.Config.
+func (c Config) Describe() string {
+	if c.bot() {
+		return "slack bot, channel " + c.Channel
+	}
+	return "slack incoming webhook"
+}
+
+func (c Config) bot() bool { return !c.Token.Empty() || c.TokenFile != "" }
+
+func (c Config) check() error {
+	webhook := !c.WebhookURL.Empty() || c.WebhookURLFile != ""
+	bot := c.bot()
+	if webhook == bot {
+		return errors.New("exactly one of webhook_url (or webhook_url_file) and token (or token_file) is required")
+	}
+	if err := secret.Check("webhook_url", c.WebhookURL, c.WebhookURLFile, false); err != nil {
+		return err
+	}
+	if err := secret.Check("token", c.Token, c.TokenFile, false); err != nil {
+		return err
+	}
 	switch {
-	case webhook == bot:
-		return yamlpos.At(n, "exactly one of webhook_url (or webhook_url_file) and token (or token_file) is required")
-	case c.WebhookURL != "" && c.WebhookURLFile != "":
-		return yamlpos.At(yamlpos.Value(n, "webhook_url_file"), "only one of webhook_url and webhook_url_file may be set")
-	case c.Token != "" && c.TokenFile != "":
-		return yamlpos.At(yamlpos.Value(n, "token_file"), "only one of token and token_file may be set")
 	case bot && c.Channel == "":
-		return yamlpos.At(n, "channel is required with token")
+		return errors.New("channel is required with token")
 	case webhook && c.Channel != "":
-		return yamlpos.At(yamlpos.Value(n, "channel"), "channel applies only with token: an incoming webhook posts to its own channel")
+		return yamlpos.Field("channel", errors.New("channel applies only with token: an incoming webhook posts to its own channel"))
 	}
-	if c.WebhookURL != "" && notifiers.CheckURL(c.WebhookURL.Reveal()) != nil {
-		return yamlpos.At(yamlpos.Value(n, "webhook_url"), "webhook_url: not an absolute http or https URL")
+	if !c.WebhookURL.Empty() && notifiers.CheckURL(c.WebhookURL.Reveal()) != nil {
+		return yamlpos.Field("webhook_url", errors.New("webhook_url: not an absolute http or https URL"))
 	}
-	if notifiers.CheckURL(c.APIURL) != nil {
-		return yamlpos.At(yamlpos.Value(n, "api_url"), "api_url: not an absolute http or https URL")
+	if c.APIURL != "" && notifiers.CheckURL(c.APIURL) != nil {
+		return yamlpos.Field("api_url", errors.New("api_url: not an absolute http or https URL"))
 	}
-	if c.Timeout <= 0 {
-		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
+	if c.MaxLines < 0 || c.MaxLines > 50 {
+		return yamlpos.Field("max_lines", errors.New("max_lines must be between 1 and 50"))
 	}
-	if c.MaxLines < 1 || c.MaxLines > 50 {
-		return yamlpos.At(yamlpos.Value(n, "max_lines"), "max_lines must be between 1 and 50")
-	}
-	return nil
+	return c.HTTPConfig.Check()
 }

@@ -5,12 +5,12 @@ import (
 	"strings"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 )
 
 // factsText is the part of the snapshot a memory incident turns on: the overcommit
 // policy, commit accounting, what is available, the cgroup and THP.
-func factsText(inc *notifiers.Incident) string {
+func factsText(inc *incidents.Incident) string {
 	s := inc.Snapshot
 	if s == nil {
 		return ""

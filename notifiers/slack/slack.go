@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -37,41 +38,41 @@ type Notifier struct {
 
 var _ notifiers.Notifier = (*Notifier)(nil)
 
-// New makes a Notifier, reading webhook_url_file or token_file if set. kv keeps the
-// thread of each incident key across restarts in bot mode; nil keeps it in memory.
-func New(c Config, kv notifiers.KV, log *zap.Logger) (*Notifier, error) {
-	webhook, err := secret.Pick("webhook_url", c.WebhookURL, c.WebhookURLFile, false)
+// New makes a Notifier, reading webhook_url_file or token_file if set. d.KV keeps
+// the bot's message per incident key (nil: in memory).
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	webhook, err := secret.Read("webhook_url", c.WebhookURL, c.WebhookURLFile)
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	token, err := secret.Pick("token", c.Token, c.TokenFile, false)
+	if !webhook.Empty() && notifiers.CheckURL(webhook.Reveal()) != nil {
+		return nil, errors.New("slack: webhook_url_file: not an absolute http or https URL")
+	}
+	token, err := secret.Read("token", c.Token, c.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	switch {
-	case webhook.Empty() == token.Empty():
-		return nil, errors.New("slack: exactly one of webhook_url and token is required")
-	case !webhook.Empty() && notifiers.CheckURL(webhook.Reveal()) != nil:
-		return nil, errors.New("slack: webhook_url: not an absolute http or https URL")
-	case !token.Empty() && c.Channel == "":
-		return nil, errors.New("slack: channel is required with token")
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultConfig.Timeout
-	}
-	if c.MaxLines <= 0 {
+	if c.MaxLines == 0 {
 		c.MaxLines = DefaultConfig.MaxLines
 	}
 	if c.APIURL == "" {
 		c.APIURL = APIURL
 	}
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	kv := d.KV
 	if kv == nil {
 		kv = &memKV{m: map[string]string{}}
 	}
 	n := &Notifier{
 		webhook: webhook, token: token, channel: c.Channel,
-		client: &http.Client{Timeout: c.Timeout}, threads: kv,
-		maxLines: c.MaxLines, now: time.Now, log: log,
+		client: client, threads: kv,
+		maxLines: c.MaxLines, now: time.Now, log: d.Log,
 	}
 	if !token.Empty() {
 		n.api = slack.New(token.Reveal(), slack.OptionHTTPClient(n.client),
@@ -83,7 +84,7 @@ func New(c Config, kv notifiers.KV, log *zap.Logger) (*Notifier, error) {
 // Notify makes one delivery attempt. Rate limits and transport failures may succeed
 // later (a rate limit says when); Slack refusing the request (invalid_auth,
 // channel_not_found, …) will not.
-func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	if n.api == nil {
 		m := render(inc, n.maxLines)
 		f := false
@@ -96,7 +97,7 @@ func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry b
 		n.log.Debug("slack webhook accepted", zap.String("incident", inc.Key))
 		return false, nil
 	}
-	if inc.Status == notifiers.StatusResolved {
+	if inc.Status == incidents.StatusResolved {
 		return n.resolve(ctx, inc)
 	}
 	return n.fire(ctx, inc)
@@ -104,7 +105,7 @@ func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry b
 
 // fire posts the first notification of a key as a message and later ones as
 // replies in its thread.
-func (n *Notifier) fire(ctx context.Context, inc *notifiers.Incident) (bool, error) {
+func (n *Notifier) fire(ctx context.Context, inc *incidents.Incident) (bool, error) {
 	th, ok, err := n.thread(inc.Key)
 	if err != nil {
 		return true, err
@@ -133,7 +134,7 @@ func (n *Notifier) fire(ctx context.Context, inc *notifiers.Incident) (bool, err
 
 // resolve edits the incident's message in place and says so in its thread; an
 // incident whose message is unknown gets a new message.
-func (n *Notifier) resolve(ctx context.Context, inc *notifiers.Incident) (bool, error) {
+func (n *Notifier) resolve(ctx context.Context, inc *incidents.Incident) (bool, error) {
 	th, ok, err := n.thread(inc.Key)
 	if err != nil {
 		return true, err
@@ -207,24 +208,10 @@ func (n *Notifier) classify(op string, err error) (bool, error) {
 	case errors.As(err, &code):
 		return notifiers.Retryable(code.Code), fmt.Errorf("%s: slack answered %d %s", op, code.Code, http.StatusText(code.Code))
 	case errors.As(err, &ue):
-		return true, fmt.Errorf("%s: %w", op, notifiers.RedactURL(ue))
+		return true, secret.Redact(fmt.Errorf("%s: %w", op, ue), n.webhook, n.token)
 	}
 	// Anything else is an answer we could not read (a proxy's error page).
-	return true, n.redact(fmt.Errorf("%s: %w", op, err))
-}
-
-// redact keeps the webhook URL and the token out of an error that might quote them.
-func (n *Notifier) redact(err error) error {
-	msg := err.Error()
-	for _, s := range []secret.Secret{n.webhook, n.token} {
-		if !s.Empty() {
-			msg = strings.ReplaceAll(msg, s.Reveal(), "<secret>")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return fmt.Errorf("%s", msg)
+	return true, secret.Redact(fmt.Errorf("%s: %w", op, err), n.webhook, n.token)
 }
 
 // RateLimitError is Slack asking us to slow down; it implements notifiers.RetryAfter.

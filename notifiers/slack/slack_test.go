@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
@@ -28,13 +28,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const hookPath = "/services/T000/B000/HOOKSECRET"
 
 // hostile fills every field a log line or a host can reach with Slack control syntax.
-func hostile(inc *notifiers.Incident) {
+func hostile(inc *incidents.Incident) {
 	const evil = "<!channel> <https://evil.example|click> & @here"
 	inc.Host = "<!here>"
 	inc.Summary = "<@U0ADMIN> " + evil
 	inc.Rule.Title = "title <!everyone>"
 	inc.Labels["pod"] = "<#C0GENERAL>"
-	inc.Lines = append(inc.Lines, notifiers.Line{Text: "```" + evil + "```"})
+	inc.Lines = append(inc.Lines, incidents.Line{Text: "```" + evil + "```"})
 	inc.Advice[0].Text += " <https://evil.example|also click>"
 	inc.DeadEnds[0].Why = evil
 	inc.Key = evil
@@ -64,7 +64,7 @@ func hook(t *testing.T, status int) (chan []byte, string) {
 }
 
 func webhookNotifier(t *testing.T, url string) *Notifier {
-	n, err := New(Config{WebhookURL: secretOf(url), Timeout: 5 * time.Second}, nil, zaptest.NewLogger(t))
+	n, err := New(Config{WebhookURL: secretOf(url), HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	return n
 }
@@ -104,12 +104,12 @@ func strs(t *testing.T, raw []byte) []string {
 func TestWebhookPayload(t *testing.T) {
 	tests := []struct {
 		name   string
-		edit   func(*notifiers.Incident)
+		edit   func(*incidents.Incident)
 		header string
 	}{
 		{"webhook-firing", nil, ":red_circle: Redis cannot fork for BGSAVE on cache-7"},
 		{"webhook-resolved", notifierstest.Resolved, ":white_check_mark: RESOLVED: Redis cannot fork for BGSAVE on cache-7"},
-		{"webhook-test", func(inc *notifiers.Incident) { inc.Test = true }, ":red_circle: [TEST] Redis cannot fork for BGSAVE on cache-7"},
+		{"webhook-test", func(inc *incidents.Incident) { inc.Test = true }, ":red_circle: [TEST] Redis cannot fork for BGSAVE on cache-7"},
 		{"webhook-hostile", hostile, ":red_circle: title &lt;!everyone&gt; on &lt;!here&gt;"},
 	}
 	for _, tt := range tests {
@@ -160,14 +160,14 @@ func TestHostileLineIsEscaped(t *testing.T) {
 
 func TestRenderFitsLimits(t *testing.T) {
 	huge := strings.Repeat("<&> ", 3000)
-	inc := notifierstest.Incident(t, func(inc *notifiers.Incident) {
+	inc := notifierstest.Incident(t, func(inc *incidents.Incident) {
 		inc.Rule.Title = huge
 		inc.RootCause = huge
 		inc.Summary = huge
 		inc.Labels["container"] = huge
 		for i := 0; i < 30; i++ {
-			inc.Lines = append(inc.Lines, notifiers.Line{Text: huge[:400]})
-			inc.Advice = append(inc.Advice, notifiers.Advice{Text: huge[:300]})
+			inc.Lines = append(inc.Lines, incidents.Line{Text: huge[:400]})
+			inc.Advice = append(inc.Advice, incidents.Advice{Text: huge[:300]})
 		}
 	})
 	m := render(inc, 10)
@@ -233,7 +233,7 @@ func TestFactsText(t *testing.T) {
 	} {
 		require.Contains(t, s, want)
 	}
-	require.Empty(t, factsText(notifierstest.Incident(t, func(inc *notifiers.Incident) { inc.Snapshot = nil })))
+	require.Empty(t, factsText(notifierstest.Incident(t, func(inc *incidents.Incident) { inc.Snapshot = nil })))
 }
 
 func TestBytes(t *testing.T) {

@@ -3,14 +3,13 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
 // Config is a webhook receiver's configuration.
@@ -24,68 +23,53 @@ type Config struct {
 	// Secret signs each body (X-Cowbell-Signature, see docs/webhook.md).
 	Secret     secret.Secret `yaml:"secret"`
 	SecretFile string        `yaml:"secret_file"`
-	// Timeout bounds one request, whatever the dispatcher's own deadline.
-	Timeout time.Duration `yaml:"timeout"`
+
+	notifiers.HTTPConfig `yaml:",inline"`
 }
 
 // DefaultConfig holds the defaults UnmarshalYAML starts from.
-var DefaultConfig = Config{Timeout: 10 * time.Second}
+var DefaultConfig = Config{HTTPConfig: notifiers.DefaultHTTPConfig}
 
-// UnmarshalYAML decodes and checks a webhook configuration; url_file and secret_file
-// are read here, so a missing file is reported with its place in the configuration.
+// UnmarshalYAML sets defaults, decodes strictly and checks. It does no I/O: url_file
+// and secret_file are read by New.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	*c = DefaultConfig
 	type plain Config
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	u, s, err := c.resolve()
-	if err != nil {
-		return yamlpos.At(n, "%w", err)
-	}
-	if c.Timeout <= 0 {
-		return yamlpos.At(n, "timeout must be positive")
-	}
-	c.URL, c.Secret = u, s
-	return nil
+	return yamlpos.Place(n, c.check())
 }
 
-// resolve picks the URL and the secret from their values or files and checks them
-// all. Errors never quote the URL or a header value.
-func (c *Config) resolve() (u, s secret.Secret, err error) {
-	if u = c.URL; u.Empty() || c.URLFile != "" {
-		if u, err = secret.Pick("url", c.URL, c.URLFile, true); err != nil {
-			return "", "", err
+// Describe implements notifiers.Config.
+func (c Config) Describe() string {
+	d := "webhook"
+	if !c.Secret.Empty() || c.SecretFile != "" {
+		d += ", signed"
+	}
+	return d
+}
+
+// check checks the keys and their combinations without I/O. Errors never quote the
+// URL or a header value.
+func (c Config) check() error {
+	if err := secret.Check("url", c.URL, c.URLFile, true); err != nil {
+		return err
+	}
+	if !c.URL.Empty() {
+		if err := notifiers.CheckURL(c.URL.Reveal()); err != nil {
+			return yamlpos.Field("url", fmt.Errorf("url: %w", err))
 		}
 	}
-	if err := checkURL(u.Reveal()); err != nil {
-		return "", "", err
-	}
-	if s = c.Secret; s.Empty() || c.SecretFile != "" {
-		if s, err = secret.Pick("secret", c.Secret, c.SecretFile, false); err != nil {
-			return "", "", err
-		}
+	if err := secret.Check("secret", c.Secret, c.SecretFile, false); err != nil {
+		return err
 	}
 	for name, v := range c.Headers {
 		if err := checkHeader(name, v); err != nil {
-			return "", "", fmt.Errorf("headers: %s: %w", name, err)
+			return yamlpos.Field("headers", fmt.Errorf("headers: %s: %w", name, err))
 		}
 	}
-	return u, s, nil
-}
-
-func checkURL(raw string) error {
-	pu, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return errors.New("url: not a valid URL")
-	}
-	if pu.Scheme != "http" && pu.Scheme != "https" {
-		return errors.New("url: scheme must be http or https")
-	}
-	if pu.Host == "" {
-		return errors.New("url: no host")
-	}
-	return nil
+	return c.HTTPConfig.Check()
 }
 
 // reserved are the headers cowbell sets itself.

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +12,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 )
 
@@ -64,28 +63,28 @@ func TestConfigYAML(t *testing.T) {
 		wantErr string
 	}{
 		{"url", "url: https://hooks.example.com/T0KEN\n",
-			Config{URL: "https://hooks.example.com/T0KEN", Timeout: 10 * time.Second}, ""},
+			Config{URL: "https://hooks.example.com/T0KEN", HTTPConfig: notifiers.DefaultHTTPConfig}, ""},
 		{"files", fmt.Sprintf("url_file: %s\nsecret_file: %s\ntimeout: 3s\nheaders: {Authorization: Bearer x}\n", urlFile, secretFile),
-			Config{URL: "https://hooks.example.com/T0KEN", URLFile: urlFile, Secret: "s3cret", SecretFile: secretFile,
-				Timeout: 3 * time.Second, Headers: map[string]string{"Authorization": "Bearer x"}}, ""},
+			Config{URLFile: urlFile, SecretFile: secretFile,
+				HTTPConfig: notifiers.HTTPConfig{Timeout: 3 * time.Second}, Headers: map[string]string{"Authorization": "Bearer x"}}, ""},
 		{"neither", "timeout: 3s\n", Config{}, "one of url and url_file is required"},
 		{"both", fmt.Sprintf("url: https://x.example.com/\nurl_file: %s\n", urlFile), Config{}, "only one of url and url_file"},
 		{"both secrets", fmt.Sprintf("url: https://x.example.com/\nsecret: a\nsecret_file: %s\n", secretFile), Config{}, "only one of secret and secret_file"},
-		{"missing file", "url_file: /nonexistent/url\n", Config{}, "read secret file"},
-		{"scheme", "url: ftp://files.example.com/T0KEN\n", Config{}, "scheme must be http or https"},
-		{"no host", "url: https:///T0KEN\n", Config{}, "no host"},
+		{"scheme", "url: ftp://files.example.com/T0KEN\n", Config{}, "1:6: url: not an absolute http or https URL"},
+		{"no host", "url: https:///T0KEN\n", Config{}, "url: not an absolute http or https URL"},
 		{"reserved header", "url: https://x.example.com/\nheaders: {X-Cowbell-Key: k}\n", Config{}, "set by cowbell"},
 		{"content type", "url: https://x.example.com/\nheaders: {content-type: text/plain}\n", Config{}, "set by cowbell"},
 		{"bad header name", "url: https://x.example.com/\nheaders: {\"a b\": c}\n", Config{}, "invalid character"},
 		{"unknown field", "url: https://x.example.com/\nurls: y\n", Config{}, "2:1: unknown field \"urls\""},
-		{"timeout", "url: https://x.example.com/\ntimeout: 0s\n", Config{}, "timeout must be positive"},
+		{"timeout", "url: https://x.example.com/\ntimeout: -1s\n", Config{}, "2:10: timeout must not be negative"},
+		{"proxy", "url: https://x.example.com/\nproxy_url: ftp://p\n", Config{}, "2:12: proxy_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Errors never quote the URL.
 			notifierstest.DecodeConfig(t, tt.yaml, tt.want, tt.wantErr, "T0KEN")
 			if tt.wantErr == "" {
-				_, err := New(tt.want, zaptest.NewLogger(t))
+				_, err := New(tt.want, notifierstest.Deps(t))
 				require.NoError(t, err, "a decoded config makes a notifier")
 			}
 		})
@@ -96,13 +95,24 @@ func TestNewChecksConfigBuiltInCode(t *testing.T) {
 	dir := t.TempDir()
 	urlFile := filepath.Join(dir, "url")
 	require.NoError(t, os.WriteFile(urlFile, []byte("http://127.0.0.1:9/x\n"), 0o600))
-	n, err := New(Config{URLFile: urlFile}, zaptest.NewLogger(t))
+	n, err := New(Config{URLFile: urlFile}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:9/x", n.url)
 
-	_, err = New(Config{URL: "gopher://x/T0KEN"}, zaptest.NewLogger(t))
-	require.ErrorContains(t, err, "scheme")
+	_, err = New(Config{URL: "gopher://x/T0KEN"}, notifierstest.Deps(t))
+	require.ErrorContains(t, err, "url: not an absolute http or https URL")
 	require.False(t, strings.Contains(err.Error(), "T0KEN"))
-	_, err = New(Config{}, zaptest.NewLogger(t))
-	require.True(t, err != nil && !errors.Is(err, context.Canceled))
+	_, err = New(Config{}, notifierstest.Deps(t))
+	require.ErrorContains(t, err, "one of url and url_file is required")
+
+	// The files are read by New, not while decoding: a missing one is New's error,
+	// naming the key and the file.
+	_, err = New(Config{URLFile: "/nonexistent/url"}, notifierstest.Deps(t))
+	require.ErrorContains(t, err, "url_file: read secret file")
+	require.ErrorContains(t, err, "/nonexistent/url")
+	bad := filepath.Join(dir, "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("ftp://x/T0KEN\n"), 0o600))
+	_, err = New(Config{URLFile: bad}, notifierstest.Deps(t))
+	require.ErrorContains(t, err, "url_file: not an absolute http or https URL")
+	require.NotContains(t, err.Error(), "T0KEN")
 }

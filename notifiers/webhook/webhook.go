@@ -17,6 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -41,27 +43,31 @@ type Notifier struct {
 
 var _ notifiers.Notifier = (*Notifier)(nil)
 
-// New makes a webhook Notifier. A URL or secret already set wins over its _file twin
-// (UnmarshalYAML has read the file); otherwise the file is read now.
-func New(c Config, log *zap.Logger) (*Notifier, error) {
-	if !c.URL.Empty() {
-		c.URLFile = ""
+// New makes a webhook Notifier, reading url_file and secret_file if they are set.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	if !c.Secret.Empty() {
-		c.SecretFile = ""
-	}
-	u, s, err := c.resolve()
+	u, err := secret.Read("url", c.URL, c.URLFile)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultConfig.Timeout
+	if err := notifiers.CheckURL(u.Reveal()); err != nil {
+		return nil, fmt.Errorf("webhook: url_file: %w", err)
+	}
+	s, err := secret.Read("secret", c.Secret, c.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	n := &Notifier{
 		url:    strings.TrimSpace(u.Reveal()),
 		secret: []byte(s.Reveal()),
-		client: &http.Client{Timeout: c.Timeout},
-		log:    log,
+		client: client,
+		log:    d.Log,
 		now:    time.Now,
 	}
 	names := make([]string, 0, len(c.Headers))
@@ -77,7 +83,7 @@ func New(c Config, log *zap.Logger) (*Notifier, error) {
 
 // Notify posts inc once. 408, 429, 5xx and transport errors may succeed later; other
 // answers will not. Errors name neither the URL nor any header value.
-func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	body, err := json.Marshal(inc)
 	if err != nil {
 		return false, fmt.Errorf("encode incident %s: %w", inc.Key, err)
@@ -85,7 +91,7 @@ func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry b
 	headers := slices.Clip(n.headers)
 	event := inc.Status
 	if event == "" {
-		event = notifiers.StatusFiring
+		event = incidents.StatusFiring
 	}
 	headers = append(headers,
 		notifiers.Header{Name: HeaderEvent, Value: string(event)},

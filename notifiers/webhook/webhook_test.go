@@ -19,9 +19,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
@@ -67,33 +67,33 @@ func (rec *recorder) last(t *testing.T) request {
 
 func newNotifier(t *testing.T, c Config) *Notifier {
 	t.Helper()
-	n, err := New(c, zaptest.NewLogger(t))
+	n, err := New(c, notifierstest.Deps(t))
 	require.NoError(t, err)
 	n.now = func() time.Time { return time.Unix(1740830400, 0) }
 	return n
 }
 
-func sample() *notifiers.Incident {
+func sample() *incidents.Incident {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	return &notifiers.Incident{
-		Schema: notifiers.Schema, Status: notifiers.StatusFiring, Key: "redis/bgsave-fork-enomem/node-1",
-		Rule: notifiers.RuleRef{
+	return &incidents.Incident{
+		Schema: incidents.Schema, Status: incidents.StatusFiring, Key: "redis/bgsave-fork-enomem/node-1",
+		Rule: incidents.RuleRef{
 			ID: "redis/bgsave-fork-enomem", Title: "Redis cannot fork for BGSAVE",
 			Severity: "critical", Tags: []string{"redis", "fork", "overcommit"},
 		},
 		Summary: "Redis cannot fork for BGSAVE on node-1", Host: "node-1", Source: "redis",
 		Labels: map[string]string{"pod": "redis-0", "namespace": "prod"},
-		Lines: []notifiers.Line{{
+		Lines: []incidents.Line{{
 			Time: t0, Stream: "/var/log/redis/redis-server.log",
 			Text: "1:M 01 Mar 2025 12:00:00.000 # Can't save in background: fork: Cannot allocate memory",
 		}},
 		Count: 3, Folded: 2, FirstSeen: t0, LastSeen: t0.Add(2 * time.Minute),
 		RootCause: "Redis forks a child for BGSAVE; with vm.overcommit_memory=0 the kernel refuses the fork.",
-		Advice: []notifiers.Advice{{
+		Advice: []incidents.Advice{{
 			Text: "Set vm.overcommit_memory=1 on the host.", When: "vm.overcommit_memory != 1",
 			Facts: map[string]string{"vm.overcommit_memory": "0"}, SuccessRate: 0.92,
 		}},
-		DeadEnds: []notifiers.DeadEnd{{Action: "Disable swap", Why: "the OOM killer comes sooner", FailRate: 0.8}},
+		DeadEnds: []incidents.DeadEnd{{Action: "Disable swap", Why: "the OOM killer comes sooner", FailRate: 0.8}},
 		Docs:     []string{"https://redis.io/docs/latest/operate/oss_and_stack/management/admin/"},
 		Snapshot: &facts.Snapshot{
 			Taken: t0, Host: "node-1",
@@ -106,18 +106,18 @@ func sample() *notifiers.Incident {
 	}
 }
 
-func resolved() *notifiers.Incident {
+func resolved() *incidents.Incident {
 	inc := sample()
 	at := inc.LastSeen.Add(10 * time.Minute)
-	inc.Status, inc.ResolvedAt = notifiers.StatusResolved, &at
-	inc.Lines = append(inc.Lines, notifiers.Line{Time: at, Text: "Background saving terminated with success"})
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, &at
+	inc.Lines = append(inc.Lines, incidents.Line{Time: at, Text: "Background saving terminated with success"})
 	return inc
 }
 
 func TestNotifyGolden(t *testing.T) {
 	tests := []struct {
 		name      string
-		inc       *notifiers.Incident
+		inc       *incidents.Incident
 		secret    secret.Secret
 		wantEvent string
 	}{
@@ -137,7 +137,7 @@ func TestNotifyGolden(t *testing.T) {
 			got := rec.last(t)
 			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), got.body)
 
-			var back notifiers.Incident
+			var back incidents.Incident
 			require.NoError(t, json.Unmarshal(got.body, &back))
 			require.Equal(t, tt.inc.Key, back.Key, "the body is the incident")
 			require.Equal(t, "application/json", got.header.Get("Content-Type"))

@@ -1,7 +1,7 @@
 package zenduty
 
 import (
-	"time"
+	"fmt"
 
 	"go.yaml.in/yaml/v3"
 
@@ -20,12 +20,12 @@ type Config struct {
 	// a secret. URLFile is its _file twin.
 	URL     secret.Secret `yaml:"url"`
 	URLFile string        `yaml:"url_file"`
-	// Timeout bounds one delivery attempt.
-	Timeout time.Duration `yaml:"timeout"`
+
+	notifiers.HTTPConfig `yaml:",inline"`
 }
 
 // DefaultConfig holds the defaults a decoded Config starts from.
-var DefaultConfig = Config{Timeout: 10 * time.Second}
+var DefaultConfig = Config{HTTPConfig: notifiers.DefaultHTTPConfig}
 
 // UnmarshalYAML sets defaults, decodes strictly and checks the combination of keys.
 // It does no I/O: a url_file is read by New.
@@ -35,16 +35,20 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := yamlpos.DecodeStrict(n, (*plain)(c)); err != nil {
 		return err
 	}
-	if (c.URL == "") == (c.URLFile == "") {
-		return yamlpos.At(n, "exactly one of url and url_file is required")
+	return yamlpos.Place(n, c.check())
+}
+
+// Describe implements notifiers.Config.
+func (c Config) Describe() string { return "zenduty generic integration" }
+
+func (c Config) check() error {
+	if err := secret.Check("url", c.URL, c.URLFile, true); err != nil {
+		return err
 	}
-	if c.URL != "" {
+	if !c.URL.Empty() {
 		if err := notifiers.CheckURL(c.URL.Reveal()); err != nil {
-			return yamlpos.At(yamlpos.Value(n, "url"), "url: %w", err)
+			return yamlpos.Field("url", fmt.Errorf("url: %w", err))
 		}
 	}
-	if c.Timeout <= 0 {
-		return yamlpos.At(yamlpos.Value(n, "timeout"), "timeout must be positive")
-	}
-	return nil
+	return c.HTTPConfig.Check()
 }

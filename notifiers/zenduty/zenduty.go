@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -32,24 +33,27 @@ type Notifier struct {
 var _ notifiers.Notifier = (*Notifier)(nil)
 
 // New makes a Notifier, reading url_file if one is set.
-func New(c Config, log *zap.Logger) (*Notifier, error) {
-	u, err := secret.Pick("url", c.URL, c.URLFile, true)
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("zenduty: %w", err)
+	}
+	u, err := secret.Read("url", c.URL, c.URLFile)
 	if err != nil {
 		return nil, fmt.Errorf("zenduty: %w", err)
 	}
 	if err := notifiers.CheckURL(u.Reveal()); err != nil {
-		return nil, fmt.Errorf("zenduty: url: %w", err)
+		return nil, fmt.Errorf("zenduty: url_file: %w", err)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultConfig.Timeout
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("zenduty: %w", err)
 	}
-	return &Notifier{url: u, client: &http.Client{Timeout: timeout}, log: log}, nil
+	return &Notifier{url: u, client: client, log: d.Log}, nil
 }
 
 // Notify makes one delivery attempt: 2xx is success, 408, 429 and 5xx may succeed
 // later, any other answer will not.
-func (n *Notifier) Notify(ctx context.Context, inc *notifiers.Incident) (retry bool, err error) {
+func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	body, err := json.Marshal(newEvent(inc))
 	if err != nil {
 		return false, fmt.Errorf("encode zenduty event: %w", err)
@@ -68,7 +72,7 @@ type event struct {
 	Message   string              `json:"message"`
 	Summary   string              `json:"summary"`
 	EntityID  string              `json:"entity_id"`
-	Payload   *notifiers.Incident `json:"payload"`
+	Payload   *incidents.Incident `json:"payload"`
 	URLs      []link              `json:"urls,omitempty"`
 }
 
@@ -77,7 +81,7 @@ type link struct {
 	Text string `json:"link_text"`
 }
 
-func newEvent(inc *notifiers.Incident) event {
+func newEvent(inc *incidents.Incident) event {
 	return event{
 		AlertType: alertType(inc),
 		Message:   notifiers.Truncate(message(inc), maxMessage),
@@ -90,8 +94,8 @@ func newEvent(inc *notifiers.Incident) event {
 
 // alertType maps status and severity onto Zenduty's alert types; a severity cowbell
 // does not know pages as an error rather than being dropped.
-func alertType(inc *notifiers.Incident) string {
-	if inc.Status == notifiers.StatusResolved {
+func alertType(inc *incidents.Incident) string {
+	if inc.Status == incidents.StatusResolved {
 		return "resolved"
 	}
 	switch inc.Rule.Severity {
@@ -101,7 +105,7 @@ func alertType(inc *notifiers.Incident) string {
 	return "error"
 }
 
-func message(inc *notifiers.Incident) string {
+func message(inc *incidents.Incident) string {
 	title := inc.Rule.Title
 	if title == "" {
 		title = inc.Summary
@@ -119,7 +123,7 @@ func message(inc *notifiers.Incident) string {
 }
 
 // summary is plain text: where, why, and the first thing to do.
-func summary(inc *notifiers.Incident) string {
+func summary(inc *incidents.Incident) string {
 	var b strings.Builder
 	if inc.Test {
 		b.WriteString("TEST NOTIFICATION from `cowbell notify test`: nothing is wrong.\n")

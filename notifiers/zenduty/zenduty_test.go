@@ -16,8 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
@@ -123,7 +123,7 @@ func newServer(t *testing.T, status int) (*recorder, string) {
 }
 
 func newNotifier(t *testing.T, url string) *Notifier {
-	n, err := New(Config{URL: secretOf(url), Timeout: 5 * time.Second}, zaptest.NewLogger(t))
+	n, err := New(Config{URL: secretOf(url), HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	return n
 }
@@ -132,14 +132,14 @@ func TestNotifyPayload(t *testing.T) {
 	long := strings.Repeat("très long titre ", 60)
 	tests := []struct {
 		name      string
-		edit      func(*notifiers.Incident)
+		edit      func(*incidents.Incident)
 		alertType string
 	}{
 		{"firing", nil, "critical"},
 		{"resolved", notifierstest.Resolved, "resolved"},
-		{"test", func(inc *notifiers.Incident) { inc.Test = true; inc.Rule.Severity = "info" }, "info"},
-		{"warning", func(inc *notifiers.Incident) { inc.Rule.Severity = "warning" }, "warning"},
-		{"long-title", func(inc *notifiers.Incident) { inc.Rule.Title = long; inc.Rule.Severity = "bogus" }, "error"},
+		{"test", func(inc *incidents.Incident) { inc.Test = true; inc.Rule.Severity = "info" }, "info"},
+		{"warning", func(inc *incidents.Incident) { inc.Rule.Severity = "warning" }, "warning"},
+		{"long-title", func(inc *incidents.Incident) { inc.Rule.Title = long; inc.Rule.Severity = "bogus" }, "error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestNotifyPayload(t *testing.T) {
 			require.NoError(t, json.Unmarshal(body, &ev))
 			require.Equal(t, tt.alertType, ev.AlertType)
 			require.Equal(t, inc.Key, ev.EntityID)
-			require.Equal(t, notifiers.Schema, ev.Payload.Schema)
+			require.Equal(t, incidents.Schema, ev.Payload.Schema)
 			require.Equal(t, inc.Test, strings.HasPrefix(ev.Message, "[TEST] "))
 			require.LessOrEqual(t, len(ev.Message), maxMessage)
 			notifierstest.GoldenJSON(t, filepath.Join("testdata", tt.name+".golden"), body)
@@ -192,13 +192,13 @@ func TestConfig(t *testing.T) {
 		name, yaml, err string
 		want            Config
 	}{
-		{"url", "url: https://www.zenduty.com/api/events/k/\n", "", Config{URL: "https://www.zenduty.com/api/events/k/", Timeout: 10 * time.Second}},
-		{"url_file", "url_file: /run/secrets/zd\ntimeout: 3s\n", "", Config{URLFile: "/run/secrets/zd", Timeout: 3 * time.Second}},
-		{"neither", "timeout: 3s\n", "1:1: exactly one of url and url_file is required", Config{}},
-		{"both", "url: https://x/\nurl_file: /f\n", "1:1: exactly one of url and url_file", Config{}},
+		{"url", "url: https://www.zenduty.com/api/events/k/\n", "", Config{URL: "https://www.zenduty.com/api/events/k/", HTTPConfig: notifiers.DefaultHTTPConfig}},
+		{"url_file", "url_file: /run/secrets/zd\ntimeout: 3s\n", "", Config{URLFile: "/run/secrets/zd", HTTPConfig: notifiers.HTTPConfig{Timeout: 3 * time.Second}}},
+		{"neither", "timeout: 3s\n", "1:1: one of url and url_file is required", Config{}},
+		{"both", "url: https://x/\nurl_file: /f\n", "2:11: only one of url and url_file may be set", Config{}},
 		{"unknown key", "url: https://x/\nurl_fil: /f\n", `2:1: unknown field "url_fil"`, Config{}},
 		{"bad url", "url: www.zenduty.com/api/events/k/\n", "1:6: url: not an absolute http or https URL", Config{}},
-		{"bad timeout", "url: https://x/\ntimeout: -1s\n", "2:10: timeout must be positive", Config{}},
+		{"bad timeout", "url: https://x/\ntimeout: -1s\n", "2:10: timeout must not be negative", Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,13 +211,13 @@ func TestNewReadsURLFile(t *testing.T) {
 	rec, url := newServer(t, http.StatusOK)
 	path := filepath.Join(t.TempDir(), "url")
 	require.NoError(t, os.WriteFile(path, []byte(url+"\n"), 0o600))
-	n, err := New(Config{URLFile: path}, zaptest.NewLogger(t))
+	n, err := New(Config{URLFile: path}, notifierstest.Deps(t))
 	require.NoError(t, err)
 	_, err = n.Notify(context.Background(), notifierstest.Incident(t, nil))
 	require.NoError(t, err)
 	require.NotEmpty(t, <-rec.bodies)
 
-	_, err = New(Config{URLFile: filepath.Join(t.TempDir(), "missing")}, zaptest.NewLogger(t))
+	_, err = New(Config{URLFile: filepath.Join(t.TempDir(), "missing")}, notifierstest.Deps(t))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 

@@ -1,4 +1,4 @@
-package matcher
+package incidents
 
 import (
 	"fmt"
@@ -245,5 +245,22 @@ func TestTrackerEvictsOldestKey(t *testing.T) {
 	require.Len(t, states, MaxKeysPerRule)
 	for _, s := range states {
 		require.NotEqual(t, "0", s.Key, "the least recently hit key goes first")
+	}
+}
+
+// TestObserveMissNoAllocs holds the hot path to its promise through the tracker too:
+// a line that fires nothing of the built-in pack allocates nothing.
+func TestObserveMissNoAllocs(t *testing.T) {
+	rs, err := rules.Load(rules.LoadOptions{Builtin: true})
+	require.NoError(t, err)
+	tr := NewTracker(newMatcher(t, rs...), Identity{Host: "h"}, func() time.Time { return t0 })
+	for _, text := range []string{
+		"1:M 01 Jan 2024 00:00:00.000 * Background saving started by pid 42",
+		"2024-01-01 00:00:00.000 UTC [77] LOG:  checkpoint starting: time",
+		"",
+	} {
+		l := line(text)
+		require.Empty(t, tr.Observe(l))
+		require.Zero(t, testing.AllocsPerRun(100, func() { _ = tr.Observe(l) }), "%q", text)
 	}
 }

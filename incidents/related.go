@@ -1,10 +1,9 @@
-package pipeline
+package incidents
 
 import (
 	"time"
 
-	"github.com/cowbell-sidecar/cowbell/matcher"
-	"github.com/cowbell-sidecar/cowbell/notifiers"
+	"github.com/cowbell-sidecar/cowbell/rules"
 )
 
 // Joining incidents by process: the kernel logs "Killed process 4242 (postgres)" to
@@ -25,23 +24,25 @@ type pidLine struct {
 	at                         time.Time
 }
 
-// related remembers the newest line of recent incidents that carry a pid capture.
-type related struct {
+// PIDJoin remembers the newest line of recent incidents that carry a pid capture, so
+// an incident can name the others about its process. The zero value is ready to use;
+// it is not safe for concurrent use (the pipeline's loop owns it).
+type PIDJoin struct {
 	lines []pidLine // oldest first
 }
 
-// note records the events' newest lines.
-func (r *related) note(events []matcher.Event) {
+// Note records the events' newest lines.
+func (r *PIDJoin) Note(events []Event) {
 	for _, ev := range events {
 		st := ev.State
-		pid := st.Captures["pid"]
+		pid := st.Captures[rules.CapturePID]
 		if pid == "" || len(st.Lines) == 0 {
 			continue
 		}
 		last := st.Lines[len(st.Lines)-1]
-		task := st.Captures["task"]
+		task := st.Captures[rules.CaptureTask]
 		if task == "" {
-			task = st.Captures["process"]
+			task = st.Captures[rules.CaptureProcess]
 		}
 		r.lines = append(r.lines, pidLine{rule: st.Rule, key: st.Key, pid: pid, task: task, line: last.Text, at: last.Time})
 	}
@@ -50,21 +51,21 @@ func (r *related) note(events []matcher.Event) {
 	}
 }
 
-// lookup returns the lines of other rules about st's pid, near st in time, one per
+// Lookup returns the lines of other rules about st's pid, near st in time, one per
 // rule (the newest), oldest first.
-func (r *related) lookup(st matcher.State) []notifiers.Related {
-	pid := st.Captures["pid"]
+func (r *PIDJoin) Lookup(st State) []Related {
+	pid := st.Captures[rules.CapturePID]
 	if pid == "" {
 		return nil
 	}
 	at := st.LastSeen
 	newest := map[string]int{}
-	var out []notifiers.Related
+	var out []Related
 	for _, l := range r.lines {
 		if l.pid != pid || l.rule == st.Rule || absDuration(l.at.Sub(at)) > relatedWindow {
 			continue
 		}
-		rel := notifiers.Related{Rule: l.rule, Key: l.key, PID: l.pid, Task: l.task, Time: l.at, Line: l.line}
+		rel := Related{Rule: l.rule, Key: l.key, PID: l.pid, Task: l.task, Time: l.at, Line: l.line}
 		if i, ok := newest[l.rule]; ok {
 			out[i] = rel
 			continue

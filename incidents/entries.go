@@ -1,4 +1,4 @@
-package matcher
+package incidents
 
 import (
 	"cmp"
@@ -46,15 +46,17 @@ func (inc *incident) addLine(l sources.Line, at time.Time) {
 }
 
 // prunePending drops threshold hits (and their lines) older than the window before
-// at; a window of zero never expires.
-func (inc *incident) prunePending(at time.Time) {
+// at, and reports whether it dropped any; a window of zero never expires.
+func (inc *incident) prunePending(at time.Time) bool {
 	th := inc.rule.Threshold
 	if th == nil || th.Within <= 0 {
-		return
+		return false
 	}
 	cutoff := at.Add(-time.Duration(th.Within))
+	n := len(inc.st.Pending)
 	inc.st.Pending = slices.DeleteFunc(inc.st.Pending, func(p time.Time) bool { return p.Before(cutoff) })
 	inc.st.Lines = slices.DeleteFunc(inc.st.Lines, func(l LineRef) bool { return l.Time.Before(cutoff) })
+	return len(inc.st.Pending) != n
 }
 
 // snapshot copies the state for an event or for persistence; the maps are shared and
@@ -81,6 +83,7 @@ func (t *Tracker) add(r *rules.Rule, st State, open bool) *incident {
 	}
 	inc.elem = ri.lru.PushBack(inc)
 	t.incidents[id] = inc
+	t.change(inc)
 	if ri.lru.Len() > MaxKeysPerRule {
 		t.forget(ri.lru.Front().Value.(*incident))
 	}
@@ -94,6 +97,7 @@ func (t *Tracker) touch(inc *incident) {
 
 func (t *Tracker) forget(inc *incident) {
 	delete(t.incidents, incidentID(inc.rule.ID, inc.st.Key))
+	t.change(inc)
 	ri := t.byRule[inc.rule.ID]
 	ri.lru.Remove(inc.elem)
 	if ri.lru.Len() == 0 {
@@ -152,11 +156,12 @@ func (t *Tracker) Tick() []Event {
 	var events []Event
 	for _, inc := range t.sorted() {
 		if !inc.open {
-			inc.prunePending(now)
+			pruned := inc.prunePending(now)
 			// A restored pending state whose rule lost its threshold has nothing to wait for.
 			if th := inc.rule.Threshold; len(inc.st.Pending) == 0 || th == nil || th.Count <= 1 {
 				t.forget(inc)
-				t.pendingChanged = true
+			} else if pruned {
+				t.change(inc)
 			}
 			continue
 		}
@@ -204,6 +209,7 @@ func (t *Tracker) Probe(r *rules.Rule, firing bool, facts rules.KeyData) []Event
 		st.Notified = now
 		ev := Event{Kind: Repeat, State: inc.snapshot()}
 		st.Folded = 0
+		t.change(inc) // a standing condition's count is stored when it is notified, not every evaluation
 		return []Event{ev}
 	}
 	return nil
@@ -232,8 +238,10 @@ func (t *Tracker) Restore(states []State) {
 	// Least recently hit first, so eviction order survives the restart.
 	slices.SortStableFunc(ordered, func(a, b State) int { return a.LastSeen.Compare(b.LastSeen) })
 	for _, st := range ordered {
-		r := t.m.byID[st.Rule]
+		id := incidentID(st.Rule, st.Key)
+		r := t.byID[st.Rule]
 		if r == nil || st.Resolved {
+			t.changed[id] = st.Key // dropped: the store forgets it with the next changes
 			continue
 		}
 		st.Lines = slices.Clone(st.Lines)
@@ -243,5 +251,32 @@ func (t *Tracker) Restore(states []State) {
 			st.Pending = nil
 		}
 		t.add(r, st, open)
+		delete(t.changed, id) // as stored
 	}
+}
+
+// change marks an incident's state as changed since the last Changes.
+func (t *Tracker) change(inc *incident) {
+	t.changed[incidentID(inc.rule.ID, inc.st.Key)] = inc.st.Key
+}
+
+// Changes returns, and clears, what changed since the last call: the states to store
+// (opened, counted, folded into, pending counts moved) and the keys to forget
+// (resolved, evicted, or restored for a rule no longer loaded), each ordered by key.
+// The pipeline writes them with the cursors of the lines that caused them, so the
+// store holds exactly the Tracker's incidents, written only when they change.
+func (t *Tracker) Changes() (upsert []State, forget []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, key := range t.changed {
+		if inc := t.incidents[id]; inc != nil {
+			upsert = append(upsert, inc.snapshot())
+		} else {
+			forget = append(forget, key)
+		}
+	}
+	clear(t.changed)
+	slices.SortFunc(upsert, func(a, b State) int { return cmp.Compare(a.Key, b.Key) })
+	slices.Sort(forget)
+	return upsert, forget
 }

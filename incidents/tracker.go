@@ -1,10 +1,11 @@
-package matcher
+package incidents
 
 import (
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -23,82 +24,73 @@ type Identity struct {
 // Memory is bounded: a rule keeps at most MaxKeysPerRule open or pending keys; past
 // that the least recently hit one is forgotten without an event.
 type Tracker struct {
-	m   *Matcher
-	id  Identity
-	now func() time.Time
+	m    *matcher.Matcher
+	byID map[string]*rules.Rule
+	id   Identity
+	now  func() time.Time
 
 	mu        sync.Mutex
 	incidents map[string]*incident
 	byRule    map[string]*ruleIncidents
-	hits      []Hit // scratch, reused line after line
-	// pendingChanged: a threshold count moved without an event (see PendingChanged).
-	pendingChanged bool
-}
-
-// PendingChanged reports, and clears, whether threshold counts changed since the last
-// call without producing an event: hits counted towards a threshold not yet reached,
-// or counts that fell out of their window. The pipeline persists the states then too,
-// so a restart keeps a partial count instead of starting it over.
-func (t *Tracker) PendingChanged() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c := t.pendingChanged
-	t.pendingChanged = false
-	return c
+	hits      []matcher.Hit // scratch, reused line after line
+	// changed holds the incidents (by id, with their key) whose state changed since
+	// the last Changes: the store rewrites only those.
+	changed map[string]string
 }
 
 // NewTracker returns a Tracker over m's rules. now is the clock for lines without a
 // time, for Tick and for probes.
-func NewTracker(m *Matcher, id Identity, now func() time.Time) *Tracker {
-	return &Tracker{
+func NewTracker(m *matcher.Matcher, id Identity, now func() time.Time) *Tracker {
+	t := &Tracker{
 		m:         m,
+		byID:      map[string]*rules.Rule{},
 		id:        id,
 		now:       now,
 		incidents: map[string]*incident{},
 		byRule:    map[string]*ruleIncidents{},
+		changed:   map[string]string{},
 	}
+	for _, r := range m.Rules() {
+		t.byID[r.ID] = r
+	}
+	return t
 }
 
 // Observe matches l (match, follow and resolve patterns) and returns what the hits
 // change, in rule order: match hits first, then follow lines, then resolve lines. A
 // line that matches nothing returns nil without allocating.
 func (t *Tracker) Observe(l sources.Line) []Event {
-	var found [foundScratch]int32
-	var cand [candScratch]int32
-	c := t.m.pre.candidates(l.Text, found[:0], cand[:0])
-	if len(c) == 0 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hits = t.m.MatchAll(l, t.hits[:0])
+	if len(t.hits) == 0 {
 		return nil
 	}
 	at := l.Time
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if at.IsZero() {
 		at = t.now()
 	}
 	var events []Event
-	t.hits = t.m.eval(l, c, kindMatch, true, t.hits[:0])
-	matched := len(t.hits)
-	for _, h := range t.hits {
-		events = t.onHit(h, at, events)
-	}
-	t.hits = t.m.eval(l, c, kindFollow, true, t.hits)
-	for _, h := range t.hits[matched:] {
-		if !hitsRule(t.hits[:matched], h.Rule) { // a hit already counted the line
-			events = t.onFollow(h, at, events)
+	for i, h := range t.hits {
+		switch h.Kind {
+		case matcher.KindMatch:
+			events = t.onHit(h, at, events)
+		case matcher.KindFollow:
+			if !matched(t.hits[:i], h.Rule) { // a hit already counted the line
+				events = t.onFollow(h, at, events)
+			}
+		case matcher.KindResolve:
+			events = t.onResolve(h, at, events)
 		}
-	}
-	n := len(t.hits)
-	t.hits = t.m.eval(l, c, kindResolve, true, t.hits)
-	for _, h := range t.hits[n:] {
-		events = t.onResolve(h, at, events)
 	}
 	clear(t.hits) // drop references to the line until the next one
 	return events
 }
 
-func hitsRule(hs []Hit, r *rules.Rule) bool {
+// matched reports whether hs holds a match hit of r.
+func matched(hs []matcher.Hit, r *rules.Rule) bool {
 	for _, h := range hs {
-		if h.Rule == r {
+		if h.Rule == r && h.Kind == matcher.KindMatch {
 			return true
 		}
 	}
@@ -107,7 +99,7 @@ func hitsRule(hs []Hit, r *rules.Rule) bool {
 
 // onHit applies a match hit: it opens an incident (once the threshold is reached),
 // or counts into the open one and repeats or folds by the cooldown.
-func (t *Tracker) onHit(h Hit, at time.Time, events []Event) []Event {
+func (t *Tracker) onHit(h matcher.Hit, at time.Time, events []Event) []Event {
 	r := h.Rule
 	key := t.key(r, t.keyData(h), false)
 	inc := t.incidents[incidentID(r.ID, key)]
@@ -126,6 +118,7 @@ func (t *Tracker) onHit(h Hit, at time.Time, events []Event) []Event {
 	st.Folded++
 	inc.seen(h.Line, at)
 	t.touch(inc)
+	t.change(inc)
 	if r.Cooldown == 0 || at.Sub(st.Notified) >= time.Duration(r.Cooldown) {
 		st.Notified = at
 		ev := Event{Kind: Repeat, State: inc.snapshot()}
@@ -141,12 +134,13 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 	st := &inc.st
 	inc.seen(l, at)
 	t.touch(inc)
+	t.change(inc)
 	if th := inc.rule.Threshold; th != nil && th.Count > 1 {
 		st.Pending = append(st.Pending, at)
 		inc.prunePending(at)
 		if len(st.Pending) < th.Count {
 			st.Count = len(st.Pending)
-			t.pendingChanged = true
+			t.change(inc)
 			return events
 		}
 		st.FirstSeen = st.Pending[0]
@@ -163,7 +157,7 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 // the most recently hit open incident of the rule from the same source. It never opens
 // one. The line is kept and moves LastSeen (the aftermath extends the occurrence), but
 // it is not a hit: Count and Folded stay.
-func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
+func (t *Tracker) onFollow(h matcher.Hit, at time.Time, events []Event) []Event {
 	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
 	if inc == nil || !inc.open {
 		inc = t.latestOpen(h.Rule.ID, h.Line.Source)
@@ -173,13 +167,14 @@ func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
 	}
 	inc.seen(h.Line, at)
 	t.touch(inc)
+	t.change(inc)
 	return append(events, Event{Kind: Fold, State: inc.snapshot()})
 }
 
 // onResolve closes the open incident of the line's key or, failing that, every open
 // incident of the rule from the same source. A pending threshold of the key is
 // dropped: the condition cleared before it counted.
-func (t *Tracker) onResolve(h Hit, at time.Time, events []Event) []Event {
+func (t *Tracker) onResolve(h matcher.Hit, at time.Time, events []Event) []Event {
 	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
 	if inc != nil && inc.open {
 		return t.resolve(inc, &h.Line, at, events)
@@ -204,7 +199,7 @@ func (t *Tracker) resolve(inc *incident, l *sources.Line, at time.Time, events [
 	return append(events, Event{Kind: Resolve, State: inc.snapshot()})
 }
 
-func (t *Tracker) keyData(h Hit) rules.KeyData {
+func (t *Tracker) keyData(h matcher.Hit) rules.KeyData {
 	return rules.KeyData{
 		Rule:     h.Rule.ID,
 		Host:     t.id.Host,
@@ -230,7 +225,7 @@ func (t *Tracker) key(r *rules.Rule, d rules.KeyData, probe bool) string {
 	return r.ID + "@" + d.Host
 }
 
-func newState(r *rules.Rule, key string, h Hit, at time.Time) State {
+func newState(r *rules.Rule, key string, h matcher.Hit, at time.Time) State {
 	return State{
 		Key:       key,
 		Rule:      r.ID,

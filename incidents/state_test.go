@@ -1,4 +1,4 @@
-package matcher
+package incidents
 
 import (
 	"encoding/json"
@@ -140,24 +140,101 @@ func keys(states []State) []string {
 	return out
 }
 
-func TestRunExamples(t *testing.T) {
-	good := anyRule("redis/bgsave", "BGSAVE failed because fork failed")
-	good.Sources = []string{"redis"} // ignored for examples
-	good.Examples = rules.Examples{
-		Match:   []string{"Error: BGSAVE failed because fork failed: Cannot allocate memory"},
-		NoMatch: []string{"Background saving started"},
+// TestChanges: the store is told exactly what changed since the last commit, and a
+// store that applies Changes holds what States would write whole.
+func TestChanges(t *testing.T) {
+	oom := anyRule("kernel/oom", `Killed process (?P<pid>\d+)`, `reaped (?P<pid>\d+)`)
+	oom.Cooldown = dur(time.Hour)
+	oom.Key = keyTemplate(t, "{{.Rule}}/{{.Captures.pid}}")
+	oom.Resolve = pats(`recovered (?P<pid>\d+)`)
+	slow := anyRule("redis/fork-slow", `fork took (?P<ms>\d+) ms`)
+	slow.Threshold = &rules.Threshold{Count: 3, Within: dur(10 * time.Minute)}
+	probe := &rules.Rule{ID: "host/commit", Probe: &rules.Probe{}, Cooldown: dur(time.Hour)}
+
+	c := &clock{t: t0}
+	tr := NewTracker(newMatcher(t, oom, slow, probe), Identity{Host: "db-1", Node: "n"}, c.now)
+	store := map[string]State{}
+	apply := func() (upserted, forgot []string) {
+		up, fg := tr.Changes()
+		for _, s := range up {
+			store[s.Key] = s
+			upserted = append(upserted, s.Key)
+		}
+		for _, k := range fg {
+			delete(store, k)
+			forgot = append(forgot, k)
+		}
+		return upserted, forgot
 	}
-	bad := &rules.Rule{ID: "redis/overcommit", Match: &rules.Match{Any: pats("overcommit"), Unless: pats("CONFIG")},
-		Examples: rules.Examples{
-			Match:   []string{"WARNING overcommit_memory", "CONFIG SET overcommit_memory 1"},
-			NoMatch: []string{"overcommit ok", "nothing"},
-		}}
-	broken := &rules.Rule{ID: "broken/rule", Match: &rules.Match{}, Examples: rules.Examples{Match: []string{"x"}}}
-	probe := &rules.Rule{ID: "host/p", Probe: &rules.Probe{}}
-	got := RunExamples([]*rules.Rule{good, bad, broken, probe})
-	require.Equal(t, []ExampleFailure{
-		{Rule: "redis/overcommit", Line: "CONFIG SET overcommit_memory 1", Want: true, Err: "line does not fire the rule"},
-		{Rule: "redis/overcommit", Line: "overcommit ok", Want: false, Err: "line fires the rule"},
-		{Rule: "broken/rule", Err: `build matcher: rule "broken/rule": match: no patterns in any or all`},
-	}, got)
+	at := func(d time.Duration, text string) {
+		l := line(text)
+		l.Time = t0.Add(d)
+		tr.Observe(l)
+	}
+	stored := func() []State {
+		var out []State
+		for _, s := range tr.States() {
+			out = append(out, store[s.Key])
+		}
+		return out
+	}
+
+	at(0, "Killed process 7")
+	at(time.Second, "Killed process 3")
+	up, fg := apply()
+	require.Equal(t, []string{"kernel/oom/3", "kernel/oom/7"}, up)
+	require.Empty(t, fg)
+
+	at(2*time.Second, "reaped 7") // a fold changes only its own incident
+	at(3*time.Second, "fork took 900 ms")
+	up, fg = apply()
+	require.Equal(t, []string{"kernel/oom/7", "redis/fork-slow@db-1"}, up, "the fold, and a pending count")
+	require.Empty(t, fg)
+	require.Equal(t, tr.States(), stored())
+
+	up, fg = apply()
+	require.Empty(t, up, "nothing changed: nothing written")
+	require.Empty(t, fg)
+
+	at(4*time.Second, "recovered 3")
+	tr.Probe(probe, true, rules.KeyData{})
+	tr.Probe(probe, true, rules.KeyData{}) // inside the cooldown: not stored again
+	up, fg = apply()
+	require.Equal(t, []string{"host/commit@n"}, up)
+	require.Equal(t, []string{"kernel/oom/3"}, fg, "resolved")
+	require.Equal(t, tr.States(), stored())
+
+	c.t = t0.Add(11 * time.Minute)
+	tr.Tick() // the pending count fell out of its window
+	up, fg = apply()
+	require.Empty(t, up)
+	require.Equal(t, []string{"redis/fork-slow@db-1"}, fg)
+	require.Equal(t, tr.States(), stored())
+
+	// A restart: restored states are not written again, and a state whose rule is gone
+	// is forgotten by the next changes.
+	saved := tr.States()
+	saved = append(saved, State{Key: "old/rule@db-1", Rule: "old/rule", Count: 1})
+	tr = NewTracker(newMatcher(t, oom, slow, probe), Identity{Host: "db-1", Node: "n"}, c.now)
+	tr.Restore(saved)
+	up, fg = apply()
+	require.Empty(t, up)
+	require.Equal(t, []string{"old/rule@db-1"}, fg)
+}
+
+func TestStateEncodeDecode(t *testing.T) {
+	s := State{Key: "kernel/oom/7", Rule: "kernel/oom", Count: 2, FirstSeen: t0, LastSeen: t0,
+		Lines: []LineRef{{Time: t0, Text: "Killed process 7"}}, Captures: map[string]string{"pid": "7"}}
+	b, err := s.Encode()
+	require.NoError(t, err)
+	got, err := Decode(s.Key, b)
+	require.NoError(t, err)
+	require.Equal(t, s, got)
+
+	_, err = Decode("other", b)
+	require.ErrorContains(t, err, `record names key "kernel/oom/7"`)
+	_, err = Decode(s.Key, []byte(`{"key":`))
+	require.ErrorContains(t, err, `decode incident "kernel/oom/7"`)
+	_, err = Decode(s.Key, []byte(`{"key":"kernel/oom/7"}`))
+	require.ErrorContains(t, err, `rule ""`)
 }

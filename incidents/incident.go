@@ -1,10 +1,6 @@
-// Package notifiers turns incidents into notifications and delivers them: the incident
-// JSON schema, the Notifier interface that every receiver implements, and the shared
-// parts (durable outbox workers, retries, HTTP helpers, redaction).
-package notifiers
+package incidents
 
 import (
-	"context"
 	"time"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
@@ -97,33 +93,4 @@ type DeadEnd struct {
 	Action   string  `json:"action"`
 	Why      string  `json:"why"`
 	FailRate float64 `json:"fail_rate,omitempty"`
-}
-
-// Notifier makes one delivery attempt; retry says whether it may succeed later
-// (timeout, 408, 429, 5xx). The Dispatcher owns the outbox, timeouts, backoff and
-// failure logging. Notify must not retry by itself.
-type Notifier interface {
-	Notify(ctx context.Context, inc *Incident) (retry bool, err error)
-}
-
-// RetryAfter is an error that carries how long the endpoint asked us to wait
-// (Retry-After, Slack's rate limit).
-type RetryAfter interface {
-	error
-	RetryAfter() time.Duration
-}
-
-// KV is a small durable map a receiver keeps across restarts (Slack thread ids per
-// incident key). The state store provides one per receiver.
-type KV interface {
-	Get(key string) (val string, ok bool, err error)
-	Put(key, val string) error
-	Delete(key string) error
-}
-
-// Primer is implemented by receivers that keep a live view of open incidents
-// (Alertmanager re-sends active alerts): at start the pipeline primes them with the
-// incidents still open from before a restart.
-type Primer interface {
-	Prime(incs []*Incident)
 }

@@ -1,0 +1,51 @@
+// Package notifiers delivers incidents: the Notifier interface every receiver
+// implements, the optional interfaces some add (Runner, Primer), the Dispatcher that
+// owns the durable outbox, retries and dead letters, the Router, and the shared parts
+// of HTTP receivers (HTTPConfig, Post, redaction, size budgets).
+package notifiers
+
+import (
+	"context"
+	"time"
+
+	"github.com/cowbell-sidecar/cowbell/incidents"
+)
+
+// Notifier makes one delivery attempt; retry says whether it may succeed later
+// (timeout, 408, 429, 5xx). The Dispatcher owns the outbox, timeouts, backoff and
+// failure logging. Notify must not retry by itself.
+type Notifier interface {
+	Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error)
+}
+
+// RetryAfter is an error that carries how long the endpoint asked us to wait
+// (Retry-After, Slack's rate limit).
+type RetryAfter interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// KV is a small durable map a receiver keeps across restarts (Slack thread ids per
+// incident key). The state store provides one per receiver.
+type KV interface {
+	Get(key string) (val string, ok bool, err error)
+	Put(key, val string) error
+	Delete(key string) error
+}
+
+// The optional interfaces below are a receiver's extras; the Dispatcher checks for
+// them, so a receiver gets them by implementing the method.
+
+// Runner is a receiver with work of its own between notifications (Alertmanager
+// re-sends its active alerts): the Dispatcher runs it beside the receiver's queue, until
+// delivery stops.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Primer is a receiver that keeps a live view of open incidents (Alertmanager): before
+// delivery starts, the Dispatcher hands it the incidents still open from before a
+// restart that are routed to it.
+type Primer interface {
+	Prime(incs []*incidents.Incident)
+}

@@ -1,0 +1,66 @@
+package notifiers
+
+import (
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a receiver's decoded configuration.
+type Config interface {
+	// Describe says in one line where the receiver delivers, without a secret: for
+	// `cowbell run`'s banner and `cowbell check`.
+	Describe() string
+}
+
+// Deps are what a receiver may use besides its configuration. Every receiver's New
+// takes them, so a new receiver is one row in the configuration's table.
+type Deps struct {
+	Name string      // the configured name
+	Log  *zap.Logger // named for the receiver
+	// KV is the receiver's durable map in the state store (Slack's thread ids); nil
+	// where there is no store (`cowbell notify test`): a receiver then keeps it in
+	// memory.
+	KV KV
+	// Stdout and Stderr are the console's streams.
+	Stdout, Stderr io.Writer
+}
+
+// Plugin is one receiver type: its name in the configuration, how its settings decode
+// and check themselves, and how it is built.
+type Plugin struct {
+	Type   string
+	Decode func(n *yaml.Node) (Config, error)
+	New    func(c Config, d Deps) (Notifier, error)
+}
+
+// Plug makes the Plugin of a receiver package from its Config type (which decodes and
+// checks itself in UnmarshalYAML) and its New.
+func Plug[C Config, PC interface {
+	*C
+	yaml.Unmarshaler
+}, N Notifier](typ string, newFn func(C, Deps) (N, error)) Plugin {
+	return Plugin{
+		Type: typ,
+		Decode: func(n *yaml.Node) (Config, error) {
+			var c C
+			if err := PC(&c).UnmarshalYAML(n); err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		New: func(c Config, d Deps) (Notifier, error) {
+			cc, ok := c.(C)
+			if !ok {
+				return nil, fmt.Errorf("%s: a %T is not its configuration", typ, c)
+			}
+			n, err := newFn(cc, d)
+			if err != nil {
+				return nil, err
+			}
+			return n, nil
+		},
+	}
+}

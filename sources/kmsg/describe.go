@@ -1,0 +1,4 @@
+package kmsg
+
+// Describe implements sources.Config.
+func (c Config) Describe() string { return "kernel ring buffer " + c.Path }
