@@ -4,6 +4,7 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOLANGCI    = github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 .PHONY: build build-nocgo test deps lint vet fuzz bench clean
 
@@ -20,6 +21,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(GOLANGCI) run ./...   # .golangci.yml: the import direction (depguard), errorlint, ...
 
 # The one test command (.ci/run calls it). It builds both binaries through the script
 # the Dockerfile runs, then the tests. Integration tests start real journald,

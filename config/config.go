@@ -144,5 +144,11 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, yamlpos.InFile(err, file)
 	}
 	c.File = file
+	for i := range c.Sources {
+		c.Sources[i].file = file
+	}
+	for i := range c.Notifiers {
+		c.Notifiers[i].file = file
+	}
 	return &c, nil
 }

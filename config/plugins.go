@@ -82,6 +82,7 @@ type Source struct {
 	Config sources.Config // the type's own: file.Config, journald.Config, ...
 
 	node *yaml.Node
+	file string // the configuration file it was read from
 }
 
 // Notifier is one configured receiver, written like a Source:
@@ -95,6 +96,7 @@ type Notifier struct {
 	Config notifiers.Config // the type's own: slack.Config, webhook.Config, ...
 
 	node *yaml.Node
+	file string
 }
 
 // UnmarshalYAML reads name and type, then decodes the other keys strictly into the
@@ -174,15 +176,15 @@ func (c Notifier) Describe() string {
 
 // at gives a build error the place of the source in the configuration file, when it
 // was read from one.
-func (s Source) at(err error) error { return at(s.node, err) }
+func (s Source) at(err error) error { return at(s.file, s.node, err) }
 
-func (c Notifier) at(err error) error { return at(c.node, err) }
+func (c Notifier) at(err error) error { return at(c.file, c.node, err) }
 
-func at(n *yaml.Node, err error) error {
+func at(file string, n *yaml.Node, err error) error {
 	if n == nil {
 		return err
 	}
-	return yamlpos.At(n, "%w", err)
+	return yamlpos.InFile(yamlpos.At(n, "%w", err), file)
 }
 
 // splitNamed takes name and type out of a mapping and returns a mapping of the rest.

@@ -39,7 +39,7 @@ func Build(r *rules.Rule, ev Event, host string) *Incident {
 		inc.ResolvedAt = &at
 	}
 	for _, l := range st.Lines {
-		inc.Lines = append(inc.Lines, Line{Time: l.Time, Text: l.Text, Stream: l.Stream})
+		inc.Lines = append(inc.Lines, Line(l))
 	}
 	for _, d := range r.DeadEnds {
 		inc.DeadEnds = append(inc.DeadEnds, DeadEnd{Action: d.Action, Why: d.Why, FailRate: d.FailRate})

@@ -3,7 +3,6 @@ package matcher
 import (
 	"regexp"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -34,15 +33,6 @@ func pats(ps ...string) []rules.Pattern {
 func anyRule(id string, ps ...string) *rules.Rule {
 	return &rules.Rule{ID: id, Match: &rules.Match{Any: pats(ps...)}}
 }
-
-func keyTemplate(t testing.TB, src string) *rules.KeyTemplate {
-	t.Helper()
-	tpl, err := template.New("key").Parse(src)
-	require.NoError(t, err)
-	return &rules.KeyTemplate{Source: src, Template: tpl}
-}
-
-func dur(d time.Duration) rules.Duration { return rules.Duration(d) }
 
 func line(text string) sources.Line {
 	return sources.Line{Source: "redis", Stream: "/var/log/redis.log", Text: text, Time: t0}

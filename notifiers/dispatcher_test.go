@@ -1,6 +1,7 @@
 package notifiers_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -262,4 +263,44 @@ func TestDispatcherBoundDropsOldest(t *testing.T) {
 			require.Len(t, r.logged("outbox bound reached, notification dropped undelivered"), tt.dropped)
 		})
 	}
+}
+
+// extras is a receiver with the optional interfaces: it records what it was primed
+// with and runs until delivery stops.
+type extras struct {
+	notifyFunc
+	primed  chan []*incidents.Incident
+	running chan struct{}
+	stopped chan struct{}
+}
+
+func (e *extras) Prime(incs []*incidents.Incident) { e.primed <- incs }
+
+func (e *extras) Run(ctx context.Context) error {
+	close(e.running)
+	<-ctx.Done()
+	close(e.stopped)
+	return ctx.Err()
+}
+
+// TestDispatcherRunsExtras: the Dispatcher primes the receivers that keep a live view
+// with the incidents routed to them, runs Runners beside their queues and stops them
+// with delivery; a receiver without the extras is left alone.
+func TestDispatcherRunsExtras(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	plain := notifyFunc(func(context.Context, *incidents.Incident) (bool, error) { return false, nil })
+	am := &extras{notifyFunc: plain, primed: make(chan []*incidents.Incident, 1), running: make(chan struct{}), stopped: make(chan struct{})}
+	r := newRig(t, st, map[string]notifiers.Notifier{"am": am, "hook": plain}, notifiers.DispatcherConfig{}, newClock(time.Now()))
+
+	open := []*incidents.Incident{{Key: "kernel/oom-kill@h", Status: incidents.StatusFiring}}
+	r.d.Prime(map[string][]*incidents.Incident{"am": open, "hook": open, "gone": open})
+	require.Equal(t, open, <-am.primed)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.d.Run(ctx) }()
+	<-am.running
+	cancel()
+	require.NoError(t, <-done, "a Runner stopped by shutdown is no failure")
+	<-am.stopped
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/matcher"
+	"github.com/cowbell-sidecar/cowbell/matcher/samples"
 	"github.com/cowbell-sidecar/cowbell/rules"
-	"github.com/cowbell-sidecar/cowbell/rules/samples"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 

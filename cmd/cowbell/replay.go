@@ -55,7 +55,7 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 			}
 			var inputs []pipeline.Input
 			for _, a := range args {
-				var r io.Reader = cmd.InOrStdin()
+				r := cmd.InOrStdin()
 				if a != "-" {
 					f, err := os.Open(a)
 					if err != nil {

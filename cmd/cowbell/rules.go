@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cowbell-sidecar/cowbell/matcher"
+	"github.com/cowbell-sidecar/cowbell/matcher/samples"
 	"github.com/cowbell-sidecar/cowbell/rules"
-	"github.com/cowbell-sidecar/cowbell/rules/samples"
 )
 
 func newRulesCmd(g *globals) *cobra.Command {

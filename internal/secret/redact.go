@@ -60,6 +60,10 @@ func scrubURLs(msg string) string {
 			for j < len(msg) && msg[j] != ' ' && msg[j] != '"' && msg[j] != '\'' {
 				j++
 			}
+			// Punctuation that ends a sentence or a wrapped error is not the URL's.
+			for j > i+len(scheme) && strings.IndexByte(":,.;)]>", msg[j-1]) >= 0 {
+				j--
+			}
 			msg = msg[:i] + "<url>" + msg[j:]
 		}
 	}

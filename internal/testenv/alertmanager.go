@@ -107,7 +107,7 @@ func waitReady(url string, exited <-chan struct{}, waitErr *error) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("alertmanager exited: %v", *waitErr)
+			return fmt.Errorf("alertmanager exited: %w", *waitErr)
 		case <-ctx.Done():
 			return errors.New("alertmanager not ready in time")
 		case <-tick.C:

@@ -24,7 +24,7 @@ func identityOf(fi os.FileInfo) identity {
 	if !ok {
 		return identity{}
 	}
-	return identity{dev: uint64(st.Dev), ino: st.Ino} // Dev is not uint64 on every platform
+	return identity{dev: uint64(st.Dev), ino: st.Ino} //nolint:unconvert // Dev is not uint64 on every platform
 }
 
 // fingerprint is a hash of a file's first n bytes (n < fpSize while the file is short).
@@ -80,7 +80,7 @@ type filePos struct {
 const posVersion = "f1"
 
 // appendPosHead appends all of an entry but its offset:
-// <c|d>:<dev>:<ino>:<fp bytes>:<fp hash>:<path, query-escaped>:
+// <c|d>:<dev>:<ino>:<fp bytes>:<fp hash>:<path, query-escaped>: (then the offset).
 func appendPosHead(b []byte, current bool, id identity, fp fingerprint, path string) []byte {
 	if current {
 		b = append(b, 'c')

@@ -28,7 +28,7 @@ var refLayouts = []refLayout{
 func refParse(text string, loc *time.Location, ref time.Time) (t time.Time, ok bool) {
 	// Every known stamp starts with a digit or a capital letter (a month): most
 	// lines that carry none are turned away before any regexp runs.
-	if len(text) < 15 || !(text[0] >= '0' && text[0] <= '9' || text[0] >= 'A' && text[0] <= 'Z') {
+	if len(text) < 15 || (text[0] < '0' || text[0] > '9') && (text[0] < 'A' || text[0] > 'Z') {
 		return time.Time{}, false
 	}
 	for _, l := range refLayouts {
