@@ -14,14 +14,48 @@ import (
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
-// deliver makes one attempt at an entry and records its outcome in the store: acked,
-// postponed with backoff, or dead-lettered. Only store errors are returned.
-func (w *worker) deliver(ctx context.Context, e state.Entry) error {
+// deliver makes one attempt at each entry of a round, side by side, and records their
+// outcomes in the store in one transaction: acked, postponed with backoff, or
+// dead-lettered. Only store errors are returned.
+func (w *worker) deliver(ctx context.Context, round []state.Entry) error {
+	results := make([]result, len(round))
+	var wg sync.WaitGroup
+	for i, e := range round {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = w.attempt(ctx, e)
+		}()
+	}
+	wg.Wait()
+	outs := make([]state.Outcome, len(round))
+	for i, r := range results {
+		outs[i] = w.outcome(round[i], r)
+	}
+	if _, err := w.d.st.Settle(w.name, outs); err != nil {
+		return fmt.Errorf("dispatch to %s: %w", w.name, err)
+	}
+	for i, r := range results {
+		w.report(round[i], r, outs[i])
+	}
+	w.setPending()
+	return nil
+}
+
+// result is what one attempt came to.
+type result struct {
+	retry bool
+	err   error
+}
+
+// attempt makes one delivery attempt at an entry under its own deadline.
+func (w *worker) attempt(ctx context.Context, e state.Entry) result {
 	var inc incidents.Incident
 	if err := json.Unmarshal(e.Incident, &inc); err != nil {
-		return w.bury(e, fmt.Errorf("decode queued incident: %w", err))
+		return result{err: fmt.Errorf("decode queued incident: %w", err)}
 	}
 	actx, done := w.attemptContext(ctx)
+	defer done()
 	retry, err := w.n.Notify(actx, &inc)
 	if err != nil && errors.Is(context.Cause(actx), errTimeout) {
 		// Our deadline, whatever the notifier made of it: the endpoint may answer
@@ -33,14 +67,56 @@ func (w *worker) deliver(ctx context.Context, e state.Entry) error {
 		}
 		retry = true
 	}
-	done()
+	return result{retry: retry, err: err}
+}
+
+// outcome turns an attempt's result into what the store records.
+func (w *worker) outcome(e state.Entry, r result) state.Outcome {
 	switch {
-	case err == nil:
-		return w.ack(e)
-	case retry:
-		return w.postpone(e, err)
+	case r.err == nil:
+		return state.Outcome{Seq: e.Seq, Kind: state.Delivered}
+	case r.retry:
+		var ra RetryAfter
+		var asked time.Duration
+		if errors.As(r.err, &ra) {
+			asked = ra.RetryAfter()
+		}
+		wait := w.d.cfg.backoff(e.Attempts+1, w.d.jitter(), asked)
+		return state.Outcome{Seq: e.Seq, Kind: state.Postponed, Next: w.d.now().Add(wait), Err: r.err.Error()}
 	}
-	return w.bury(e, err)
+	return state.Outcome{Seq: e.Seq, Kind: state.Buried, Err: r.err.Error()}
+}
+
+// report counts and logs an outcome once it is on disk. A run of failures is logged
+// when it starts and when its error changes, and its end when a delivery succeeds.
+func (w *worker) report(e state.Entry, r result, o state.Outcome) {
+	switch o.Kind {
+	case state.Delivered:
+		w.d.m.sent.WithLabelValues(w.name).Inc()
+		if w.failing != "" {
+			w.log.Info("delivery recovered", zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1))
+			w.failing = ""
+		}
+		w.log.Debug("notification delivered", zap.String("incident", e.Key))
+	case state.Postponed:
+		w.d.m.fail(w.name, true)
+		fields := []zap.Field{
+			zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1),
+			zap.Duration("retry_in", o.Next.Sub(w.d.now())), zap.Error(r.err),
+		}
+		if msg := r.err.Error(); msg != w.failing {
+			w.failing = msg
+			w.log.Warn("delivery failed, will retry", fields...)
+		} else {
+			w.log.Debug("delivery failed, will retry", fields...)
+		}
+	case state.Buried:
+		w.d.m.fail(w.name, false)
+		w.d.m.dead.WithLabelValues(w.name).Inc()
+		w.log.Error("delivery given up, notification moved to dead letters",
+			zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1), zap.Error(r.err))
+		w.failing = ""
+	}
 }
 
 // attemptContext gives an attempt its own deadline, detached from ctx so that an
@@ -68,55 +144,4 @@ func (w *worker) attemptContext(ctx context.Context) (context.Context, func()) {
 		cancelTimeout()
 		cancelGrace(nil)
 	}
-}
-
-func (w *worker) ack(e state.Entry) error {
-	if err := w.d.st.Ack(w.name, e.Seq); err != nil && !errors.Is(err, state.ErrNoEntry) {
-		return fmt.Errorf("dispatch to %s: %w", w.name, err)
-	}
-	w.d.m.sent.WithLabelValues(w.name).Inc()
-	if w.failing != "" {
-		w.log.Info("delivery recovered", zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1))
-		w.failing = ""
-	}
-	w.log.Debug("notification delivered", zap.String("incident", e.Key))
-	return nil
-}
-
-func (w *worker) postpone(e state.Entry, cause error) error {
-	var ra RetryAfter
-	var asked time.Duration
-	if errors.As(cause, &ra) {
-		asked = ra.RetryAfter()
-	}
-	wait := w.d.cfg.backoff(e.Attempts+1, w.d.jitter(), asked)
-	if err := w.d.st.Postpone(w.name, e.Seq, w.d.now().Add(wait), cause.Error()); err != nil && !errors.Is(err, state.ErrNoEntry) {
-		return fmt.Errorf("dispatch to %s: %w", w.name, err)
-	}
-	w.d.m.fail(w.name, true)
-	fields := []zap.Field{
-		zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1),
-		zap.Duration("retry_in", wait), zap.Error(cause),
-	}
-	// A repeating failure is logged when it starts and when it changes.
-	if msg := cause.Error(); msg != w.failing {
-		w.failing = msg
-		w.log.Warn("delivery failed, will retry", fields...)
-	} else {
-		w.log.Debug("delivery failed, will retry", fields...)
-	}
-	return nil
-}
-
-func (w *worker) bury(e state.Entry, cause error) error {
-	if err := w.d.st.Bury(w.name, e.Seq, cause.Error()); err != nil && !errors.Is(err, state.ErrNoEntry) {
-		return fmt.Errorf("dispatch to %s: %w", w.name, err)
-	}
-	w.d.m.fail(w.name, false)
-	w.d.m.dead.WithLabelValues(w.name).Inc()
-	w.log.Error("delivery given up, notification moved to dead letters",
-		zap.String("incident", e.Key), zap.Int("attempts", e.Attempts+1), zap.Error(cause))
-	w.failing = ""
-	w.setPending()
-	return nil
 }

@@ -16,17 +16,24 @@ type DispatcherConfig struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"` // the backoff doubles up to this
 	MaxEntries int           `yaml:"max_entries"` // outbox bound per notifier
 	MaxAge     time.Duration `yaml:"max_age"`     // oldest entry kept
+	// Concurrency is how many notifications to one receiver may be in flight at
+	// once, each of a different incident (one incident's go out in order).
+	Concurrency int `yaml:"concurrency"`
 }
 
 // DefaultDispatcherConfig is the configuration a missing or partial `outbox:`
 // section falls back to.
 var DefaultDispatcherConfig = DispatcherConfig{
-	Timeout:    10 * time.Second,
-	MinBackoff: time.Second,
-	MaxBackoff: 5 * time.Minute,
-	MaxEntries: 10000,
-	MaxAge:     72 * time.Hour,
+	Timeout:     10 * time.Second,
+	MinBackoff:  time.Second,
+	MaxBackoff:  5 * time.Minute,
+	MaxEntries:  10000,
+	MaxAge:      72 * time.Hour,
+	Concurrency: 8,
 }
+
+// maxConcurrency bounds outbox.concurrency: attempts in flight to one receiver.
+const maxConcurrency = 64
 
 // maxRetryAfter caps how long an endpoint's Retry-After may hold delivery, so a
 // broken header cannot stall a notifier for days.
@@ -50,6 +57,8 @@ func (c *DispatcherConfig) UnmarshalYAML(n *yaml.Node) error {
 		return yamlpos.At(n, "max_entries must be positive")
 	case c.MaxAge <= 0:
 		return yamlpos.At(n, "max_age must be positive")
+	case c.Concurrency < 1 || c.Concurrency > maxConcurrency:
+		return yamlpos.At(yamlpos.Value(n, "concurrency"), "concurrency must be between 1 and %d", maxConcurrency)
 	}
 	return nil
 }
@@ -74,6 +83,9 @@ func (c DispatcherConfig) withDefaults() DispatcherConfig {
 	}
 	if c.MaxAge > 0 {
 		d.MaxAge = c.MaxAge
+	}
+	if c.Concurrency > 0 {
+		d.Concurrency = c.Concurrency
 	}
 	return d
 }

@@ -83,7 +83,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, name := range names {
 		n := d.ns[name]
-		w := &worker{d: d, name: name, n: n, log: d.log.With(zap.String("notifier", name))}
+		w := &worker{d: d, name: name, n: n, log: d.log.With(zap.String("notifier", name)), limit: d.cfg.Concurrency}
+		if c, ok := n.(Concurrency); ok {
+			w.limit = max(1, min(w.limit, c.MaxConcurrency()))
+		}
 		g.Go(func() error { return w.run(ctx) })
 		if r, ok := n.(Runner); ok {
 			g.Go(func() error {
@@ -109,8 +112,7 @@ func (d *Dispatcher) warnUnconfigured() {
 		if _, ok := d.ns[name]; ok {
 			continue
 		}
-		n, err := d.st.Len(name)
-		if err == nil && n > 0 {
+		if n := d.st.Len(name); n > 0 {
 			d.log.Warn("outbox holds entries for a notifier that is not configured",
 				zap.String("notifier", name), zap.Int("pending", n))
 		}
@@ -119,50 +121,56 @@ func (d *Dispatcher) warnUnconfigured() {
 
 // worker delivers one notifier's queue.
 type worker struct {
-	d    *Dispatcher
-	name string
-	n    Notifier
-	log  *zap.Logger
+	d     *Dispatcher
+	name  string
+	n     Notifier
+	log   *zap.Logger
+	limit int // attempts in flight at once while the endpoint is healthy
 
 	failing string // the error of the current run of failures, "" when healthy
 }
 
+// scanFactor bounds how far past the head a round looks for entries it may send:
+// entries behind a postponed one of their own key, or waiting out their own backoff,
+// are skipped, but not beyond limit×scanFactor entries.
+const scanFactor = 4
+
 func (w *worker) run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		wake := w.d.st.Updated() // before reading, so no Commit is missed
-		e, ok, err := w.next()
+		if err := w.trim(); err != nil {
+			return err
+		}
+		round, wait, err := w.pick()
 		if err != nil {
 			return err
 		}
-		if !ok {
-			select {
-			case <-wake:
-			case <-ctx.Done():
+		if len(round) == 0 {
+			var later <-chan time.Time
+			if wait > 0 {
+				later = w.d.after(wait)
 			}
-			continue
-		}
-		if wait := e.NextAttempt.Sub(w.d.now()); wait > 0 {
 			// New entries wake us too, so the bound holds while we back off.
 			select {
-			case <-w.d.after(wait):
+			case <-later:
 			case <-wake:
 			case <-ctx.Done():
 			}
 			continue
 		}
-		if err := w.deliver(ctx, e); err != nil {
+		if err := w.deliver(ctx, round); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// next enforces the bound and returns the oldest pending entry.
-func (w *worker) next() (state.Entry, bool, error) {
+// trim enforces the outbox bound, loudly.
+func (w *worker) trim() error {
 	cfg := w.d.cfg
 	dropped, err := w.d.st.Trim(w.name, cfg.MaxEntries, cfg.MaxAge, w.d.now())
 	if err != nil {
-		return state.Entry{}, false, fmt.Errorf("dispatch to %s: %w", w.name, err)
+		return fmt.Errorf("dispatch to %s: %w", w.name, err)
 	}
 	for _, dr := range dropped {
 		w.d.m.dropped.WithLabelValues(w.name, dr.Reason).Inc()
@@ -171,16 +179,50 @@ func (w *worker) next() (state.Entry, bool, error) {
 			zap.Time("enqueued", dr.Entry.Enqueued), zap.Int("attempts", dr.Entry.Attempts),
 			zap.Int("max_entries", cfg.MaxEntries), zap.Duration("max_age", cfg.MaxAge))
 	}
-	e, ok, err := w.d.st.Head(w.name)
-	if err != nil {
-		return state.Entry{}, false, fmt.Errorf("dispatch to %s: %w", w.name, err)
-	}
 	w.setPending()
-	return e, ok, nil
+	return nil
+}
+
+// pick chooses the entries of the next round, oldest first: at most limit of them,
+// and of each incident key only its oldest pending entry, so one incident's
+// notifications arrive in order while different incidents go out side by side. An
+// entry waiting out its backoff holds back its own key only. While the endpoint is
+// failing, the round is the head alone, once its backoff has passed: one probe, not a
+// volley at an endpoint that is down. With nothing to send, wait is how long until an
+// entry is due (0: until something is queued).
+func (w *worker) pick() (round []state.Entry, wait time.Duration, err error) {
+	limit, scan := w.limit, w.limit*scanFactor
+	if w.failing != "" {
+		limit, scan = 1, 1
+	}
+	window, err := w.d.st.Window(w.name, scan)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dispatch to %s: %w", w.name, err)
+	}
+	now := w.d.now()
+	seen := make(map[string]bool, len(window))
+	for _, e := range window {
+		if seen[e.Key] {
+			continue // an older entry of this key goes first
+		}
+		seen[e.Key] = true
+		if d := e.NextAttempt.Sub(now); d > 0 {
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		round = append(round, e)
+		if len(round) == limit {
+			break
+		}
+	}
+	if round, err = w.d.st.Fill(w.name, round); err != nil {
+		return nil, 0, fmt.Errorf("dispatch to %s: %w", w.name, err)
+	}
+	return round, wait, nil
 }
 
 func (w *worker) setPending() {
-	if n, err := w.d.st.Len(w.name); err == nil {
-		w.d.m.pending.WithLabelValues(w.name).Set(float64(n))
-	}
+	w.d.m.pending.WithLabelValues(w.name).Set(float64(w.d.st.Len(w.name)))
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
@@ -76,7 +79,7 @@ func (e *endpoint) requestTimes() []time.Time {
 	return append([]time.Time(nil), e.times...)
 }
 
-func newWebhook(t *testing.T, url string) *webhook.Notifier {
+func newWebhook(t testing.TB, url string) *webhook.Notifier {
 	t.Helper()
 	n, err := webhook.New(webhook.Config{URL: secret.Secret(url), Secret: "s3cret", HTTPConfig: notifiers.HTTPConfig{Timeout: time.Minute}}, notifierstest.Deps(t))
 	require.NoError(t, err)
@@ -109,7 +112,9 @@ func TestDispatcherOutageDeliversEverythingInOrderOnce(t *testing.T) {
 	names := []string{"hook", "rec"}
 	// The timeout must end the hung requests, yet never the answered ones (that would be
 	// a legitimate duplicate), even on a loaded machine under -race.
-	cfg := notifiers.DispatcherConfig{Timeout: time.Second, MinBackoff: time.Second, MaxBackoff: time.Minute}
+	// One at a time: the whole queue in order (the default sends different incidents
+	// side by side; TestDispatcherConcurrentKeepsKeyOrder covers that).
+	cfg := notifiers.DispatcherConfig{Timeout: time.Second, MinBackoff: time.Second, MaxBackoff: time.Minute, Concurrency: 1}
 	r := newRig(t, st, map[string]notifiers.Notifier{"hook": newWebhook(t, ep.URL), "rec": rec}, cfg, clk)
 
 	want := enqueue(t, st, names, incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
@@ -217,7 +222,9 @@ func TestDispatcherDeadLettersNotifierError(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	rec := notifierstest.New(notifierstest.Result{Err: errors.New("channel_not_found")})
-	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, notifiers.DefaultDispatcherConfig, newClock(time.Now()))
+	cfg := notifiers.DefaultDispatcherConfig
+	cfg.Concurrency = 1 // the scripted error goes to the first in the queue
+	r := newRig(t, st, map[string]notifiers.Notifier{"rec": rec}, cfg, newClock(time.Now()))
 	enqueue(t, st, []string{"rec"}, incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
 	stop := r.start(t)
 	rec.WaitDelivered(t, 1)
@@ -303,4 +310,105 @@ func TestDispatcherRunsExtras(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done, "a Runner stopped by shutdown is no failure")
 	<-am.stopped
+}
+
+// TestDispatcherConcurrentKeepsKeyOrder: by default different incidents go out side by
+// side, at most Concurrency at once, while each incident's notifications arrive in
+// order and exactly once, through failures.
+func TestDispatcherConcurrentKeepsKeyOrder(t *testing.T) {
+	const keys, perKey, concurrency = 12, 5, 4
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	var (
+		mu           sync.Mutex
+		inFlight     int
+		maxInFlight  int
+		calls        int
+		delivered    []string
+		deliveredSet = map[string]int{}
+	)
+	n := notifyFunc(func(_ context.Context, inc *incidents.Incident) (bool, error) {
+		mu.Lock()
+		calls++
+		call := calls
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond) // let attempts overlap
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+		// The endpoint fails for a stretch now and then: calls 9-12 and 30-31.
+		if (call >= 9 && call <= 12) || call == 30 || call == 31 {
+			return true, errors.New("endpoint answered 503 Service Unavailable")
+		}
+		delivered = append(delivered, label(inc))
+		deliveredSet[label(inc)]++
+		return false, nil
+	})
+	cfg := notifiers.DispatcherConfig{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Concurrency: concurrency}
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": n}, cfg, newClock(time.Now()))
+	var want []string
+	for c := 1; c <= perKey; c++ {
+		var incs []*incidents.Incident
+		for k := range keys {
+			incs = append(incs, incident(fmt.Sprintf("k%02d", k), c, incidents.StatusFiring))
+		}
+		want = append(want, enqueue(t, st, []string{"hook"}, incs...)...)
+	}
+	stop := r.start(t)
+	waitFor(t, "everything delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered) >= len(want)
+	})
+	require.NoError(t, stop())
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.ElementsMatch(t, want, delivered, "every notification, once")
+	for l, n := range deliveredSet {
+		require.Equal(t, 1, n, l)
+	}
+	last := map[string]int{}
+	for _, l := range delivered {
+		var key string
+		var count int
+		_, err := fmt.Sscanf(strings.Replace(l, "#", " ", 1), "%s %d", &key, &count)
+		require.NoError(t, err)
+		require.Equal(t, last[key]+1, count, "%s arrives in order: %v", key, delivered)
+		last[key] = count
+	}
+	require.Equal(t, concurrency, maxInFlight, "side by side, up to the limit")
+	require.Zero(t, st.Len("hook"))
+}
+
+// TestDispatcherRounds: what one round sends. Healthy: the oldest entry of each key, up
+// to the limit, past keys waiting out their backoff. Failing: the head alone, once due.
+func TestDispatcherRounds(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	t0 := time.Now()
+	clk := newClock(t0)
+	enqueue(t, st, []string{"hook"}, incident("a", 1, incidents.StatusFiring), incident("a", 2, incidents.StatusFiring),
+		incident("b", 1, incidents.StatusFiring), incident("c", 1, incidents.StatusFiring), incident("b", 2, incidents.StatusFiring),
+		incident("d", 1, incidents.StatusFiring), incident("e", 1, incidents.StatusFiring))
+	out, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.NoError(t, st.Postpone("hook", out[3].Seq, t0.Add(time.Minute), "503")) // c#1 waits
+
+	cfg := notifiers.DispatcherConfig{Concurrency: 3}
+	d := notifiers.NewDispatcher(st, map[string]notifiers.Notifier{"hook": notifierstest.New()}, cfg, zaptest.NewLogger(t), nil)
+	notifiers.SetClock(d, clk.Now, clk.After)
+	round, _ := notifiers.Round(t, d, "hook", false)
+	require.Equal(t, []string{"a#1", "b#1", "d#1"}, round, "a#2 and b#2 wait for their keys; c#1 for its backoff")
+	round, _ = notifiers.Round(t, d, "hook", true)
+	require.Equal(t, []string{"a#1"}, round, "failing: the head alone")
+
+	require.NoError(t, st.Postpone("hook", out[0].Seq, t0.Add(30*time.Second), "503"))
+	round, wait := notifiers.Round(t, d, "hook", true)
+	require.Empty(t, round, "failing: nothing passes the head while it backs off")
+	require.Equal(t, 30*time.Second, wait)
+	round, _ = notifiers.Round(t, d, "hook", false)
+	require.Equal(t, []string{"b#1", "d#1", "e#1"}, round)
 }

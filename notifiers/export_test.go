@@ -1,6 +1,13 @@
 package notifiers
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cowbell-sidecar/cowbell/incidents"
+)
 
 // SetClock swaps the Dispatcher's clock and sleeper (tests run on virtual time).
 func SetClock(d *Dispatcher, now func() time.Time, after func(time.Duration) <-chan time.Time) {
@@ -16,4 +23,27 @@ func SetGrace(d *Dispatcher, grace time.Duration) { d.grace = grace }
 // Backoff exposes the backoff computation.
 func (c DispatcherConfig) Backoff(failures int, jitter float64, retryAfter time.Duration) time.Duration {
 	return c.backoff(failures, jitter, retryAfter)
+}
+
+// Round returns what the next round of a notifier's worker would send (as key#count)
+// and how long it would wait when nothing is due, as if it were failing or not.
+func Round(t testing.TB, d *Dispatcher, name string, failing bool) ([]string, time.Duration) {
+	t.Helper()
+	w := &worker{d: d, name: name, n: d.ns[name], log: d.log, limit: d.cfg.Concurrency}
+	if failing {
+		w.failing = "endpoint answered 503"
+	}
+	round, wait, err := w.pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range round {
+		var inc incidents.Incident
+		if err := json.Unmarshal(e.Incident, &inc); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s#%d", inc.Key, inc.Count))
+	}
+	return out, wait
 }

@@ -62,6 +62,9 @@ func (c HTTPConfig) NewClient() (*http.Client, error) {
 		c.Timeout = DefaultHTTPConfig.Timeout
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The outbox sends up to outbox.concurrency requests to one endpoint at once; keep
+	// that many connections open instead of dialling anew (the default keeps two).
+	tr.MaxIdleConnsPerHost = maxConcurrency
 	tlsc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // off unless the user writes tls_insecure_skip_verify: true
 	if c.CAFile != "" {
 		pool, err := x509.SystemCertPool()

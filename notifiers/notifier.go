@@ -49,3 +49,10 @@ type Runner interface {
 type Primer interface {
 	Prime(incs []*incidents.Incident)
 }
+
+// Concurrency is a receiver that takes fewer attempts at once than the outbox's
+// concurrency (a vendor's rate limit per channel): the Dispatcher sends it at most
+// MaxConcurrency notifications side by side.
+type Concurrency interface {
+	MaxConcurrency() int
+}

@@ -67,6 +67,9 @@ func (s *Store) Commit(ctx context.Context, b Batch) error {
 		return fmt.Errorf("commit to state store %s: %w", s.path, err)
 	}
 	if len(b.Deliveries) > 0 {
+		for _, d := range b.Deliveries {
+			s.addPending(d.Notifier, 1)
+		}
 		s.signal()
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -51,5 +52,51 @@ func BenchmarkSave(b *testing.B) {
 		if err := st.Save(ctx, sources.Cursor{Stream: "journal", Pos: fmt.Sprint(i)}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDeliveryBookkeeping is what the outbox costs per delivery besides the
+// request, with a queue of n entries waiting: the bound check, reading the next
+// round's entries and recording one delivery (which queues one more, so the queue
+// stays at n). It should not grow with n.
+func BenchmarkDeliveryBookkeeping(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("queue=%d", n), func(b *testing.B) {
+			st, err := Open(b.TempDir(), zap.NewNop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			st.db.NoSync = true // the bookkeeping, not the disk
+			ctx := context.Background()
+			body := []byte(`{"key":"k","pad":"` + strings.Repeat("x", 2048) + `"}`)
+			var batch Batch
+			for i := range n {
+				batch.Deliveries = append(batch.Deliveries, Delivery{Notifier: "hook", Key: fmt.Sprint("k", i), Incident: body})
+			}
+			if err := st.Commit(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.Trim("hook", 2*n, 72*time.Hour, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				round, err := st.Window("hook", 32)
+				if err == nil {
+					round, err = st.Fill("hook", round[:1])
+				}
+				if err != nil || len(round) == 0 {
+					b.Fatal(err)
+				}
+				if _, err := st.Settle("hook", []Outcome{{Seq: round[0].Seq, Kind: Delivered}}); err != nil {
+					b.Fatal(err)
+				}
+				_ = st.Len("hook")
+				if err := st.Commit(ctx, Batch{Deliveries: []Delivery{{Notifier: "hook", Key: "k", Incident: body}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

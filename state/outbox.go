@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,25 @@ type Dropped struct {
 // ErrNoEntry means an outbox entry is no longer there (dropped or acknowledged).
 var ErrNoEntry = errors.New("no such outbox entry")
 
-// record is an entry as stored; the notifier and seq are its place.
+// An entry is stored as a version byte, the length of its metadata (uvarint), the
+// metadata as JSON and the incident's JSON as it was queued:
+//
+//	0x01 <uvarint n> <n bytes of meta JSON> <incident JSON>
+//
+// so that choosing the next entries reads the metadata without scanning the bodies.
+// Entries an older release wrote are one JSON object (record) and are still read.
+const entryV1 = 0x01
+
+// meta is an entry's metadata: everything but its incident.
+type meta struct {
+	Key         string    `json:"key"`
+	Enqueued    time.Time `json:"enqueued"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// record is an entry as an older release stored it: one JSON object.
 type record struct {
 	Key         string          `json:"key"`
 	Incident    json.RawMessage `json:"incident"`
@@ -50,26 +69,56 @@ type record struct {
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// errBadEntry is a stored entry that cannot be read.
+var errBadEntry = errors.New("not an outbox entry")
+
 func decodeEntry(notifier string, k, v []byte, withBody bool) (Entry, error) {
-	var r record
-	if err := json.Unmarshal(v, &r); err != nil {
+	m, body, err := splitEntry(v)
+	if err != nil {
 		return Entry{}, fmt.Errorf("outbox %s: entry %x: %w", notifier, k, err)
 	}
 	e := Entry{
-		Seq: binary.BigEndian.Uint64(k), Notifier: notifier, Key: r.Key, Enqueued: r.Enqueued,
-		Attempts: r.Attempts, NextAttempt: r.NextAttempt, LastError: r.LastError,
+		Seq: binary.BigEndian.Uint64(k), Notifier: notifier, Key: m.Key, Enqueued: m.Enqueued,
+		Attempts: m.Attempts, NextAttempt: m.NextAttempt, LastError: m.LastError,
 	}
 	if withBody {
-		e.Incident = []byte(r.Incident)
+		e.Incident = bytes.Clone(body)
 	}
 	return e, nil
 }
 
+// splitEntry reads a stored entry's metadata and finds its body (a slice of v).
+func splitEntry(v []byte) (m meta, body []byte, err error) {
+	if len(v) > 0 && v[0] == entryV1 {
+		n, w := binary.Uvarint(v[1:])
+		if w <= 0 || n > uint64(len(v)-1-w) {
+			return meta{}, nil, errBadEntry
+		}
+		head := v[1+w : 1+w+int(n)]
+		if err := json.Unmarshal(head, &m); err != nil {
+			return meta{}, nil, err
+		}
+		return m, v[1+w+int(n):], nil
+	}
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return meta{}, nil, err
+	}
+	return meta{Key: r.Key, Enqueued: r.Enqueued, Attempts: r.Attempts, NextAttempt: r.NextAttempt, LastError: r.LastError}, r.Incident, nil
+}
+
 func encodeEntry(e Entry) ([]byte, error) {
-	return json.Marshal(record{
-		Key: e.Key, Incident: e.Incident, Enqueued: e.Enqueued,
-		Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError,
+	head, err := json.Marshal(meta{
+		Key: e.Key, Enqueued: e.Enqueued, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError,
 	})
+	if err != nil {
+		return nil, err
+	}
+	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(head)+len(e.Incident))
+	v = append(v, entryV1)
+	v = binary.AppendUvarint(v, uint64(len(head)))
+	v = append(v, head...)
+	return append(v, e.Incident...), nil
 }
 
 // enqueue appends a delivery to its notifier's queue.
@@ -157,39 +206,67 @@ func (s *Store) Notifiers() ([]string, error) {
 
 // Head returns a notifier's oldest pending entry; ok is false when none is queued.
 func (s *Store) Head(notifier string) (e Entry, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	es, err := s.Window(notifier, 1)
+	if err == nil {
+		es, err = s.Fill(notifier, es)
+	}
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
+	}
+	return es[0], true, nil
+}
+
+// Window returns a notifier's oldest pending entries, at most limit, oldest first,
+// without their incidents (Fill loads those of the entries chosen). It reads only
+// those entries.
+func (s *Store) Window(notifier string, limit int) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
 		if bk == nil {
 			return nil
 		}
-		k, v := bk.Cursor().First()
-		if k == nil {
-			return nil
-		}
-		e, err = decodeEntry(notifier, k, v, true)
-		ok = err == nil
-		return err
-	})
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("read outbox of %s from %s: %w", notifier, s.path, err)
-	}
-	return e, ok, nil
-}
-
-// Len returns how many entries a notifier has pending.
-func (s *Store) Len(notifier string) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier)); bk != nil {
-			c := bk.Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
-				n++
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			e, err := decodeEntry(notifier, k, v, false)
+			if err != nil {
+				return err
 			}
+			out = append(out, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("count outbox of %s in %s: %w", notifier, s.path, err)
+		return nil, fmt.Errorf("read outbox of %s from %s: %w", notifier, s.path, err)
 	}
-	return n, nil
+	return out, nil
+}
+
+// Fill loads the incidents of entries Window returned. An entry no longer pending
+// (dropped by the bound meanwhile) is left out of the result.
+func (s *Store) Fill(notifier string, es []Entry) ([]Entry, error) {
+	out := es[:0]
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
+		if bk == nil {
+			return nil
+		}
+		for _, e := range es {
+			k := seqKey(e.Seq)
+			v := bk.Get(k)
+			if v == nil {
+				continue
+			}
+			full, err := decodeEntry(notifier, k, v, true)
+			if err != nil {
+				return err
+			}
+			out = append(out, full)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox of %s from %s: %w", notifier, s.path, err)
+	}
+	return out, nil
 }

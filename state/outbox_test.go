@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
@@ -67,9 +68,7 @@ func TestOutboxOrderAckPostponeBury(t *testing.T) {
 	pending, err := st.Outbox("hook")
 	require.NoError(t, err)
 	require.Equal(t, []string{"c"}, keys(pending))
-	n, err := st.Len("hook")
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, st.Len("hook"))
 	dead, err := st.DeadLetters("hook")
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
@@ -200,4 +199,106 @@ func requireClosed(t *testing.T, ch <-chan struct{}) {
 	default:
 		t.Fatal("channel not closed")
 	}
+}
+
+// TestPendingCount: the count the outbox bound and the pending gauge read is kept by
+// every path that queues or removes an entry, and recounted right at open.
+func TestPendingCount(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := open(t, dir)
+	require.Zero(t, st.Len("hook"))
+	require.NoError(t, st.Commit(ctx, Batch{Deliveries: append(deliveries("hook", "a", "b", "c", "d", "e"), deliveries("slack", "a")...)}))
+	require.Equal(t, 5, st.Len("hook"))
+	require.Equal(t, 1, st.Len("slack"))
+
+	out, err := st.Window("hook", 3)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "c"}, keys(out), "the oldest, at most the limit")
+	require.Nil(t, out[0].Incident, "without the bodies")
+	filled, err := st.Fill("hook", []Entry{out[2], {Seq: 999}})
+	require.NoError(t, err)
+	require.Len(t, filled, 1, "an entry no longer there is left out")
+	require.JSONEq(t, `{"key":"c"}`, string(filled[0].Incident))
+	found, err := st.Settle("hook", []Outcome{
+		{Seq: out[0].Seq, Kind: Delivered},
+		{Seq: out[1].Seq, Kind: Postponed, Next: time.Now().Add(time.Minute), Err: "503"},
+		{Seq: out[2].Seq, Kind: Buried, Err: "400"},
+		{Seq: 999, Kind: Delivered},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true, true, true, false}, found)
+	require.Equal(t, 3, st.Len("hook"), "one delivered, one buried, one postponed")
+	pending, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "d", "e"}, keys(pending))
+	require.Equal(t, 1, pending[0].Attempts)
+
+	dropped, err := st.Trim("hook", 2, 0, time.Now())
+	require.NoError(t, err)
+	require.Len(t, dropped, 1)
+	require.Equal(t, 2, st.Len("hook"))
+	n, err := st.Requeue("hook")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 3, st.Len("hook"))
+
+	st = reopen(t, st)
+	defer st.Close()
+	require.Equal(t, 3, st.Len("hook"), "counted again at open")
+	require.Equal(t, 1, st.Len("slack"))
+}
+
+// TestOldEntriesStillRead: entries an older release queued (one JSON object) are
+// delivered, postponed and buried like new ones.
+func TestOldEntriesStillRead(t *testing.T) {
+	st := open(t, t.TempDir())
+	defer st.Close()
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	old := []byte(`{"key":"kernel/oom-kill@h","incident":{"key":"kernel/oom-kill@h","count":2},"enqueued":"2025-03-01T12:00:00Z","attempts":3,"last_error":"503"}`)
+	require.NoError(t, st.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.Bucket(bucketOutbox).CreateBucketIfNotExists([]byte("hook"))
+		if err != nil {
+			return err
+		}
+		return bk.Put(seqKey(7), old)
+	}))
+	st = reopen(t, st)
+	require.Equal(t, 1, st.Len("hook"))
+	es, err := st.Window("hook", 8)
+	require.NoError(t, err)
+	require.Equal(t, []Entry{{Seq: 7, Notifier: "hook", Key: "kernel/oom-kill@h", Enqueued: t0, Attempts: 3, LastError: "503"}}, es)
+	es, err = st.Fill("hook", es)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"key":"kernel/oom-kill@h","count":2}`, string(es[0].Incident))
+	require.NoError(t, st.Postpone("hook", 7, t0.Add(time.Minute), "timeout"))
+	out, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.Equal(t, 4, out[0].Attempts)
+	require.JSONEq(t, `{"key":"kernel/oom-kill@h","count":2}`, string(out[0].Incident), "rewritten in the new form, body intact")
+}
+
+// FuzzDecodeEntry: any stored value decodes or is an error (a damaged entry is never a
+// panic), and what encodeEntry writes decodes to what it was given.
+func FuzzDecodeEntry(f *testing.F) {
+	e := Entry{Key: "redis/bgsave-fork-enomem@db-1", Incident: []byte(`{"key":"k"}`), Enqueued: time.Unix(1700000000, 0).UTC(), Attempts: 2, LastError: "503"}
+	v, err := encodeEntry(e)
+	require.NoError(f, err)
+	f.Add(v)
+	f.Add([]byte(`{"key":"k","incident":{"a":1},"enqueued":"2025-03-01T12:00:00Z"}`))
+	f.Add([]byte{entryV1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{entryV1})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, err := decodeEntry("hook", seqKey(1), v, true)
+		if err != nil {
+			return
+		}
+		again, err := encodeEntry(got)
+		require.NoError(t, err)
+		back, err := decodeEntry("hook", seqKey(1), again, true)
+		require.NoError(t, err)
+		require.Equal(t, got.Key, back.Key)
+		require.Equal(t, got.Attempts, back.Attempts)
+		require.Equal(t, string(got.Incident), string(back.Incident))
+	})
 }

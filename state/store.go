@@ -52,7 +52,8 @@ type Store struct {
 	now  func() time.Time
 
 	mu      sync.Mutex
-	updated chan struct{} // closed and replaced when deliveries are queued
+	updated chan struct{}  // closed and replaced when deliveries are queued
+	pending map[string]int // entries queued per notifier, counted at Open and kept since
 }
 
 // Open opens (creating if needed) the store in dir, which is created with mode 0700.
@@ -68,7 +69,7 @@ func Open(dir string, log *zap.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, log: log, now: time.Now, updated: make(chan struct{})}
+	s := &Store{db: db, path: path, log: log, now: time.Now, updated: make(chan struct{}), pending: map[string]int{}}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -112,7 +113,12 @@ func (s *Store) init() (err error) {
 				return err
 			}
 		}
-		return nil
+		// Count each queue once, so that no delivery has to count it again.
+		outbox := tx.Bucket(bucketOutbox)
+		return outbox.ForEachBucket(func(name []byte) error {
+			s.pending[string(name)] = outbox.Bucket(name).Stats().KeyN
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("open state store %s: %w", s.path, err)
@@ -179,6 +185,24 @@ func (s *Store) Updated() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.updated
+}
+
+// addPending adds n (which may be negative) to a notifier's count of queued entries.
+func (s *Store) addPending(notifier string, n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.pending[notifier] += n
+	s.mu.Unlock()
+}
+
+// Len returns how many entries a notifier has pending. It reads no page: the store
+// keeps the count.
+func (s *Store) Len(notifier string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending[notifier]
 }
 
 // signal wakes everyone waiting on Updated.

@@ -255,3 +255,8 @@ func (k *memKV) Delete(key string) error {
 	delete(k.m, key)
 	return nil
 }
+
+// MaxConcurrency implements notifiers.Concurrency: Slack allows about one message a
+// second per channel (and per incoming webhook), so messages go out one at a time and
+// a burst is paced by its rate limit answers rather than refused in a volley.
+func (n *Notifier) MaxConcurrency() int { return 1 }
