@@ -38,6 +38,12 @@ func (w *worker) deliver(ctx context.Context, round []state.Entry) error {
 	for i, r := range results {
 		w.report(round[i], r, outs[i])
 	}
+	delivered, buried := false, false
+	for _, o := range outs {
+		delivered = delivered || o.Kind == state.Delivered
+		buried = buried || o.Kind == state.Buried
+	}
+	w.d.setStatus(w.name, NotifierState{Failing: w.failing, Dead: buried && !delivered})
 	w.setPending()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type Dispatcher struct {
 	log *zap.Logger
 	m   *outboxMetrics
 
+	mu     sync.Mutex
+	status map[string]NotifierState
+
 	// Injected for tests: the clock, the sleeper, the jitter source and the grace.
 	now    func() time.Time
 	after  func(time.Duration) <-chan time.Time
@@ -51,13 +55,40 @@ type Dispatcher struct {
 // (nil: not registered).
 func NewDispatcher(st *state.Store, ns map[string]Notifier, c DispatcherConfig, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
 	d := &Dispatcher{
-		st: st, ns: ns, cfg: c.withDefaults(), log: log, m: newOutboxMetrics(reg),
+		st: st, ns: ns, cfg: c.withDefaults(), log: log, m: newOutboxMetrics(reg), status: map[string]NotifierState{},
 		now: time.Now, after: time.After, jitter: rand.Float64, grace: shutdownGrace,
 	}
 	for name := range ns {
 		d.m.init(name)
 	}
 	return d
+}
+
+// NotifierState is how delivery to one receiver goes.
+type NotifierState struct {
+	// Failing is the error of the current run of failed attempts ("" when the last
+	// attempt succeeded); Dead says the last attempt was dead-lettered: the endpoint
+	// refuses what it is sent, and retrying will not help.
+	Failing string
+	Dead    bool
+}
+
+// Status returns each receiver's delivery state, by name; a receiver that has not
+// been tried yet is healthy.
+func (d *Dispatcher) Status() map[string]NotifierState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]NotifierState, len(d.ns))
+	for name := range d.ns {
+		out[name] = d.status[name]
+	}
+	return out
+}
+
+func (d *Dispatcher) setStatus(name string, s NotifierState) {
+	d.mu.Lock()
+	d.status[name] = s
+	d.mu.Unlock()
 }
 
 // Prime hands each receiver that is a Primer the open incidents routed to it (by

@@ -1,11 +1,11 @@
 package notifiers
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cowbell-sidecar/cowbell/internal/prom"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
@@ -36,29 +36,13 @@ func newOutboxMetrics(reg prometheus.Registerer) *outboxMetrics {
 			Name: "cowbell_outbox_dropped_total", Help: "Notifications dropped undelivered by the outbox bound.",
 		}, []string{"notifier", "reason"}),
 	}
-	if reg != nil {
-		m.sent = register(reg, m.sent)
-		m.failed = register(reg, m.failed)
-		m.pending = register(reg, m.pending)
-		m.dead = register(reg, m.dead)
-		m.dropped = register(reg, m.dropped)
-	}
+	// A Dispatcher made again on the same registry (a reload) keeps counting.
+	m.sent = prom.Register(reg, m.sent)
+	m.failed = prom.Register(reg, m.failed)
+	m.pending = prom.Register(reg, m.pending)
+	m.dead = prom.Register(reg, m.dead)
+	m.dropped = prom.Register(reg, m.dropped)
 	return m
-}
-
-// register registers c, or returns the collector already registered under its name, so
-// a Dispatcher made again on the same registry (a reload) keeps counting.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // two different metrics under one name: a programming error
-	}
-	return c
 }
 
 // init makes every series of a notifier exist at zero, so dashboards and alerts on

@@ -20,9 +20,27 @@ import (
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
-// New loads rules, opens the store and builds every stage; nothing runs yet. Every
-// source and receiver that cannot be built is reported, not only the first.
+// New opens the store in the configured state directory and builds every stage on
+// it (Build); Close closes the store.
 func New(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) {
+	st, err := state.Open(cfg.StateDir, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Build(ctx, cfg, st, o)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	p.ownStore = true
+	return p, nil
+}
+
+// Build loads rules and builds every stage on an open store; nothing runs, and the
+// store's incidents are read only when Run starts, so a reload can build the new
+// pipeline while the old one still runs and commits. Every source and receiver that
+// cannot be built is reported, not only the first.
+func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) (*Pipeline, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -30,24 +48,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := state.Open(cfg.StateDir, o.Log)
-	if err != nil {
-		return nil, err
-	}
-	p, err := build(ctx, cfg, o, rs, st)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	return p, nil
-}
-
-func build(ctx context.Context, cfg *config.Config, o Options, rs []*rules.Rule, st *state.Store) (*Pipeline, error) {
 	m, err := matcher.New(rs)
-	if err != nil {
-		return nil, err
-	}
-	metrics, err := newMetrics(o.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -55,20 +56,26 @@ func build(ctx context.Context, cfg *config.Config, o Options, rs []*rules.Rule,
 		cfg: cfg, log: o.Log, now: o.Now, store: st,
 		rules:    newRuleSet(rs),
 		enricher: enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
-		metrics:  metrics,
+		metrics:  newMetrics(o.Registry),
 	}
 	snap := p.enricher.Snapshot(ctx)
 	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}
 	p.tracker = incidents.NewTracker(m, p.id, o.Now)
-	if err := p.restore(ctx); err != nil {
-		return nil, err
-	}
 	receivers, errs := BuildNotifiers(cfg, st, o.Log)
 	p.router = notifiers.NewRouter(cfg.Routes, defaultNotifiers(cfg))
 	p.dispatcher = notifiers.NewDispatcher(st, receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
 	p.srcMetrics = sources.NewMetrics(o.Registry)
+	names := make([]string, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
-		s, err := sc.New(sources.Deps{Checkpoints: st, Metrics: p.srcMetrics, Log: o.Log.With(zap.String("source", sc.Name))})
+		names = append(names, sc.Name)
+	}
+	p.status = sources.NewStatus(names...)
+	for _, sc := range cfg.Sources {
+		name := sc.Name
+		s, err := sc.New(sources.Deps{
+			Checkpoints: st, Metrics: p.srcMetrics, Log: o.Log.With(zap.String("source", name)),
+			Opened: func() { p.status.Opened(name) },
+		})
 		if err != nil {
 			errs = append(errs, err)
 			continue

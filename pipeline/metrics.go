@@ -1,9 +1,9 @@
 package pipeline
 
 import (
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cowbell-sidecar/cowbell/internal/prom"
 )
 
 // metrics are the pipeline's own series.
@@ -11,17 +11,11 @@ type metrics struct {
 	events *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+func newMetrics(reg prometheus.Registerer) *metrics {
+	return &metrics{
+		events: prom.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cowbell_incident_events_total",
 			Help: "Incident decisions by rule and kind (open, repeat, fold, resolve).",
-		}, []string{"rule", "event"}),
+		}, []string{"rule", "event"})),
 	}
-	if reg != nil {
-		if err := reg.Register(m.events); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-	}
-	return m, nil
 }

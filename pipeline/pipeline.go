@@ -48,12 +48,15 @@ type Options struct {
 // Pipeline is one running cowbell: the stages New built, and the loop that owns the
 // tracker.
 type Pipeline struct {
-	cfg   *config.Config
-	log   *zap.Logger
-	now   func() time.Time
-	store *state.Store
-	rules ruleSet
-	id    incidents.Identity
+	cfg      *config.Config
+	log      *zap.Logger
+	now      func() time.Time
+	store    *state.Store
+	ownStore bool // New opened it: Close closes it
+	rules    ruleSet
+	id       incidents.Identity
+	status   *sources.Status
+	health   health
 
 	sources    []sources.Source
 	srcMetrics *sources.Metrics
@@ -68,13 +71,21 @@ type Pipeline struct {
 // Rules returns the loaded rules.
 func (p *Pipeline) Rules() []*rules.Rule { return p.rules.all }
 
-// Close closes the store; call it after Run returns.
-func (p *Pipeline) Close() error { return p.store.Close() }
+// Close closes the store if New opened it; call it after Run returns.
+func (p *Pipeline) Close() error {
+	if !p.ownStore {
+		return nil
+	}
+	return p.store.Close()
+}
 
 // Run runs until ctx is done, then shuts down in order: sources stop, the loop drains
 // what they read and commits its last cursors, the dispatcher finishes its in-flight
 // attempts, and Run returns (Close then closes the store).
 func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.restore(ctx); err != nil {
+		return err
+	}
 	lines := make(chan sources.Line, 1024)
 	snaps := make(chan facts.Snapshot, 1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -114,7 +125,7 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
-			return sources.Supervise(ctx, s, lines, p.srcMetrics, p.log.With(zap.String("source", s.Name())))
+			return sources.Supervise(ctx, s, lines, p.srcMetrics, p.status, p.log.With(zap.String("source", s.Name())))
 		})
 	}
 	g.Go(func() error {
@@ -131,6 +142,7 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 	defer tick.Stop()
 	b := batch{cursors: map[string]sources.Cursor{}}
 	for {
+		p.health.progress(p.now())
 		var snap *facts.Snapshot
 		closed := false
 		select {
@@ -225,8 +237,11 @@ func (p *Pipeline) commit(ctx context.Context, b *batch, snap *facts.Snapshot) e
 		return err
 	}
 	if err := p.store.Commit(ctx, sb); err != nil {
-		return fmt.Errorf("commit %d notifications and %d cursors: %w", len(sb.Deliveries), len(sb.Cursors), err)
+		err = fmt.Errorf("commit %d notifications and %d cursors: %w", len(sb.Deliveries), len(sb.Cursors), err)
+		p.health.storeFailed(err)
+		return err
 	}
+	p.health.storeFailed(nil)
 	b.reset()
 	return nil
 }

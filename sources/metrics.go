@@ -1,6 +1,10 @@
 package sources
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cowbell-sidecar/cowbell/internal/prom"
+)
 
 // Metrics are the counters every source keeps, labelled by source name. One Metrics
 // is made per registry and shared by all sources.
@@ -23,7 +27,9 @@ type Metrics struct {
 	Up *prometheus.GaugeVec
 }
 
-// NewMetrics makes the source metrics and registers them on reg (nil: not registered).
+// NewMetrics makes the source metrics and registers them on reg (nil: not
+// registered); made again on the same registry (a reload), it returns the series
+// registered the first time.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		LinesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -51,8 +57,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cowbell_source_up", Help: "1 while the source runs, 0 while it waits to restart or has ended.",
 		}, []string{"source"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.LinesRead, m.LinesCut, m.LinesSkipped, m.BytesRead, m.LagSeconds, m.Rotations, m.Failures, m.Up)
-	}
+	m.LinesRead = prom.Register(reg, m.LinesRead)
+	m.LinesCut = prom.Register(reg, m.LinesCut)
+	m.LinesSkipped = prom.Register(reg, m.LinesSkipped)
+	m.BytesRead = prom.Register(reg, m.BytesRead)
+	m.LagSeconds = prom.Register(reg, m.LagSeconds)
+	m.Rotations = prom.Register(reg, m.Rotations)
+	m.Failures = prom.Register(reg, m.Failures)
+	m.Up = prom.Register(reg, m.Up)
 	return m
 }

@@ -23,6 +23,10 @@ type Deps struct {
 	Metrics     *Metrics    // nil: kept but not exported
 	Log         *zap.Logger // named for the source
 	Stdin       io.Reader   // the stdin source's input; nil: the process's
+	// Opened, when not nil, is called by each run once it has opened what it reads
+	// (its files found and positioned, its journal open): until every source has, or
+	// has failed, the service is not ready.
+	Opened func()
 }
 
 // Plugin is one source type: its name in the configuration, how its settings decode

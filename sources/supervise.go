@@ -23,9 +23,9 @@ const (
 // or fails differently, and at Info when a restarted run has stayed up long enough to
 // count as recovered. It returns nil when ctx is done or when s.Run returns nil (the
 // source has ended, as a reader does at EOF). Each failure counts in m.Failures, and
-// m.Up says whether the source runs (nil m: unregistered metrics). log is named with
-// the source by the caller.
-func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, log *zap.Logger) error {
+// m.Up says whether the source runs (nil m: unregistered metrics); st, when not nil,
+// is kept as well. log is named with the source by the caller.
+func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, st *Status, log *zap.Logger) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -36,6 +36,7 @@ func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, log *
 		log:      log,
 		failures: m.Failures.WithLabelValues(s.Name()),
 		up:       m.Up.WithLabelValues(s.Name()),
+		status:   st,
 	}
 	return sv.run(ctx, s, out)
 }
@@ -48,6 +49,7 @@ type supervisor struct {
 	log              *zap.Logger
 	failures         prometheus.Counter
 	up               prometheus.Gauge
+	status           *Status
 }
 
 // attempt is the outcome of one run of the source.
@@ -61,8 +63,15 @@ func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error 
 	var lastErr string // the failure being reported; "" while healthy
 	for {
 		sv.up.Set(1)
+		sv.status.running(s.Name(), true)
+		if _, ok := s.(Opener); !ok && lastErr == "" {
+			// A source that does not say when it has opened counts as open when it
+			// starts, and, after a failure, once a run has stayed up (runOnce).
+			sv.status.Opened(s.Name())
+		}
 		a := sv.runOnce(ctx, s, out, lastErr != "")
 		sv.up.Set(0)
+		sv.status.running(s.Name(), false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -71,9 +80,11 @@ func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error 
 		}
 		if a.err == nil {
 			sv.log.Info("source ended")
+			sv.status.Opened(s.Name()) // it read all there was: nothing to wait for
 			return nil
 		}
 		sv.failures.Inc()
+		sv.status.failed(s.Name(), a.err)
 		if msg := a.err.Error(); msg != lastErr {
 			sv.log.Warn("source failed, restarting", zap.Error(a.err), zap.Duration("backoff", backoff))
 			lastErr = msg
@@ -100,6 +111,9 @@ func (sv *supervisor) runOnce(ctx context.Context, s Source, out chan<- Line, fa
 	case <-sv.after(sv.stable):
 		if failing {
 			sv.log.Info("source recovered")
+			if _, ok := s.(Opener); !ok {
+				sv.status.Opened(s.Name())
+			}
 		}
 		return attempt{err: <-done, stable: true}
 	}

@@ -183,7 +183,7 @@ func TestSuperviseDefaults(t *testing.T) {
 	out := make(chan Line, 1)
 	done := make(chan error, 1)
 	m := NewMetrics(nil)
-	go func() { done <- Supervise(context.Background(), NewReader("stdin", r, nil), out, m, zap.NewNop()) }()
+	go func() { done <- Supervise(context.Background(), NewReader("stdin", r, nil), out, m, nil, zap.NewNop()) }()
 	_, err = w.Write([]byte("hello\n"))
 	require.NoError(t, err)
 	require.Equal(t, "hello", receive(t, out).Text)

@@ -85,14 +85,18 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return c, nil
 }
 
-// newLogger builds cowbell's own log on stderr.
-func newLogger(c config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
+// newLogger builds cowbell's own log on stderr, at level (which a reload changes).
+// Errors carry no stack trace: they say what failed, and a trace per dead letter or
+// dropped notification only buries that.
+func newLogger(c config.Log, level zap.AtomicLevel) (*zap.Logger, error) {
+	l, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
+	level.SetLevel(l)
 	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Level = level
+	zc.DisableStacktrace = true
 	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
 	zc.Sampling = nil
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder

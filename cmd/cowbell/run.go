@@ -5,19 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/cowbell-sidecar/cowbell/config"
+	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/pipeline"
+	"github.com/cowbell-sidecar/cowbell/state"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -26,57 +28,216 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Watch the logs and notify (the daemon)",
 		Long: `Run cowbell. With no --config it runs on embedded defaults: the built-in rule pack,
 the console notifier, the journal if one is readable, the usual Redis and PostgreSQL
-log locations and container log directories that exist; it prints what it watches.`,
+log locations and container log directories that exist; it prints what it watches.
+
+SIGHUP reloads the configuration and the rules: a configuration that does not load
+is refused, its errors logged, and the running one kept. SIGTERM and SIGINT stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// SIGHUP is taken before anything else: its default would end cowbell.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			c, err := g.loadConfig()
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(c.Log)
+			level := zap.NewAtomicLevel()
+			log, err := newLogger(c.Log, level)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
 			quietRedis(log)
-			return run(cmd.Context(), c, log, cmd.ErrOrStderr())
+			d := &daemon{g: g, log: log, level: level, out: cmd.ErrOrStderr(), hup: hup, notify: sdNotify}
+			return d.run(cmd.Context(), c)
 		},
 	}
 }
 
-func run(ctx context.Context, c *config.Config, log *zap.Logger, out io.Writer) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p, err := pipeline.New(ctx, c, pipeline.Options{Log: log, Registry: reg})
+// daemon is `cowbell run`: one pipeline at a time on one open store, built again on
+// SIGHUP, and what it tells the service manager and /metrics about itself.
+type daemon struct {
+	g      *globals
+	log    *zap.Logger
+	level  zap.AtomicLevel
+	out    io.Writer
+	hup    <-chan os.Signal
+	notify func(state string) // sd_notify; a no-op outside systemd
+
+	reg     *prometheus.Registry
+	metrics daemonMetrics
+	current atomic.Pointer[pipeline.Pipeline]
+}
+
+// run runs pipelines until ctx is done: the first from c, then each configuration a
+// SIGHUP loads.
+func (d *daemon) run(ctx context.Context, c *config.Config) error {
+	d.reg, d.metrics = newRegistry(func() facts.Snapshot {
+		if p := d.current.Load(); p != nil {
+			return p.Snapshot()
+		}
+		return facts.Snapshot{}
+	})
+	st, err := state.Open(c.StateDir, d.log)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	describe(out, c, p)
+	defer st.Close()
+	p, err := pipeline.Build(ctx, c, st, pipeline.Options{Log: d.log, Registry: d.reg})
+	if err != nil {
+		return err
+	}
+	d.current.Store(p)
+	d.describe(c, p)
 	if c.Metrics.Listen != "" {
-		stop, err := serveMetrics(c.Metrics.Listen, reg, log)
+		stop, err := serveHTTP(c.Metrics.Listen, d.reg, d.health, d.log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
-	wdCtx, stopWatchdog := context.WithCancel(ctx)
-	wdDone := make(chan struct{})
-	go func() { defer close(wdDone); watchdog(wdCtx) }()
-	defer func() { stopWatchdog(); <-wdDone }()
-	log.Info("started", zap.String("state_dir", c.StateDir), zap.Int("rules", len(p.Rules())))
-	err = p.Run(ctx)
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
-	log.Info("stopped")
-	if errors.Is(err, context.Canceled) {
-		return nil
+	d.metrics.reloaded(true)
+	d.log.Info("started", zap.String("state_dir", c.StateDir), zap.Int("rules", len(p.Rules())))
+	defer d.log.Info("stopped")
+	defer d.notify("STOPPING=1")
+	for {
+		next, nc, err := d.runUntilReload(ctx, p, c, st)
+		if err != nil || next == nil {
+			return err
+		}
+		p, c = next, nc
 	}
-	return err
 }
 
-// describe prints what cowbell watches, where it keeps state and whom it tells.
-func describe(w io.Writer, c *config.Config, p *pipeline.Pipeline) {
+// runUntilReload runs p until ctx is done (returning a nil pipeline) or a SIGHUP
+// loads a configuration that builds (returning the new pipeline, once p has stopped
+// and committed). A configuration that does not load leaves p running.
+func (d *daemon) runUntilReload(ctx context.Context, p *pipeline.Pipeline, c *config.Config, st *state.Store) (*pipeline.Pipeline, *config.Config, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	status := make(chan struct{})
+	go func() {
+		defer close(status)
+		every := watchdogInterval()
+		t := time.NewTicker(reportTick(every))
+		defer t.Stop()
+		d.report(pctx, p, every, t.C)
+	}()
+	defer func() { <-status }()
+	for {
+		select {
+		case err := <-done:
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			return nil, nil, err
+		case <-d.hup:
+			d.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading the configuration", monotonicUsec()))
+			d.log.Info("reloading the configuration")
+			next, nc, err := d.load(ctx, c, st)
+			d.metrics.reloaded(err == nil)
+			if err != nil {
+				d.log.Error("configuration refused, keeping the running one", zap.Error(err))
+				d.notify("READY=1\nSTATUS=reload refused, running the previous configuration: " + oneLine(err))
+				continue
+			}
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				return nil, nil, err
+			}
+			d.current.Store(next)
+			d.log.Info("configuration reloaded", zap.Int("rules", len(next.Rules())), zap.Int("sources", len(nc.Sources)),
+				zap.Int("notifiers", len(nc.Notifiers)))
+			return next, nc, nil
+		}
+	}
+}
+
+// load reads the configuration and the rules again and builds a pipeline on the open
+// store; nothing of it runs yet. What cannot change without a restart is kept, and
+// said.
+func (d *daemon) load(ctx context.Context, old *config.Config, st *state.Store) (*pipeline.Pipeline, *config.Config, error) {
+	c, err := d.g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.StateDir != old.StateDir {
+		d.log.Warn("state_dir changes at the next start, not on reload", zap.String("state_dir", old.StateDir))
+		c.StateDir = old.StateDir
+	}
+	if c.Metrics.Listen != old.Metrics.Listen || c.Log.Format != old.Log.Format {
+		d.log.Warn("metrics.listen and log.format change at the next start, not on reload")
+	}
+	lvl, err := zapcore.ParseLevel(c.Log.Level)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log level: %w", err)
+	}
+	p, err := pipeline.Build(ctx, c, st, pipeline.Options{Log: d.log, Registry: d.reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	d.level.SetLevel(lvl)
+	return p, c, nil
+}
+
+// running is what report watches of a running pipeline.
+type running interface {
+	SourcesSettled() <-chan struct{}
+	Health() pipeline.Health
+}
+
+// report tells the service manager how the running pipeline is: READY=1 once every
+// source has opened or failed, STATUS= when what it says changes, and WATCHDOG=1 only
+// while the pipeline's loop goes round, so a wedged pipeline is restarted. every is
+// WatchdogSec= (0 when off); each tick looks again.
+func (d *daemon) report(ctx context.Context, p running, every time.Duration, tick <-chan time.Time) {
+	select {
+	case <-p.SourcesSettled():
+	case <-ctx.Done():
+		return
+	}
+	last := p.Health().Summary()
+	d.notify("READY=1\nSTATUS=" + last)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick:
+			h := p.Health()
+			if s := h.Summary(); s != last {
+				d.notify("STATUS=" + s)
+				last = s
+			}
+			if every > 0 && now.Sub(h.Progress) < every/2 {
+				d.notify("WATCHDOG=1")
+			}
+		}
+	}
+}
+
+// reportTick is how often report looks: often enough for the watchdog (half its
+// interval), at least every 5s for STATUS=.
+func reportTick(every time.Duration) time.Duration {
+	if every > 0 {
+		return min(5*time.Second, every/2)
+	}
+	return 5 * time.Second
+}
+
+// health is the running pipeline's state, for /readyz.
+func (d *daemon) health() pipeline.Health {
+	if p := d.current.Load(); p != nil {
+		return p.Health()
+	}
+	return pipeline.Health{}
+}
+
+// describe says what cowbell watches, where it keeps state and whom it tells: as text
+// on stderr, or as log entries when the log is JSON, so every line stays JSON.
+func (d *daemon) describe(c *config.Config, p *pipeline.Pipeline) {
 	from := "embedded defaults"
 	if c.File != "" {
 		from = c.File
@@ -87,6 +248,19 @@ func describe(w io.Writer, c *config.Config, p *pipeline.Pipeline) {
 			probes++
 		}
 	}
+	if c.Log.Format == "json" {
+		d.log.Info("configuration", zap.String("version", version), zap.String("from", from),
+			zap.Int("rules", len(p.Rules())), zap.Int("probes", probes), zap.String("state_dir", c.StateDir),
+			zap.String("metrics", c.Metrics.Listen))
+		for _, s := range c.Sources {
+			d.log.Info("watching", zap.String("source", s.Name), zap.String("what", s.Describe()))
+		}
+		for _, n := range c.Notifiers {
+			d.log.Info("notifying", zap.String("notifier", n.Name), zap.String("where", n.Describe()))
+		}
+		return
+	}
+	w := d.out
 	fmt.Fprintf(w, "cowbell %s: configuration from %s\n", version, from)
 	fmt.Fprintf(w, "  rules:     %d (%d probes)\n", len(p.Rules()), probes)
 	if len(c.Sources) == 0 {
@@ -100,48 +274,6 @@ func describe(w io.Writer, c *config.Config, p *pipeline.Pipeline) {
 	}
 	fmt.Fprintf(w, "  state:     %s\n", c.StateDir)
 	if c.Metrics.Listen != "" {
-		fmt.Fprintf(w, "  metrics:   http://%s/metrics\n", c.Metrics.Listen)
-	}
-}
-
-func serveMetrics(addr string, reg *prometheus.Registry, log *zap.Logger) (stop func(), err error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics server stopped", zap.Error(err))
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
-}
-
-// watchdog pings systemd's watchdog when WatchdogSec= is set.
-func watchdog(ctx context.Context) {
-	every, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || every == 0 {
-		return
-	}
-	t := time.NewTicker(every / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
-		}
+		fmt.Fprintf(w, "  metrics:   http://%s/metrics (/healthz, /readyz)\n", c.Metrics.Listen)
 	}
 }
