@@ -175,7 +175,7 @@ func (s *Store) overBound(tx *bolt.Tx, notifier string, maxEntries int, maxAge t
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		e, err := decodeEntry(notifier, k, v, false)
 		if err != nil {
-			return nil, err
+			break // Window sets it aside; until then the bound waits behind it
 		}
 		reason := ""
 		switch {

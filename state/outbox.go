@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 )
 
 // Entry is one queued notification. Seq orders a notifier's queue: it only grows.
@@ -164,7 +165,8 @@ func (s *Store) list(top []byte, notifier string) ([]Entry, error) {
 		return bk.ForEach(func(k, v []byte) error {
 			e, err := decodeEntry(notifier, k, v, true)
 			if err != nil {
-				return err
+				s.log.Warn("stored notification cannot be read, left out", zap.Error(err))
+				return nil
 			}
 			out = append(out, e)
 			return nil
@@ -221,7 +223,9 @@ func (s *Store) Head(notifier string) (e Entry, ok bool, err error) {
 // those entries.
 func (s *Store) Window(notifier string, limit int) ([]Entry, error) {
 	var out []Entry
+	var bad [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
+		out, bad = out[:0], bad[:0]
 		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
 		if bk == nil {
 			return nil
@@ -230,16 +234,72 @@ func (s *Store) Window(notifier string, limit int) ([]Entry, error) {
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			e, err := decodeEntry(notifier, k, v, false)
 			if err != nil {
-				return err
+				s.log.Error("queued notification cannot be read: set aside", zap.String("notifier", notifier), zap.Error(err))
+				bad = append(bad, bytes.Clone(k))
+				continue
 			}
 			out = append(out, e)
 		}
 		return nil
 	})
+	if err == nil && len(bad) > 0 {
+		err = s.setAside(notifier, bad)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read outbox of %s from %s: %w", notifier, s.path, err)
 	}
 	return out, nil
+}
+
+// setAside moves queued entries that cannot be read to the damaged bucket, as they
+// were.
+func (s *Store) setAside(notifier string, keys [][]byte) error {
+	moved := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		moved = 0
+		bk := tx.Bucket(bucketOutbox).Bucket([]byte(notifier))
+		if bk == nil {
+			return nil
+		}
+		damaged, err := tx.Bucket(bucketDamaged).CreateBucketIfNotExists([]byte(notifier))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			v := bk.Get(k)
+			if v == nil {
+				continue
+			}
+			if err := damaged.Put(k, bytes.Clone(v)); err != nil {
+				return err
+			}
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+			moved++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set aside damaged entries: %w", err)
+	}
+	s.addPending(notifier, -moved)
+	return nil
+}
+
+// Damaged returns how many queued entries of a notifier were set aside as unreadable.
+func (s *Store) Damaged(notifier string) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket(bucketDamaged).Bucket([]byte(notifier)); bk != nil {
+			n = bk.Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count damaged entries of %s in %s: %w", notifier, s.path, err)
+	}
+	return n, nil
 }
 
 // Fill loads the incidents of entries Window returned. An entry no longer pending

@@ -302,3 +302,29 @@ func FuzzDecodeEntry(f *testing.F) {
 		require.Equal(t, string(got.Incident), string(back.Incident))
 	})
 }
+
+// TestDamagedEntrySetAside: one queued notification that cannot be read is set aside
+// (kept as it was), and delivery goes on with the others.
+func TestDamagedEntrySetAside(t *testing.T) {
+	st := open(t, t.TempDir())
+	defer st.Close()
+	require.NoError(t, st.Commit(context.Background(), Batch{Deliveries: deliveries("hook", "a", "b", "c")}))
+	out, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.NoError(t, st.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Bucket([]byte("hook")).Put(seqKey(out[1].Seq), []byte(`{"key": damaged`))
+	}))
+	dropped, err := st.Trim("hook", 1, time.Hour, time.Now())
+	require.NoError(t, err, "the bound does not stop at a damaged entry")
+	require.Len(t, dropped, 1)
+	es, err := st.Window("hook", 8)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, keys(es))
+	require.Equal(t, 1, st.Len("hook"))
+	n, err := st.Damaged("hook")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	list, err := st.Outbox("hook")
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, keys(list))
+}

@@ -31,14 +31,17 @@ var ErrLocked = errors.New("state store is locked by another process")
 // ErrCorrupt means the store file is not a readable bbolt database.
 var ErrCorrupt = errors.New("state store is corrupt")
 
-// Top-level buckets. The outbox and dead buckets hold one sub-bucket per notifier,
-// kv one per namespace.
+// Top-level buckets. The outbox, dead and damaged buckets hold one sub-bucket per
+// notifier, kv one per namespace. damaged keeps, as they were, queued entries that
+// could not be read: set aside, not deleted, so one bad record neither stops delivery
+// nor vanishes unseen.
 var (
 	bucketCursors   = []byte("cursors")
 	bucketIncidents = []byte("incidents")
 	bucketOutbox    = []byte("outbox")
 	bucketDead      = []byte("dead")
 	bucketKV        = []byte("kv")
+	bucketDamaged   = []byte("damaged")
 )
 
 // lockTimeout is how long Open waits for another process to release the file lock.
@@ -58,18 +61,26 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir, which is created with mode 0700.
 // A store held by another process is an error wrapping ErrLocked once the lock
-// timeout passes; a file that is not a bbolt database is an error wrapping ErrCorrupt.
-// Both name the file: the store is never reset silently.
+// timeout passes; a damaged store (a file that is not one, cut short, or with a
+// damaged page: every page is checked) is an error wrapping ErrCorrupt. Both name the
+// file: Open never resets a store (OpenRecover moves a damaged one aside).
 func Open(dir string, log *zap.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, FileName)
+	path := pathIn(dir)
+	if err := checkFile(path); err != nil {
+		return nil, fmt.Errorf("open state store %s: %w: %w", path, ErrCorrupt, err)
+	}
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, log: log, now: time.Now, updated: make(chan struct{}), pending: map[string]int{}}
+	if err := s.checkPages(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open state store %s: %w: %w", path, ErrCorrupt, err)
+	}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -77,6 +88,8 @@ func Open(dir string, log *zap.Logger) (*Store, error) {
 	log.Info("state store opened", zap.String("path", path))
 	return s, nil
 }
+
+func pathIn(dir string) string { return filepath.Join(dir, FileName) }
 
 // openBolt opens the file, turning bbolt's errors (and its panics on a damaged file)
 // into errors that name the path and say what to do.
@@ -108,7 +121,7 @@ func (s *Store) init() (err error) {
 		}
 	}()
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketCursors, bucketIncidents, bucketOutbox, bucketDead, bucketKV} {
+		for _, name := range [][]byte{bucketCursors, bucketIncidents, bucketOutbox, bucketDead, bucketKV, bucketDamaged} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

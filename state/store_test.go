@@ -3,12 +3,16 @@ package state
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
@@ -224,4 +228,103 @@ func TestKV(t *testing.T) {
 	_, ok, err = pager.Get("k1")
 	require.NoError(t, err)
 	require.True(t, ok, "namespaces are separate")
+}
+
+// damagedStore writes a store with enough in it to span many pages, closes it and
+// returns its path and page size.
+func damagedStore(t *testing.T, dir string) (path string, pageSize int) {
+	t.Helper()
+	st := open(t, dir)
+	var b Batch
+	for i := range 400 {
+		b.Deliveries = append(b.Deliveries, Delivery{Notifier: "hook", Key: fmt.Sprint("k", i), Incident: []byte(`{"pad":"` + strings.Repeat("x", 300) + `"}`)})
+		b.Cursors = append(b.Cursors, sources.Cursor{Stream: fmt.Sprint("/var/log/pods/", i), Pos: "f1:c:1:2:3"})
+	}
+	require.NoError(t, st.Commit(context.Background(), b))
+	require.NoError(t, st.Close())
+	return st.Path(), os.Getpagesize()
+}
+
+// damagePage writes v at offset off of the header of the hook outbox's root page.
+func damagePage(t *testing.T, path string, pageSize, off int, v uint16) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	var root int64
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		root = int64(tx.Bucket(bucketOutbox).Bucket([]byte("hook")).Root())
+		return nil
+	}))
+	require.NoError(t, db.Close())
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(binary.LittleEndian.AppendUint16(nil, v), root*int64(pageSize)+int64(off))
+	require.NoError(t, err)
+}
+
+// TestOpenDamagedStore: a store damaged in the ways a crash, a full disk or a bad
+// block leave it is an error naming the file, never a panic or a fault of the process;
+// OpenRecover moves it aside (kept) and starts afresh.
+func TestOpenDamagedStore(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, path string, pageSize int)
+		want   string
+	}{
+		{"cut short", func(t *testing.T, path string, _ int) {
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(path, fi.Size()/2))
+		}, "cut short"},
+		// Pages the outbox reads, damaged: bbolt asserts (panics) when it meets them,
+		// which used to happen while delivering, long after Open.
+		{"outbox page type", func(t *testing.T, path string, pageSize int) {
+			damagePage(t, path, pageSize, 8, 0x40) // page flags: no such type
+		}, "unexpected type/flags"},
+		{"outbox page count", func(t *testing.T, path string, pageSize int) {
+			damagePage(t, path, pageSize, 10, 0xffff) // element count past the page
+		}, "assertion failed"},
+		{"meta pages zeroed", func(t *testing.T, path string, pageSize int) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			require.NoError(t, err)
+			defer f.Close()
+			_, err = f.WriteAt(make([]byte, 2*pageSize), 0)
+			require.NoError(t, err)
+		}, "not a bbolt file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, pageSize := damagedStore(t, dir)
+			tt.damage(t, path, pageSize)
+			damaged, err := os.ReadFile(path)
+			require.NoError(t, err)
+
+			_, err = Open(dir, zaptest.NewLogger(t))
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, path)
+			require.ErrorContains(t, err, tt.want)
+
+			st, rec, err := OpenRecover(dir, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			defer st.Close()
+			require.NotNil(t, rec)
+			require.ErrorIs(t, rec.Reason, ErrCorrupt)
+			kept, err := os.ReadFile(rec.MovedTo)
+			require.NoError(t, err)
+			require.Equal(t, damaged, kept, "the damaged store is kept as it was")
+			require.Zero(t, st.Len("hook"), "a fresh store")
+			require.NoError(t, st.Commit(context.Background(), Batch{Deliveries: deliveries("hook", "a")}))
+		})
+	}
+
+	// A sound store is not touched.
+	dir := t.TempDir()
+	damagedStore(t, dir)
+	st, rec, err := OpenRecover(dir, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.Nil(t, rec)
+	require.Equal(t, 400, st.Len("hook"))
+	require.NoError(t, st.Close())
 }

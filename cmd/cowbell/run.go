@@ -79,11 +79,17 @@ func (d *daemon) run(ctx context.Context, c *config.Config) error {
 		}
 		return facts.Snapshot{}
 	})
-	st, err := state.Open(c.StateDir, d.log)
+	// A damaged store is moved aside and a fresh one started: a monitoring daemon
+	// must come up. It is said loudly (an Error, a metric, STATUS=).
+	st, recovered, err := state.OpenRecover(c.StateDir, d.log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if recovered != nil {
+		d.metrics.storeRecovered.Set(1)
+		d.notify("STATUS=state store damaged, moved aside to " + recovered.MovedTo + "; started afresh")
+	}
 	p, err := pipeline.Build(ctx, c, st, pipeline.Options{Log: d.log, Registry: d.reg})
 	if err != nil {
 		return err

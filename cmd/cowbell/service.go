@@ -55,8 +55,9 @@ func oneLine(err error) string {
 
 // daemonMetrics are `cowbell run`'s own series.
 type daemonMetrics struct {
-	reloadOK   prometheus.Gauge
-	reloadTime prometheus.Gauge
+	reloadOK       prometheus.Gauge
+	reloadTime     prometheus.Gauge
+	storeRecovered prometheus.Gauge
 }
 
 // reloaded records a configuration load (the first one at start).
@@ -85,9 +86,13 @@ func newRegistry(snap func() facts.Snapshot) (*prometheus.Registry, daemonMetric
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cowbell_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully.",
 		}),
+		storeRecovered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cowbell_state_store_recovered",
+			Help: "1 if the state store was found damaged at start, moved aside and started afresh: cursors, queued notifications and open incidents were lost.",
+		}),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		build, m.reloadOK, m.reloadTime, pipeline.NewCommitCollector(snap))
+		build, m.reloadOK, m.reloadTime, m.storeRecovered, pipeline.NewCommitCollector(snap))
 	return reg, m
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
@@ -190,4 +191,66 @@ metrics: {listen: %q}
 	require.Contains(t, body, "not ready: source kernel failing:")
 	require.Contains(t, body, "no-such-device")
 	d.stop(t, syscall.SIGTERM)
+}
+
+// TestDamagedStoreComesUp: cowbell comes up on a damaged store (cut short by a full
+// disk, a record mangled): a damaged file is moved aside, kept, and a fresh one
+// started, loudly; a damaged record is left out. Either way incidents page.
+func TestDamagedStoreComesUp(t *testing.T) {
+	for _, damage := range []string{"cut short", "incident record"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			seedPath, _ := seedEntry(t)
+			logPath := filepath.Join(dir, "redis.log")
+			testenv.AppendFile(t, logPath, "")
+			hook := newReceiver(t)
+			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: redis, type: file, paths: [%q], format: cri, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+metrics: {listen: %q}
+`, dir, seedPath, logPath, hook.URL, addr))
+			// A first run leaves a store with an open incident in it.
+			d := startDaemon(t, cfg)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_source_up{source="redis"} 1`)
+			testenv.AppendFile(t, logPath, criLine(time.Now(), seedLine))
+			hook.waitFor(t, 1)
+			d.stop(t, syscall.SIGTERM)
+
+			store := filepath.Join(dir, "state", "cowbell.db")
+			switch damage {
+			case "cut short":
+				fi, err := os.Stat(store)
+				require.NoError(t, err)
+				require.NoError(t, os.Truncate(store, fi.Size()/2))
+			case "incident record":
+				db, err := bolt.Open(store, 0o600, nil)
+				require.NoError(t, err)
+				require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket([]byte("incidents")).ForEach(func(k, _ []byte) error {
+						return tx.Bucket([]byte("incidents")).Put(k, []byte(`{"key": mangled`))
+					})
+				}))
+				require.NoError(t, db.Close())
+			}
+
+			d = startDaemon(t, cfg)
+			metrics := scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_source_up{source="redis"} 1`)
+			moved, _ := filepath.Glob(store + ".damaged-*")
+			if damage == "cut short" {
+				require.Contains(t, metrics, "cowbell_state_store_recovered 1")
+				require.Len(t, moved, 1, "the damaged store is kept beside the new one")
+			} else {
+				require.Contains(t, metrics, "cowbell_state_store_recovered 0")
+				require.Empty(t, moved)
+			}
+			testenv.AppendFile(t, logPath, criLine(time.Now().Add(time.Hour), seedLine))
+			hook.waitFor(t, 1)
+			d.stop(t, syscall.SIGTERM)
+		})
+	}
 }
