@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-nocgo test deps lint vet fuzz bench clean
+.PHONY: build build-nocgo test deps lint vet fuzz bench clean image image-test deploy-test
 
 build:
 	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
@@ -20,14 +20,31 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy/validate && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # The one test command (.ci/run calls it). It builds both binaries through the script
 # the Dockerfile runs, then the tests. Integration tests start real journald,
 # redis-server, PostgreSQL and Alertmanager on loopback; under CI a missing one fails.
+# Then the deploy/ checks in their own module (the Kubernetes API and Pod Security
+# libraries stay out of cowbell's), and the image: built from the Dockerfile with
+# podman and smoke-tested.
 test: deps lint
 	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
 	CGO_ENABLED=0 VERSION=$(VERSION) ./scripts/build.sh bin/cowbell-nocgo
 	$(GO) test -race -timeout 20m ./...
+	$(MAKE) deploy-test image-test
+
+# Manifests decoded into the Kubernetes API types and checked against Pod Security
+# Admission; the compose example loaded as compose does.
+deploy-test:
+	cd deploy/validate && $(GO) test -timeout 5m ./...
+
+# The image, as `make test` builds and checks it (scripts/image.sh says how).
+image:
+	VERSION=$(VERSION) ./scripts/image.sh build
+
+image-test:
+	VERSION=$(VERSION) ./scripts/image.sh all
 
 # Short fuzzing runs of every fuzz target (FUZZTIME per target).
 FUZZTIME ?= 30s
