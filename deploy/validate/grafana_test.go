@@ -177,16 +177,8 @@ func documentedMetrics(t *testing.T) []string {
 // metrics on, and returns the metric families its /metrics serves.
 func scrapeMetricNames(t *testing.T) map[string]bool {
 	t.Helper()
+	bin := cowbellBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cowbell")
-	// The build make test has just made (CGO_ENABLED=0, same flags): packages come
-	// from Go's build cache.
-	build := exec.Command("./scripts/build.sh", bin)
-	build.Dir = "../.."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "VERSION=dashboard-test")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build:\n%s", out)
-
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
