@@ -49,7 +49,7 @@ measure() {
 
 # write_plain FILE RATE SECONDS: RATE lines a second of the samples to FILE.
 write_plain() {
-	local f=$1 rate=$2 secs=$3 per=$(($2 / 10)) i j n=${#sample[@]} k=0 batch
+	local f=$1 secs=$3 per=$(($2 / 10)) i j n=${#sample[@]} k=0 batch
 	for ((i = 0; i < secs * 10; i++)); do
 		batch=
 		for ((j = 0; j < per; j++)); do
@@ -63,7 +63,7 @@ write_plain() {
 
 # write_cri DIR RATE SECONDS: RATE CRI records a second, spread over DIR/*.log.
 write_cri() {
-	local d=$1 rate=$2 secs=$3 per=$(($2 / 10)) i j n=${#sample[@]} k=0 files batch now
+	local d=$1 secs=$3 per=$(($2 / 10)) i j n=${#sample[@]} k=0 files batch now
 	files=("$d"/*.log)
 	for ((i = 0; i < secs * 10; i++)); do
 		now=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # image, version, now, log: set by scripts/image.sh
 # Smoke test of the built image, sourced by scripts/image.sh (which sets $image,
 # $version and the podman configuration). Every container runs with a read-only root
 # file system, as the shipped manifests run it, and without a network of its own
@@ -56,7 +57,7 @@ smoke() {
 	[ "$user" = 65532:65532 ] || smoke_fail "image user is '$user', want 65532:65532"
 	for l in title source version revision created; do
 		out=$(podman image inspect -f "{{index .Labels \"org.opencontainers.image.$l\"}}" "$image")
-		[ -n "$out" ] && [ "$out" != "<no value>" ] || smoke_fail "no label org.opencontainers.image.$l"
+		if [ -z "$out" ] || [ "$out" = "<no value>" ]; then smoke_fail "no label org.opencontainers.image.$l"; fi
 	done
 	out=$(podman image inspect -f '{{index .Labels "org.opencontainers.image.version"}}' "$image")
 	[ "$out" = "$version" ] || smoke_fail "version label '$out', want $version"

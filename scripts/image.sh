@@ -38,29 +38,32 @@ go_image=localhost/cowbell-ci/golang:${go_version#go}-$suite-r$base_rev
 log() { echo "image: $*" >&2; }
 now() { date +%s; }
 
-# need_tools fails under CI when a tool is missing (after trying to install it) and
-# skips the image test elsewhere.
+# need_tools installs what is missing (as root) and then fails under CI when a tool is
+# still missing, or skips the image test elsewhere.
+tools=(podman runc debootstrap jq curl nsenter)
+packages=(podman buildah runc fuse-overlayfs uidmap debootstrap jq curl util-linux)
+missing_tools() {
+	local t
+	for t in "${tools[@]}"; do command -v "$t" >/dev/null || echo "$t"; done
+}
 need_tools() {
-	local missing=()
-	for t in podman runc debootstrap; do command -v "$t" >/dev/null || missing+=("$t"); done
-	[ ${#missing[@]} -eq 0 ] && return 0
+	local missing
+	missing=$(missing_tools | xargs)
+	[ -z "$missing" ] && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		log "installing podman, runc, debootstrap"
+		log "installing ${packages[*]}"
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y -qq --no-install-recommends podman buildah runc fuse-overlayfs uidmap debootstrap \
-			</dev/null >/tmp/cowbell-image-deps.log 2>&1 ||
-			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends podman buildah runc \
-				fuse-overlayfs uidmap debootstrap </dev/null >>/tmp/cowbell-image-deps.log 2>&1; } ||
-			{ tail -20 /tmp/cowbell-image-deps.log >&2; }
-		missing=()
-		for t in podman runc debootstrap; do command -v "$t" >/dev/null || missing+=("$t"); done
-		[ ${#missing[@]} -eq 0 ] && return 0
+		{ apt-get install -y -qq --no-install-recommends "${packages[@]}" </dev/null >/tmp/cowbell-image-deps.log 2>&1 ||
+			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}" \
+				</dev/null >>/tmp/cowbell-image-deps.log 2>&1; }; } || tail -20 /tmp/cowbell-image-deps.log >&2
+		missing=$(missing_tools | xargs)
+		[ -z "$missing" ] && return 0
 	fi
 	if [ -n "${CI:-}" ]; then
-		log "FAIL: missing ${missing[*]} (the image must be built in CI)"
+		log "FAIL: missing $missing (the image must be built in CI)"
 		exit 1
 	fi
-	log "SKIP: missing ${missing[*]}; install them as root to build the image"
+	log "SKIP: missing $missing; install them as root to build the image"
 	exit 0
 }
 
@@ -169,15 +172,22 @@ build() {
 		{ tail -40 "$cache/build.log" >&2; exit 1; }
 	# Keep the store from growing with every commit: older cowbell images and the
 	# build stage's leftovers go (the Go caches stay in the cache mounts).
-	podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/cowbell:' | grep -vxF "$image" |
-		xargs -r podman rmi -f >/dev/null 2>&1 || true
-	podman image prune -f >/dev/null 2>&1 || true
+	# Only what is a day old: another checkout's run may still use a newer one.
+	podman images --filter reference=localhost/cowbell --filter until=24h --format '{{.Repository}}:{{.Tag}}' |
+		grep -vxF "$image" | xargs -r podman rmi >/dev/null 2>&1 || true
+	podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 	local size
 	size=$(podman image inspect --format '{{.Size}}' "$image")
 	log "built $image: $((size / 1000000)) MB ($size bytes); base images $((base_done - t0)) s, image $(($(now) - base_done)) s"
 }
 
+# shellcheck source=scripts/image-smoke.sh
 source scripts/image-smoke.sh
+
+# One run at a time on a machine: runs share podman's store and the cache.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+flock 9
 
 case $what in
 all)
