@@ -26,14 +26,14 @@ lint:
 # The one test command (.ci/run calls it). It builds both binaries through the script
 # the Dockerfile runs, then the tests. Integration tests start real journald,
 # redis-server, PostgreSQL and Alertmanager on loopback; under CI a missing one fails.
-# Then the deploy/ checks in their own module (the Kubernetes API and Pod Security
-# libraries stay out of cowbell's), and the image: built from the Dockerfile with
-# podman and smoke-tested.
+# Then the image, built from the Dockerfile with podman and smoke-tested, and the
+# deploy/ checks in their own module (the Kubernetes API and Pod Security libraries
+# stay out of cowbell's).
 test: deps lint
 	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
 	CGO_ENABLED=0 VERSION=$(VERSION) ./scripts/build.sh bin/cowbell-nocgo
 	$(GO) test -race -timeout 20m ./...
-	$(MAKE) deploy-test image-test
+	$(MAKE) image-test deploy-test
 
 # Manifests decoded into the Kubernetes API types and checked against Pod Security
 # Admission; the compose example loaded as compose does.
