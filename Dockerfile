@@ -4,10 +4,10 @@
 #
 # The base images are build arguments, pinned to releases (Go 1.26.8, Debian 12.11),
 # so a builder without a registry can substitute local ones (scripts/image.sh does,
-# in CI). GO_IMAGE needs Go, gcc and, for the cgo
-# journald reader, libsystemd-dev (installed below when missing). Module downloads
-# trust an optional CA bundle passed as the build secret "ca"; the proxy settings
-# come in as build arguments, as `go env` has them.
+# in CI). GO_IMAGE needs Go, gcc and, for the cgo journald reader, libsystemd-dev
+# (installed below when missing). Module downloads trust an optional CA bundle passed
+# as the build secret "ca"; the proxy settings come in as build arguments, as
+# `go env` has them.
 ARG GO_IMAGE=docker.io/library/golang:1.26.8-bookworm
 ARG BASE_IMAGE=docker.io/library/debian:12.11-slim
 
