@@ -3,7 +3,10 @@
 # `make test` runs it (CI is root); under CI a missing podman is a failure, elsewhere
 # the image test is skipped.
 #
-#   scripts/image.sh [all|build|smoke]     (default: all)
+#   scripts/image.sh [all|build|smoke|unit]     (default: all)
+#
+# unit runs deploy/systemd/cowbell.service under a real systemd in a container
+# (scripts/image-unit.sh), with the image's binary.
 #
 # No image registry needs to be reachable: the base images the Dockerfile takes as
 # build arguments are made here, once, and cached:
@@ -183,6 +186,8 @@ build() {
 
 # shellcheck source=scripts/image-smoke.sh
 source scripts/image-smoke.sh
+# shellcheck source=scripts/image-unit.sh
+source scripts/image-unit.sh
 
 # One run at a time on a machine: runs share podman's store and the cache.
 mkdir -p "$cache"
@@ -195,6 +200,7 @@ all)
 	podman_conf
 	build
 	smoke
+	unit_test
 	;;
 build)
 	need_tools
@@ -206,8 +212,13 @@ smoke)
 	podman_conf
 	smoke
 	;;
+unit)
+	need_tools
+	podman_conf
+	unit_test
+	;;
 *)
-	echo "usage: $0 [all|build|smoke]" >&2
+	echo "usage: $0 [all|build|smoke|unit]" >&2
 	exit 2
 	;;
 esac
