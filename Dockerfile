@@ -43,7 +43,7 @@ FROM ${BASE_IMAGE}
 # there is writable.
 COPY --from=build /out/usr/local/bin/cowbell /usr/local/bin/cowbell
 COPY --from=build /out/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build --chown=65532:65532 /out/var/lib/cowbell/ /var/lib/cowbell/
+COPY --from=build --chown=65532:65532 /out/var/lib/ /var/lib/
 # Not root: cowbell needs no privilege of its own. Host logs it reads must be readable
 # by uid 65532 or a supplementary group (Kubernetes: securityContext.supplementalGroups).
 USER 65532:65532
