@@ -28,6 +28,11 @@ func TestComposeExample(t *testing.T) {
 	require.Equal(t, "cowbell-example", p.Name)
 	require.ElementsMatch(t, []string{"log-dirs", "redis", "postgres", "cowbell"}, p.ServiceNames())
 
+	redis, err := p.GetService("redis")
+	require.NoError(t, err)
+	// The image's entrypoint sets umask 0077: the log would be 0600, unreadable to cowbell.
+	require.Equal(t, types.ShellCommand{"redis-server"}, redis.Entrypoint)
+
 	c, err := p.GetService("cowbell")
 	require.NoError(t, err)
 	require.Equal(t, "65532:65532", c.User)

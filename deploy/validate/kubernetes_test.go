@@ -273,6 +273,12 @@ func TestSidecarVolumes(t *testing.T) {
 		c := cowbellContainer(t, spec)
 		require.Equal(t, *spec.SecurityContext.FSGroup, *c.SecurityContext.RunAsUser, "fsGroup is cowbell's uid's group")
 		require.Nil(t, spec.ShareProcessNamespace, "INFO gives Redis's memory; see the manifest's comment")
+		for _, c := range spec.Containers {
+			if strings.Contains(c.Image, "/redis:") {
+				// The image's entrypoint sets umask 0077: the log would be 0600, unreadable to cowbell.
+				require.Equal(t, []string{"redis-server"}, c.Command, "%s: Redis must not run the image's entrypoint", w.id())
+			}
+		}
 	}
 }
 
