@@ -116,7 +116,12 @@ smoke() {
 	local code
 	code=$(timeout 30 podman wait "$ctr") || smoke_fail "cowbell run did not stop within 30 s of SIGTERM"
 	[ "$code" = 0 ] || smoke_fail "cowbell run exited $code after SIGTERM: $(podman logs "$ctr" 2>&1 | tail -10)"
-	podman logs "$ctr" 2>&1 | grep -q stopped || smoke_fail "no 'stopped' in the log: $(podman logs "$ctr" 2>&1 | tail -10)"
+	# conmon may still be writing the log when the exit status is known.
+	local deadline=$(($(now) + 15))
+	until podman logs "$ctr" 2>&1 | grep -q 'stopped'; do
+		[ "$(now)" -lt "$deadline" ] || smoke_fail "no 'stopped' in the log: $(podman logs "$ctr" 2>&1 | tail -10)"
+		sleep 0.2
+	done
 	podman rm "$ctr" >/dev/null
 	ctr=
 	log "smoke test passed in $(($(now) - t0)) s: non-root, read-only root, version $version, snapshot, run ready on $ready, /metrics, clean SIGTERM"
