@@ -105,11 +105,16 @@ smoke() {
 	ctr_pid=$(podman inspect -f '{{.State.Pid}}' "$ctr")
 	local ready
 	ready=$(wait_ready)
-	[ "$(ctr_http /metrics)" = 200 ] || smoke_fail "/metrics did not answer 200"
-	grep -q '^cowbell_source_up{source="redis"} 1$' "$smoke_dir/body" ||
-		smoke_fail "/metrics lacks cowbell_source_up{source=\"redis\"} 1: $(grep cowbell_source_up "$smoke_dir/body")"
-	grep -q '^cowbell_source_up{source="journal"} 1$' "$smoke_dir/body" ||
-		smoke_fail "/metrics lacks cowbell_source_up{source=\"journal\"} 1 (libsystemd?): $(podman logs "$ctr" 2>&1 | tail -5)"
+	# Both sources up (the journal one loads libsystemd.so.0): they may start a moment
+	# after the HTTP server answers.
+	local deadline=$(($(now) + 30))
+	until [ "$(ctr_http /metrics)" = 200 ] &&
+		grep -q '^cowbell_source_up{source="redis"} 1$' "$smoke_dir/body" &&
+		grep -q '^cowbell_source_up{source="journal"} 1$' "$smoke_dir/body"; do
+		[ "$(now)" -lt "$deadline" ] ||
+			smoke_fail "/metrics without both sources up: $(grep cowbell_source_up "$smoke_dir/body"; podman logs "$ctr" 2>&1 | tail -5)"
+		sleep 0.2
+	done
 
 	# SIGTERM: cowbell stops by itself, exit status 0, well before podman's SIGKILL.
 	podman kill --signal TERM "$ctr" >/dev/null
@@ -117,7 +122,7 @@ smoke() {
 	code=$(timeout 30 podman wait "$ctr") || smoke_fail "cowbell run did not stop within 30 s of SIGTERM"
 	[ "$code" = 0 ] || smoke_fail "cowbell run exited $code after SIGTERM: $(podman logs "$ctr" 2>&1 | tail -10)"
 	# conmon may still be writing the log when the exit status is known.
-	local deadline=$(($(now) + 15))
+	deadline=$(($(now) + 15))
 	until podman logs "$ctr" 2>&1 | grep -q 'stopped'; do
 		[ "$(now)" -lt "$deadline" ] || smoke_fail "no 'stopped' in the log: $(podman logs "$ctr" 2>&1 | tail -10)"
 		sleep 0.2

@@ -117,7 +117,7 @@ unit_test() {
 	grep -qE '^Seccomp:\s+2$' <<<"$status" || unit_fail "no seccomp filter"
 	grep -qE '^Uid:\s+0\s' <<<"$status" && unit_fail "runs as root"
 	unit_wait "metrics" 30 metric_at_least 'cowbell_source_up{source="redis"}' 1
-	metric_at_least 'cowbell_source_up{source="journal"}' 1 || unit_fail "journal source not up"
+	unit_wait "journal source up" 30 metric_at_least 'cowbell_source_up{source="journal"}' 1
 
 	# The journal and the 0640 log, read through the unit's groups; an incident opens.
 	inside systemd-cat -t unit-test echo "a line for the journal source"
@@ -154,7 +154,8 @@ unit_test() {
 	inside systemctl reset-failed cowbell.service 2>/dev/null || true
 	inside systemctl start cowbell.service 2>/dev/null && unit_fail "start with a broken configuration succeeded"
 	unit_wait "start limit" 60 journal_has 'cowbell.service: Start request repeated too quickly.'
-	[ "$(unit_prop ActiveState)" = failed ] || unit_fail "not failed after the start limit: $(unit_prop ActiveState)"
+	unit_state_is() { [ "$(unit_prop ActiveState)" = "$1" ]; }
+	unit_wait "failed state after the start limit" 30 unit_state_is failed
 	[ "$(inside journalctl -u cowbell --no-pager | grep -c ': configuration from ')" = "$runs" ] ||
 		unit_fail "cowbell run was started with a broken configuration"
 	[ "$(unit_prop NRestarts)" -le 5 ] || unit_fail "restarted $(unit_prop NRestarts) times"
