@@ -3,7 +3,9 @@
 # systemd-journald, redis-server, PostgreSQL, prometheus-alertmanager, promtool (from
 # prometheus: it checks and unit-tests the alerts shipped in deploy/prometheus), the
 # systemd headers for the cgo journald reader, util-linux's prlimit and strace (fault
-# injection makes fork fail with ENOMEM for one program). Needs root (CI is).
+# injection makes fork fail with ENOMEM for one program), shellcheck for the scripts;
+# systemd-analyze (in systemd) checks the unit. scripts/image.sh installs podman and
+# what the image build needs itself. Needs root (CI is).
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -16,6 +18,8 @@ have promtool || need+=(prometheus)
 have prlimit || need+=(util-linux)
 have strace || need+=(strace)
 have gcc || need+=(gcc)
+have shellcheck || need+=(shellcheck)
+have systemd-analyze || need+=(systemd)
 if [ ${#need[@]} -eq 0 ]; then
 	echo "test-deps: all present" >&2
 	exit 0
