@@ -5,9 +5,8 @@
 # (--network=none): the HTTP checks run curl inside the container's network namespace
 # (nsenter), so no port on this machine is used and no network plugin is needed.
 
-# READINESS: cowbell run is ready when the first of these answers 200. Once /readyz
-# exists, make this just "/readyz" so the test insists on it.
-readiness_paths="/readyz /healthz"
+# cowbell run is ready when /readyz answers 200: its sources open, its store writable.
+readiness_paths="/readyz"
 
 smoke_fail() {
 	log "FAIL: $*"

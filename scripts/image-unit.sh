@@ -12,9 +12,9 @@
 # cowbell left running, and by `systemctl start` without cowbell run ever starting,
 # until the start limit stops the retries; `systemctl stop` ends it with status 0.
 
-# RELOAD: set to 1 once cowbell reloads on SIGHUP; the test then also reloads a good
-# configuration and checks that the same process goes on.
-reload_on_sighup=0
+# cowbell reloads on SIGHUP: the test also reloads a good configuration and checks
+# that the same process goes on.
+reload_on_sighup=1
 
 unit_fail() {
 	log "FAIL (unit): $*"

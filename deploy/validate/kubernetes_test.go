@@ -240,8 +240,7 @@ func TestCowbellContainers(t *testing.T) {
 			require.NotNil(t, c.LivenessProbe)
 			require.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 			require.NotNil(t, c.ReadinessProbe)
-			// READINESS: /healthz until cowbell serves /readyz; then require "/readyz".
-			require.Contains(t, []string{"/readyz", "/healthz"}, c.ReadinessProbe.HTTPGet.Path)
+			require.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
 			require.False(t, c.Resources.Requests.Cpu().IsZero(), "cpu request")
 			require.False(t, c.Resources.Requests.Memory().IsZero(), "memory request")
 			require.False(t, c.Resources.Limits.Memory().IsZero(), "memory limit")
