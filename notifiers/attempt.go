@@ -32,8 +32,8 @@ func (w *worker) deliver(ctx context.Context, round []state.Entry) error {
 	for i, r := range results {
 		outs[i] = w.outcome(round[i], r)
 	}
-	if _, err := w.d.st.Settle(w.name, outs); err != nil {
-		return fmt.Errorf("dispatch to %s: %w", w.name, err)
+	if err := w.settle(ctx, outs); err != nil {
+		return err
 	}
 	for i, r := range results {
 		w.report(round[i], r, outs[i])
@@ -47,6 +47,35 @@ func (w *worker) deliver(ctx context.Context, round []state.Entry) error {
 	w.setPending()
 	return nil
 }
+
+// settle records a round's outcomes. While the store refuses the write (a full disk)
+// it tries again, every storeRetry, rather than deliver anything more from the store:
+// an entry delivered but not recorded would go out again. It gives up only at
+// shutdown (the entries then go out again after the restart: at least once).
+func (w *worker) settle(ctx context.Context, outs []state.Outcome) error {
+	for {
+		_, err := w.d.st.Settle(w.name, outs)
+		if err == nil {
+			if w.storeErr != "" {
+				w.log.Info("state store takes writes again: delivery goes on")
+				w.storeErr = ""
+			}
+			return nil
+		}
+		if msg := err.Error(); msg != w.storeErr {
+			w.log.Error("cannot record deliveries in the state store; trying again", zap.Error(err))
+			w.storeErr = msg
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.d.after(storeRetry):
+		}
+	}
+}
+
+// storeRetry is how often a write the store refused is tried again.
+const storeRetry = 5 * time.Second
 
 // result is what one attempt came to.
 type result struct {

@@ -42,6 +42,7 @@ type Dispatcher struct {
 
 	mu     sync.Mutex
 	status map[string]NotifierState
+	mem    map[string]*memLane // what the store could not take, by notifier
 
 	// Injected for tests: the clock, the sleeper, the jitter source and the grace.
 	now    func() time.Time
@@ -58,8 +59,10 @@ func NewDispatcher(st *state.Store, ns map[string]Notifier, c DispatcherConfig, 
 		st: st, ns: ns, cfg: c.withDefaults(), log: log, m: newOutboxMetrics(reg), status: map[string]NotifierState{},
 		now: time.Now, after: time.After, jitter: rand.Float64, grace: shutdownGrace,
 	}
+	d.mem = map[string]*memLane{}
 	for name := range ns {
 		d.m.init(name)
+		d.mem[name] = newMemLane()
 	}
 	return d
 }
@@ -106,19 +109,16 @@ func (d *Dispatcher) Prime(open map[string][]*incidents.Incident) {
 // until then. It returns an error only when the store or a Runner fails.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.warnUnconfigured()
-	names := make([]string, 0, len(d.ns))
-	for name := range d.ns {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	g, ctx := errgroup.WithContext(ctx)
-	for _, name := range names {
+	for _, name := range d.names() {
 		n := d.ns[name]
 		w := &worker{d: d, name: name, n: n, log: d.log.With(zap.String("notifier", name)), limit: d.cfg.Concurrency}
 		if c, ok := n.(Concurrency); ok {
 			w.limit = max(1, min(w.limit, c.MaxConcurrency()))
 		}
 		g.Go(func() error { return w.run(ctx) })
+		mw := &worker{d: d, name: name, n: n, log: w.log.With(zap.String("lane", "memory")), limit: 1}
+		g.Go(func() error { return mw.runMemory(ctx, d.mem[name]) })
 		if r, ok := n.(Runner); ok {
 			g.Go(func() error {
 				if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -129,6 +129,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 	return g.Wait()
+}
+
+// names lists the configured notifiers, sorted.
+func (d *Dispatcher) names() []string {
+	names := make([]string, 0, len(d.ns))
+	for name := range d.ns {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // warnUnconfigured says when the outbox holds entries for a notifier no longer
@@ -158,7 +168,8 @@ type worker struct {
 	log   *zap.Logger
 	limit int // attempts in flight at once while the endpoint is healthy
 
-	failing string // the error of the current run of failures, "" when healthy
+	failing  string // the error of the current run of failures, "" when healthy
+	storeErr string // the store's error while it refuses writes, "" when it takes them
 }
 
 // scanFactor bounds how far past the head a round looks for entries it may send:
@@ -196,12 +207,14 @@ func (w *worker) run(ctx context.Context) error {
 	return nil
 }
 
-// trim enforces the outbox bound, loudly.
+// trim enforces the outbox bound, loudly. A store that refuses the write leaves the
+// bound to the next round.
 func (w *worker) trim() error {
 	cfg := w.d.cfg
 	dropped, err := w.d.st.Trim(w.name, cfg.MaxEntries, cfg.MaxAge, w.d.now())
 	if err != nil {
-		return fmt.Errorf("dispatch to %s: %w", w.name, err)
+		w.log.Warn("cannot enforce the outbox bound", zap.Error(err))
+		return nil
 	}
 	for _, dr := range dropped {
 		w.d.m.dropped.WithLabelValues(w.name, dr.Reason).Inc()

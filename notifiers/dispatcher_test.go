@@ -20,6 +20,7 @@ import (
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/notifiers/notifierstest"
 	"github.com/cowbell-sidecar/cowbell/notifiers/webhook"
+	"github.com/cowbell-sidecar/cowbell/state"
 )
 
 // endpoint is an HTTP receiver whose answer to the n-th request (from 1) a plan
@@ -411,4 +412,54 @@ func TestDispatcherRounds(t *testing.T) {
 	require.Equal(t, 30*time.Second, wait)
 	round, _ = notifiers.Round(t, d, "hook", false)
 	require.Equal(t, []string{"b#1", "d#1", "e#1"}, round)
+}
+
+// TestDispatcherMemoryLane: what the store could not take is delivered from memory, in
+// order; Unsent says what is left, and once Stored it is left to the store.
+func TestDispatcherMemoryLane(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	var mu sync.Mutex
+	up := true
+	var got []string
+	n := notifyFunc(func(_ context.Context, inc *incidents.Incident) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			return true, errors.New("endpoint answered 503")
+		}
+		got = append(got, label(inc))
+		return false, nil
+	})
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": n}, notifiers.DispatcherConfig{MinBackoff: time.Hour, MaxBackoff: time.Hour}, newClock(time.Now()))
+	stop := r.start(t)
+	offer := func(incs ...*incidents.Incident) {
+		var ds []state.Delivery
+		for _, inc := range incs {
+			b, err := json.Marshal(inc)
+			require.NoError(t, err)
+			ds = append(ds, state.Delivery{Notifier: "hook", Key: inc.Key, Incident: b}, state.Delivery{Notifier: "gone", Key: inc.Key, Incident: b})
+		}
+		r.d.Offer(ds)
+	}
+	offer(incident("a", 1, incidents.StatusFiring), incident("b", 1, incidents.StatusFiring))
+	waitFor(t, "delivered from memory", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 2 })
+	require.Equal(t, []string{"a#1", "b#1"}, got)
+	require.Empty(t, r.d.Unsent().Deliveries)
+
+	mu.Lock()
+	up = false
+	mu.Unlock()
+	offer(incident("c", 1, incidents.StatusFiring), incident("a", 2, incidents.StatusFiring))
+	waitFor(t, "an attempt failed", func() bool {
+		return r.metric(t, "cowbell_notifications_failed_total", "notifier", "hook", "retry", "true") >= 1
+	})
+	u := r.d.Unsent()
+	require.Equal(t, []string{"c", "a"}, []string{u.Deliveries[0].Key, u.Deliveries[1].Key}, "oldest first; a receiver not configured is left out")
+	require.Len(t, u.Deliveries, 2)
+	u.Stored()
+	require.Empty(t, r.d.Unsent().Deliveries, "in the store now")
+	require.NoError(t, stop())
+	require.Equal(t, []string{"a#1", "b#1"}, got)
+	require.Zero(t, st.Len("hook"), "the memory lane never writes the store")
 }

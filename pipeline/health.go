@@ -25,6 +25,12 @@ func (h *health) progress(now time.Time) {
 	h.mu.Unlock()
 }
 
+func (h *health) storeError() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.storeErr
+}
+
 func (h *health) storeFailed(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

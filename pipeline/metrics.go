@@ -8,7 +8,8 @@ import (
 
 // metrics are the pipeline's own series.
 type metrics struct {
-	events *prometheus.CounterVec
+	events        *prometheus.CounterVec
+	storeFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -17,5 +18,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "cowbell_incident_events_total",
 			Help: "Incident decisions by rule and kind (open, repeat, fold, resolve).",
 		}, []string{"rule", "event"})),
+		storeFailures: prom.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cowbell_store_commit_failures_total",
+			Help: "Commits the state store refused (a full disk); cowbell then notifies from memory and holds its cursors back.",
+		})),
 	}
 }

@@ -66,6 +66,11 @@ type Pipeline struct {
 	router     *notifiers.Router
 	dispatcher *notifiers.Dispatcher
 	metrics    *metrics
+
+	// unsaved is what the store refused to commit (a full disk), cursors and incident
+	// changes, merged into the next commit; its notifications went to the
+	// dispatcher's memory lanes meanwhile.
+	unsaved state.Batch
 }
 
 // Rules returns the loaded rules.
@@ -114,6 +119,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	err := g.Wait()
 	stopDelivery()
 	delivery.Wait()
+	if !p.unsaved.Empty() {
+		p.log.Error("stopping while the state store refuses writes: the lines since the last commit are read again at the next start, and their incidents notified again")
+	}
 	return errors.Join(err, deliveryErr)
 }
 
@@ -236,13 +244,50 @@ func (p *Pipeline) commit(ctx context.Context, b *batch, snap *facts.Snapshot) e
 	if sb.Incidents, sb.Forget, err = p.incidentChanges(); err != nil {
 		return err
 	}
-	if err := p.store.Commit(ctx, sb); err != nil {
-		err = fmt.Errorf("commit %d notifications and %d cursors: %w", len(sb.Deliveries), len(sb.Cursors), err)
-		p.health.storeFailed(err)
-		return err
+	return p.save(ctx, sb, b)
+}
+
+// save commits sb, with whatever an earlier commit could not write. While the store
+// refuses writes (a full disk, a read-only remount) cowbell goes on: the batch's
+// notifications are delivered from memory, its cursors and incident changes wait in
+// memory for the next commit, and the cursors on disk stay where they were, so a crash
+// meanwhile reads those lines again rather than lose them. Once a commit succeeds, what
+// memory had not delivered yet is committed with it. The error is said loudly (log,
+// metric, /readyz), not returned: cowbell must keep watching.
+func (p *Pipeline) save(ctx context.Context, sb state.Batch, b *batch) error {
+	degraded := !p.unsaved.Empty() || p.health.storeError() != ""
+	var unsent notifiers.Unsent
+	fresh := sb.Deliveries
+	if degraded {
+		unsent = p.dispatcher.Unsent()
+		sb = p.unsaved.Merge(state.Batch{Deliveries: unsent.Deliveries}).Merge(sb)
 	}
-	p.health.storeFailed(nil)
+	err := p.store.Commit(ctx, sb)
 	b.reset()
+	if err == nil {
+		if degraded {
+			unsent.Stored()
+		}
+		p.unsaved = state.Batch{}
+		if degraded {
+			p.log.Info("state store takes writes again: cursors, incidents and notifications saved",
+				zap.Int("notifications", len(sb.Deliveries)))
+		}
+		p.health.storeFailed(nil)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("commit %d notifications and %d cursors: %w", len(sb.Deliveries), len(sb.Cursors), err)
+	}
+	p.metrics.storeFailures.Inc()
+	if p.health.storeError() != err.Error() {
+		p.log.Error("state store refuses writes: notifying from memory, cursors held back until it takes them",
+			zap.Int("notifications", len(sb.Deliveries)), zap.Error(err))
+	}
+	p.health.storeFailed(err)
+	p.dispatcher.Offer(fresh) // the unsent ones are in the lanes already
+	sb.Deliveries = nil
+	p.unsaved = sb
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -32,6 +33,48 @@ type Batch struct {
 type Record struct {
 	Key   string
 	Value []byte
+}
+
+// Merge returns what committing b and then later would write, in one batch: the
+// later cursor of each stream, each incident key's last upsert or forget, and the
+// deliveries of both in order. A batch the store refused is merged with the next, so
+// nothing of it is lost while the store cannot write.
+func (b Batch) Merge(later Batch) Batch {
+	out := Batch{Deliveries: append(slices.Clip(b.Deliveries), later.Deliveries...)}
+	cursors := map[string]int{}
+	for _, c := range append(slices.Clip(b.Cursors), later.Cursors...) {
+		if i, ok := cursors[c.Stream]; ok {
+			out.Cursors[i] = c
+			continue
+		}
+		cursors[c.Stream] = len(out.Cursors)
+		out.Cursors = append(out.Cursors, c)
+	}
+	// Each key's last word: a batch forgets before it upserts.
+	last := map[string]*Record{}
+	var order []string
+	note := func(key string, r *Record) {
+		if _, seen := last[key]; !seen {
+			order = append(order, key)
+		}
+		last[key] = r
+	}
+	for _, x := range []Batch{b, later} {
+		for _, k := range x.Forget {
+			note(k, nil)
+		}
+		for i := range x.Incidents {
+			note(x.Incidents[i].Key, &x.Incidents[i])
+		}
+	}
+	for _, k := range order {
+		if r := last[k]; r != nil {
+			out.Incidents = append(out.Incidents, *r)
+		} else {
+			out.Forget = append(out.Forget, k)
+		}
+	}
+	return out
 }
 
 // Empty reports whether the batch writes nothing.

@@ -328,3 +328,43 @@ func TestOpenDamagedStore(t *testing.T) {
 	require.Equal(t, 400, st.Len("hook"))
 	require.NoError(t, st.Close())
 }
+
+// TestBatchMerge: two batches merged write what committing one after the other would.
+func TestBatchMerge(t *testing.T) {
+	ctx := context.Background()
+	first := Batch{
+		Cursors:    []sources.Cursor{{Stream: "a.log", Pos: "1"}, {Stream: "b.log", Pos: "7"}},
+		Incidents:  []Record{{Key: "k1", Value: []byte(`1`)}, {Key: "k2", Value: []byte(`1`)}},
+		Forget:     []string{"k3"},
+		Deliveries: deliveries("hook", "k1"),
+	}
+	second := Batch{
+		Cursors:    []sources.Cursor{{Stream: "a.log", Pos: "2"}},
+		Incidents:  []Record{{Key: "k3", Value: []byte(`2`)}, {Key: "k1", Value: []byte(`2`)}},
+		Forget:     []string{"k2"},
+		Deliveries: deliveries("hook", "k3"),
+	}
+	one, two := open(t, t.TempDir()), open(t, t.TempDir())
+	defer one.Close()
+	defer two.Close()
+	require.NoError(t, one.Commit(ctx, Batch{Incidents: []Record{{Key: "k3", Value: []byte(`0`)}}}))
+	require.NoError(t, two.Commit(ctx, Batch{Incidents: []Record{{Key: "k3", Value: []byte(`0`)}}}))
+	require.NoError(t, one.Commit(ctx, first))
+	require.NoError(t, one.Commit(ctx, second))
+	require.NoError(t, two.Commit(ctx, first.Merge(second)))
+	for _, st := range []*Store{one, two} {
+		incs, err := st.Incidents(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []Record{{Key: "k1", Value: []byte(`2`)}, {Key: "k3", Value: []byte(`2`)}}, incs)
+		pos, _, err := st.Load(ctx, "a.log")
+		require.NoError(t, err)
+		require.Equal(t, "2", pos)
+		pos, _, err = st.Load(ctx, "b.log")
+		require.NoError(t, err)
+		require.Equal(t, "7", pos)
+		out, err := st.Outbox("hook")
+		require.NoError(t, err)
+		require.Equal(t, []string{"k1", "k3"}, keys(out))
+	}
+	require.Len(t, first.Cursors, 2, "the batches merged are left as they were")
+}

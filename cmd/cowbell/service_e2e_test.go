@@ -254,3 +254,82 @@ metrics: {listen: %q}
 		})
 	}
 }
+
+// TestFullDiskKeepsNotifying: the state directory's disk fills up. cowbell keeps
+// matching and notifying from memory, says so (log, /readyz, metric), and once space
+// returns saves what it held, so a restart neither loses nor repeats a page.
+func TestFullDiskKeepsNotifying(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	require.NoError(t, os.MkdirAll(stateDir, 0o700))
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", stateDir).Run(); err != nil {
+		testenv.Missing(t, "mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", stateDir).Run() })
+	seedPath, _ := seedEntry(t)
+	logPath := filepath.Join(dir, "redis.log")
+	testenv.AppendFile(t, logPath, "")
+	hook := newReceiver(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s
+rules: {builtin: false, paths: [%q]}
+sources:
+  - {name: redis, type: file, paths: [%q], format: cri, poll_interval: 50ms}
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+metrics: {listen: %q}
+`, stateDir, seedPath, logPath, hook.URL, addr))
+	d := startDaemon(t, cfg)
+	scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_source_up{source="redis"} 1`)
+	t0 := time.Now()
+	// Each incident is its own (the padding after the phrase makes every line, and so
+	// every stored incident, large); the first goes through a healthy store.
+	line := func(i int) string {
+		return criLine(t0.Add(time.Duration(i)*time.Hour), fmt.Sprintf("%s %d %s", seedLine, i, strings.Repeat("x", 16<<10)))
+	}
+	testenv.AppendFile(t, logPath, line(0))
+	hook.waitFor(t, 1)
+
+	// Fill the disk.
+	fill := filepath.Join(stateDir, "fill")
+	out, _ := exec.Command("dd", "if=/dev/zero", "of="+fill, "bs=64k").CombinedOutput()
+	require.Contains(t, string(out), "No space left on device")
+	for i := 1; i <= 6; i++ {
+		testenv.AppendFile(t, logPath, line(i))
+	}
+	hook.waitFor(t, 6) // delivered from memory
+	scrapeUntil(t, "http://"+addr+"/metrics", "cowbell_store_commit_failures_total")
+	code, body := get(t, "http://"+addr+"/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, body, "state store refuses writes")
+	require.Contains(t, body, "no space left on device")
+
+	// Space returns: the next commit saves what was held; /readyz recovers.
+	require.NoError(t, os.Remove(fill))
+	testenv.AppendFile(t, logPath, line(7))
+	hook.waitFor(t, 1)
+	require.Eventually(t, func() bool { c, _ := get(t, "http://"+addr+"/readyz"); return c == http.StatusOK }, 30*time.Second, 100*time.Millisecond)
+	d.stop(t, syscall.SIGTERM)
+	require.Contains(t, d.stderr.String(), "state store refuses writes: notifying from memory")
+	require.Contains(t, d.stderr.String(), "state store takes writes again")
+
+	// A restart reads nothing again and pages nothing again.
+	d = startDaemon(t, cfg)
+	scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_source_up{source="redis"} 1`)
+	testenv.AppendFile(t, logPath, line(8))
+	hook.waitFor(t, 1)
+	d.stop(t, syscall.SIGTERM)
+	seen := map[string]int{}
+	for _, b := range hook.received() {
+		lines := b["lines"].([]any)
+		text := lines[len(lines)-1].(map[string]any)["text"].(string)
+		n := strings.Fields(strings.TrimPrefix(text, seedLine))[0]
+		seen[n]++
+	}
+	require.Len(t, seen, 9, "every incident paged: %v", seen)
+	for n, c := range seen {
+		require.Equal(t, 1, c, "incident %s paged once", n)
+	}
+}
