@@ -5,13 +5,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/enrich"
+	"github.com/cowbell-sidecar/cowbell/internal/inputfile"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -117,9 +117,13 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
-// Load reads a configuration file, expanding ${ENV} references in values.
+// MaxFileBytes bounds a configuration file: a real one is a few kilobytes.
+const MaxFileBytes = 4 << 20
+
+// Load reads a configuration file, expanding ${ENV} references in values. It must be a
+// regular file of at most MaxFileBytes (a FIFO or /dev/zero is refused, not read).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -136,6 +140,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if len(root.Content) == 0 { // an empty file: all defaults
 		c.File = file
 		return &c, nil
+	}
+	if err := yamlpos.CheckAliases(&root, yamlpos.MaxExpanded); err != nil {
+		return nil, yamlpos.InFile(err, file)
 	}
 	if err := expandEnv(&root, lookup); err != nil {
 		return nil, yamlpos.InFile(err, file)

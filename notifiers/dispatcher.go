@@ -170,7 +170,15 @@ type worker struct {
 
 	failing  string // the error of the current run of failures, "" when healthy
 	storeErr string // the store's error while it refuses writes, "" when it takes them
+
+	// Drops at the bound are counted on every drop but logged at most once per
+	// dropLogEvery, with how many since the last line: a flood must not become one.
+	dropsUnlogged int
+	dropLogged    time.Time
 }
+
+// dropLogEvery bounds how often drops at the outbox bound are logged.
+const dropLogEvery = 10 * time.Second
 
 // scanFactor bounds how far past the head a round looks for entries it may send:
 // entries behind a postponed one of their own key, or waiting out their own backoff,
@@ -218,10 +226,14 @@ func (w *worker) trim() error {
 	}
 	for _, dr := range dropped {
 		w.d.m.dropped.WithLabelValues(w.name, dr.Reason).Inc()
-		w.log.Error("outbox bound reached, notification dropped undelivered",
-			zap.String("incident", dr.Entry.Key), zap.String("reason", dr.Reason),
-			zap.Time("enqueued", dr.Entry.Enqueued), zap.Int("attempts", dr.Entry.Attempts),
-			zap.Int("max_entries", cfg.MaxEntries), zap.Duration("max_age", cfg.MaxAge))
+	}
+	w.dropsUnlogged += len(dropped)
+	if w.dropsUnlogged > 0 && w.d.now().Sub(w.dropLogged) >= dropLogEvery {
+		last := dropped[len(dropped)-1]
+		w.log.Error("outbox bound reached, notifications dropped undelivered",
+			zap.Int("dropped", w.dropsUnlogged), zap.String("incident", last.Entry.Key), zap.String("reason", last.Reason),
+			zap.Time("enqueued", last.Entry.Enqueued), zap.Int("max_entries", cfg.MaxEntries), zap.Duration("max_age", cfg.MaxAge))
+		w.dropsUnlogged, w.dropLogged = 0, w.d.now()
 	}
 	w.setPending()
 	return nil

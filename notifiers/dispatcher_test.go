@@ -217,6 +217,30 @@ func TestDispatcherDeadLettersPermanentFailure(t *testing.T) {
 	require.Empty(t, clk.Waits(), "nothing was retried")
 }
 
+// TestDispatcherDropFloodLogsOnce: drops at the bound keep coming, over many rounds (a
+// flood of incidents against an endpoint that does not answer); each is counted, and
+// the log says so once per interval, not once per drop.
+func TestDispatcherDropFloodLogsOnce(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	hung := notifyFunc(func(ctx context.Context, _ *incidents.Incident) (bool, error) {
+		<-ctx.Done() // every attempt times out
+		return true, ctx.Err()
+	})
+	// Backoff of 1ms on the virtual clock: the log interval (10s) never passes.
+	cfg := notifiers.DispatcherConfig{MaxEntries: 2, Concurrency: 1, Timeout: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	r := newRig(t, st, map[string]notifiers.Notifier{"rec": hung}, cfg, newClock(time.Now()))
+	stop := r.start(t)
+	for i := 1; i <= 100; i++ {
+		enqueue(t, st, []string{"rec"}, incident(fmt.Sprintf("k%d", i), 1, incidents.StatusFiring))
+	}
+	waitFor(t, "the drops", func() bool {
+		return r.metric(t, "cowbell_outbox_dropped_total", "notifier", "rec", "reason", "max_entries") == 98
+	})
+	require.NoError(t, stop())
+	require.Len(t, r.logs.FilterMessage("outbox bound reached, notifications dropped undelivered").All(), 1)
+}
+
 // A notifier's own permanent error (not HTTP) is dead-lettered too, and a queued body
 // that is not an incident does not block the queue.
 func TestDispatcherDeadLettersNotifierError(t *testing.T) {
@@ -268,7 +292,10 @@ func TestDispatcherBoundDropsOldest(t *testing.T) {
 			waitFor(t, "the outbox drains", func() bool { return r.metric(t, "cowbell_outbox_pending", "notifier", "rec") == 0 })
 			require.NoError(t, stop())
 			require.Equal(t, tt.delivered, labels(rec.Delivered()))
-			require.Len(t, r.logged("outbox bound reached, notification dropped undelivered"), tt.dropped)
+			// Counted one by one, said once: a flood of drops is not a flood of log.
+			lines := r.logs.FilterMessage("outbox bound reached, notifications dropped undelivered").All()
+			require.Len(t, lines, 1)
+			require.EqualValues(t, tt.dropped, lines[0].ContextMap()["dropped"])
 		})
 	}
 }

@@ -103,11 +103,13 @@ func (d *Dispatcher) Offer(ds []state.Delivery) {
 		}
 	}
 	for name, ds := range by {
-		for _, e := range d.mem[name].add(ds, d.now(), d.cfg.MaxEntries) {
-			d.m.dropped.WithLabelValues(name, state.DropMaxEntries).Inc()
-			d.log.Error("outbox bound reached while the store refuses writes, notification dropped undelivered",
-				zap.String("notifier", name), zap.String("incident", e.Key))
+		dropped := d.mem[name].add(ds, d.now(), d.cfg.MaxEntries)
+		if len(dropped) == 0 {
+			continue
 		}
+		d.m.dropped.WithLabelValues(name, state.DropMaxEntries).Add(float64(len(dropped)))
+		d.log.Error("outbox bound reached while the store refuses writes, notifications dropped undelivered",
+			zap.String("notifier", name), zap.Int("dropped", len(dropped)), zap.String("incident", dropped[len(dropped)-1].Key))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cowbell-sidecar/cowbell/internal/inputfile"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
 
@@ -75,13 +76,10 @@ func LoadPaths(paths ...string) ([]*Rule, error) {
 	var all []*Rule
 	var errs []error
 	for _, p := range paths {
-		files, err := ruleFiles(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		files, ferrs := ruleFiles(p)
+		errs = append(errs, ferrs...)
 		for _, f := range files {
-			data, err := os.ReadFile(f)
+			data, err := inputfile.Read(f, MaxFileBytes)
 			if err != nil {
 				errs = append(errs, &yamlpos.Error{File: f, Err: fmt.Errorf("read rules: %w", err)})
 				continue
@@ -100,20 +98,26 @@ func LoadPaths(paths ...string) ([]*Rule, error) {
 	return all, nil
 }
 
-// ruleFiles lists the rule files a path names.
-func ruleFiles(p string) ([]string, error) {
+// MaxFileBytes bounds a rule file: the whole built-in pack is under 100 KiB.
+const MaxFileBytes = 4 << 20
+
+// ruleFiles lists the rule files a path names. A rule file in a directory that cannot
+// be used (a dangling or looping symlink, a FIFO) is an error naming it, not skipped
+// unsaid: a rule the user wrote would silently not load.
+func ruleFiles(p string) ([]string, []error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, &yamlpos.Error{File: p, Err: fmt.Errorf("load rules: %w", err)}
+		return nil, []error{&yamlpos.Error{File: p, Err: fmt.Errorf("load rules: %w", err)}}
 	}
 	if !fi.IsDir() {
 		return []string{p}, nil
 	}
 	entries, err := os.ReadDir(p)
 	if err != nil {
-		return nil, &yamlpos.Error{File: p, Err: fmt.Errorf("list rules: %w", err)}
+		return nil, []error{&yamlpos.Error{File: p, Err: fmt.Errorf("list rules: %w", err)}}
 	}
 	var files []string
+	var errs []error
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") || !isRuleFile(name) {
@@ -121,12 +125,17 @@ func ruleFiles(p string) ([]string, error) {
 		}
 		f := filepath.Join(p, name)
 		// Stat, not the entry's type: ConfigMap files are symlinks.
-		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
+		fi, err := os.Stat(f)
+		if err != nil {
+			errs = append(errs, &yamlpos.Error{File: f, Err: fmt.Errorf("load rules: %w", err)})
+			continue
+		}
+		if fi.IsDir() {
 			continue
 		}
 		files = append(files, f)
 	}
-	return files, nil
+	return files, errs
 }
 
 func isRuleFile(name string) bool {
@@ -196,6 +205,10 @@ func parseYAML(data []byte) ([]*Rule, error) {
 		}
 		if err != nil {
 			errs = append(errs, syntaxError(data, err))
+			break
+		}
+		if err := yamlpos.CheckAliases(&doc, yamlpos.MaxExpanded); err != nil {
+			errs = append(errs, err)
 			break
 		}
 		got, err := decodeDocument(&doc)

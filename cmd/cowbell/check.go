@@ -30,6 +30,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 			errs = append(errs, err)
 			_, nerrs := pipeline.BuildNotifiers(c, nil, zap.NewNop())
 			errs = append(errs, nerrs...)
+			errs = append(errs, c.Snapshot.CheckFiles())
 			if err := errors.Join(errs...); err != nil {
 				printErrors(cmd.ErrOrStderr(), err)
 				return errFailed

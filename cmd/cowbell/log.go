@@ -6,6 +6,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/buffer"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 )
 
 // nopLogger is for one-shot commands whose output is their answer.
@@ -23,3 +27,40 @@ func (r redisLog) Printf(_ context.Context, format string, v ...any) {
 // quietRedis installs redisLog; go-redis keeps its logger in a package variable, so
 // main sets it once, before any client exists.
 func quietRedis(log *zap.Logger) { redis.SetLogger(redisLog{log.Named("redis")}) }
+
+// cleanEncoder cleans every string of an entry (the message, string fields, errors)
+// with termtext.Clean before the wrapped encoder writes it: incident keys, captures,
+// log lines at Debug and endpoints' answers are untrusted text, and neither encoder
+// stops a DEL or a C1 control (U+009B is CSI to some terminals).
+type cleanEncoder struct{ zapcore.Encoder }
+
+func (e cleanEncoder) Clone() zapcore.Encoder { return cleanEncoder{e.Encoder.Clone()} }
+
+func (e cleanEncoder) AddString(key, val string) { e.Encoder.AddString(key, termtext.Clean(val)) }
+
+func (e cleanEncoder) AddByteString(key string, val []byte) {
+	e.Encoder.AddString(key, termtext.Clean(string(val)))
+}
+
+func (e cleanEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
+	ent.Message = termtext.Clean(ent.Message)
+	for i, f := range fields {
+		switch f.Type {
+		case zapcore.StringType:
+			fields[i].String = termtext.Clean(f.String)
+		case zapcore.ByteStringType:
+			if b, ok := f.Interface.([]byte); ok {
+				fields[i] = zap.String(f.Key, termtext.Clean(string(b)))
+			}
+		case zapcore.StringerType:
+			if s, ok := f.Interface.(fmt.Stringer); ok && s != nil {
+				fields[i] = zap.String(f.Key, termtext.Clean(s.String()))
+			}
+		case zapcore.ErrorType:
+			if err, ok := f.Interface.(error); ok && err != nil {
+				fields[i] = zap.String(f.Key, termtext.Clean(err.Error()))
+			}
+		}
+	}
+	return e.Encoder.EncodeEntry(ent, fields)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	_ "time/tzdata" // time_zone works in images without /usr/share/zoneinfo
 
@@ -25,11 +26,27 @@ var version = "dev"
 // errFailed makes main exit 1 after a command already printed why.
 var errFailed = errors.New("failed")
 
+// graceful is set by a command that stops cleanly when its context is cancelled (run:
+// it commits cursors and lets deliveries in flight finish). Any other command ends at
+// once on SIGINT or SIGTERM: loading, checking or replaying has nothing to save, and a
+// supervisor must not need SIGKILL to stop it.
+var graceful atomic.Bool
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		cancel()
+		if graceful.Load() {
+			s = <-sig // a second signal: stop now
+		}
+		os.Exit(128 + int(s.(syscall.Signal)))
+	}()
 	quietRedis(zap.NewNop())
 	err := newRoot().ExecuteContext(ctx)
-	stop()
+	cancel()
 	if err != nil {
 		if !errors.Is(err, errFailed) {
 			fmt.Fprintln(os.Stderr, "cowbell:", err)
@@ -94,15 +111,15 @@ func newLogger(c config.Log, level zap.AtomicLevel) (*zap.Logger, error) {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
 	level.SetLevel(l)
-	zc := zap.NewProductionConfig()
-	zc.Level = level
-	zc.DisableStacktrace = true
-	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
-	zc.Sampling = nil
-	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc := zapcore.NewJSONEncoder(ec)
 	if c.Format == "console" {
-		zc.Encoding = "console"
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	return zc.Build()
+	stderr := zapcore.Lock(os.Stderr)
+	// Unsampled: every line counts.
+	core := zapcore.NewCore(cleanEncoder{enc}, stderr, level)
+	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(stderr)), nil
 }

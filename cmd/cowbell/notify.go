@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
@@ -44,7 +45,7 @@ func newNotifyCmd(g *globals) *cobra.Command {
 				}
 				if err != nil {
 					failed++
-					fmt.Fprintf(out, "%s (%s): FAILED: %v\n", nc.Name, nc.Type, err)
+					fmt.Fprintf(out, "%s (%s): FAILED: %s\n", nc.Name, nc.Type, termtext.Clean(err.Error()))
 					continue
 				}
 				fmt.Fprintf(out, "%s (%s): ok\n", nc.Name, nc.Type)

@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
@@ -107,8 +109,15 @@ func printEntry(tw *tabwriter.Writer, what string, e state.Entry) {
 		Status string `json:"status"`
 	}
 	_ = json.Unmarshal(e.Incident, &head)
-	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", e.Notifier, what, e.Seq, e.Key, head.Status,
-		e.Enqueued.Format(time.RFC3339), e.Attempts, e.LastError)
+	// Keys come from log captures and errors quote endpoints' answers: cleaned, so
+	// neither can act on the terminal (nor break the table with a tab).
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", e.Notifier, what, e.Seq, cell(e.Key), cell(head.Status),
+		e.Enqueued.Format(time.RFC3339), e.Attempts, cell(e.LastError))
+}
+
+// cell is untrusted text made fit for one cell of a table on a terminal.
+func cell(s string) string {
+	return strings.ReplaceAll(termtext.Clean(s), "\t", " ")
 }
 
 // openStore opens the state store the configuration names (locked while cowbell runs).

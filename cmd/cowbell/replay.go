@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 	"github.com/cowbell-sidecar/cowbell/notifiers/console"
 	"github.com/cowbell-sidecar/cowbell/pipeline"
 	"github.com/cowbell-sidecar/cowbell/sources/file"
@@ -57,7 +59,12 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 			for _, a := range args {
 				r := cmd.InOrStdin()
 				if a != "-" {
-					f, err := os.Open(a)
+					// Not blocking on a FIFO without a writer (a pipe from a shell's
+					// process substitution has one, and is read as it comes).
+					f, err := os.OpenFile(a, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+					if err == nil {
+						err = syscall.SetNonblock(int(f.Fd()), false)
+					}
 					if err != nil {
 						return fmt.Errorf("replay: %w", err)
 					}
@@ -111,7 +118,7 @@ func emitter(ctx context.Context, w io.Writer, asJSON bool) func(any) error {
 			_, err := human.Notify(ctx, x)
 			return err
 		case pipeline.ReplayHit:
-			_, err := fmt.Fprintf(w, "%s\t%s\n", x.Rule, x.Line)
+			_, err := fmt.Fprintf(w, "%s\t%s\n", x.Rule, termtext.Clean(x.Line))
 			return err
 		}
 		return nil

@@ -34,6 +34,7 @@ SIGHUP reloads the configuration and the rules: a configuration that does not lo
 is refused, its errors logged, and the running one kept. SIGTERM and SIGINT stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			graceful.Store(true)
 			// SIGHUP is taken before anything else: its default would end cowbell.
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

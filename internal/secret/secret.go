@@ -3,9 +3,9 @@ package secret
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/cowbell-sidecar/cowbell/internal/inputfile"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
 
@@ -33,10 +33,14 @@ func (s Secret) Reveal() string { return string(s) }
 // Empty reports whether no value is set.
 func (s Secret) Empty() bool { return s == "" }
 
+// MaxFileBytes bounds a secret file: a token or a URL, not a document.
+const MaxFileBytes = 64 << 10
+
 // FromFile reads a secret from a file (a mounted Kubernetes secret, a systemd
-// credential), trimming one trailing newline.
+// credential), trimming one trailing newline. It must be a regular file of at most
+// MaxFileBytes: a FIFO is refused rather than waited on.
 func FromFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("read secret file: %w", err)
 	}

@@ -1,6 +1,8 @@
 package yamlpos_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,4 +26,25 @@ func TestValueAndItem(t *testing.T) {
 	require.Same(t, list, yamlpos.Item(list, 2))
 	require.Same(t, list, yamlpos.Item(list, -1))
 	require.Same(t, root, yamlpos.Item(root, 0), "a mapping has no items")
+}
+
+// TestCheckAliases: a document whose aliases nest into a fan-out (the "billion laughs")
+// is refused at the alias that crosses the bound, quickly; ordinary anchors pass.
+func TestCheckAliases(t *testing.T) {
+	var bomb strings.Builder
+	bomb.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&bomb, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	var n yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte(bomb.String()), &n))
+	err := yamlpos.CheckAliases(&n, yamlpos.MaxExpanded)
+	var pe *yamlpos.Error
+	require.ErrorAs(t, err, &pe)
+	require.Positive(t, pe.Line)
+	require.ErrorContains(t, err, "aliases expand this document to more than 1000000 nodes")
+
+	ok := "base: &b {timeout: 5s, headers: {a: b}}\nnotifiers:\n  - {<<: *b, name: x}\n  - {<<: *b, name: y}\n"
+	require.NoError(t, yaml.Unmarshal([]byte(ok), &n))
+	require.NoError(t, yamlpos.CheckAliases(&n, yamlpos.MaxExpanded))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 )
 
 // ANSI styles.
@@ -207,11 +208,4 @@ func bytesize(v int64) string {
 
 // clean replaces control characters (escape sequences, carriage returns) so text
 // from logs prints as text.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '?'
-		}
-		return r
-	}, s)
-}
+func clean(s string) string { return termtext.Clean(s) }
