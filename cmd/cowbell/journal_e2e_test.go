@@ -112,5 +112,11 @@ sources:
   - {name: kernel, type: journald, identifiers: [%q], reader: %s, start_at: beginning}
 notifiers:
   - {name: hook, type: webhook, url: %q}
+  - {name: quiet, type: console, output: stderr}
+# The host's probes (a redis-server another test runs, say) go elsewhere: the hook
+# hears of the journal's lines only.
+routes:
+  - {rules: ["kernel/*"], notifiers: [hook]}
+default_notifiers: [quiet]
 `, dir, id, reader, url))
 }
