@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"reflect"
@@ -298,20 +299,28 @@ func decodeFields(n *yaml.Node, fields map[string]any) (map[string]*yaml.Node, e
 	if n.Kind != yaml.MappingNode {
 		return nil, yamlpos.At(n, "expected a mapping, got %s", kindName(n))
 	}
+	// Every field's error is reported, not only the first: a rule with three wrong
+	// keys says so at once.
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		ptr, ok := fields[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
-			return nil, yamlpos.At(k, "unknown field %q", k.Value)
+			errs = append(errs, yamlpos.At(k, "unknown field %q", k.Value))
+			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			return nil, yamlpos.At(k, "field %q repeated (first at line %d)", k.Value, prev.Line)
+			errs = append(errs, yamlpos.At(k, "field %q repeated (first at line %d)", k.Value, prev.Line))
+			continue
 		}
 		seen[k.Value] = v
 		if err := decodeValue(v, ptr, k.Value); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return seen, nil
 }

@@ -290,3 +290,25 @@ func leafErrors(t testing.TB, err error) []*yamlpos.Error {
 	require.ErrorAs(t, err, &pe, "not a positioned error: %v", err)
 	return []*yamlpos.Error{pe}
 }
+
+// TestEveryFieldErrorReported: a rule with several wrong fields reports each, with its
+// place, not only the first.
+func TestEveryFieldErrorReported(t *testing.T) {
+	_, err := Parse("r.yaml", []byte(`
+- id: t/bad
+  title: [not, a, string]
+  severity: {critical: true}
+  cooldown: soon
+  match: x
+  tagz: [a]
+`))
+	require.Error(t, err)
+	for _, want := range []string{
+		`r.yaml:3: rule "t/bad": title: cannot unmarshal`,
+		`r.yaml:4:13: rule "t/bad": severity`,
+		`r.yaml:5:13: rule "t/bad": cooldown`,
+		`r.yaml:7:3: rule "t/bad": unknown field "tagz"`,
+	} {
+		require.ErrorContains(t, err, want)
+	}
+}

@@ -62,6 +62,13 @@ func Within(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok { // every error of a joined one
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, Within(e, format, args...))
+		}
+		return errors.Join(out...)
+	}
 	prefix := fmt.Sprintf(format, args...)
 	var pe *Error
 	if errors.As(err, &pe) {
