@@ -12,9 +12,11 @@ import (
 )
 
 // BuildIncident turns a tracker event into the incident receivers hear about: the
-// rule's knowledge, the lines, and the advice that holds on this snapshot. snap may
-// be nil (replay without a snapshot): then only unconditional advice is given.
-func BuildIncident(r *rules.Rule, ev matcher.Event, host string, snap *facts.Snapshot) *notifiers.Incident {
+// rule's knowledge, the lines, and the advice that holds on this snapshot for the
+// process the incident is about. snap may be nil (replay without a snapshot): then
+// only unconditional advice is given. target is that process as the enricher read it
+// (Enricher.Target); nil picks it from the snapshot's process table.
+func BuildIncident(r *rules.Rule, ev matcher.Event, host string, snap *facts.Snapshot, target *facts.Target) *notifiers.Incident {
 	st := ev.State
 	inc := &notifiers.Incident{
 		Schema: notifiers.Schema,
@@ -48,15 +50,16 @@ func BuildIncident(r *rules.Rule, ev matcher.Event, host string, snap *facts.Sna
 	for _, d := range r.DeadEnds {
 		inc.DeadEnds = append(inc.DeadEnds, notifiers.DeadEnd{Action: d.Action, Why: d.Why, FailRate: d.FailRate})
 	}
-	env := facts.Env{Captures: st.Captures, Labels: st.Labels}
-	if snap != nil {
-		env.Snapshot = *snap
-	}
 	var applied []enrich.Applied
 	if snap != nil {
+		t := enrich.TargetFrom(*snap, r.ID, st.Captures, st.Labels)
+		if target != nil {
+			t = *target
+		}
+		env := enrich.NewEnv(*snap, t, st.Captures, st.Labels)
 		applied = enrich.Reconcile(enrich.Advise(r, env), env)
 	} else {
-		applied = enrich.Unconditional(r, env)
+		applied = enrich.Unconditional(r, facts.Env{Captures: st.Captures, Labels: st.Labels})
 	}
 	for _, a := range applied {
 		inc.Advice = append(inc.Advice, notifiers.Advice{Text: a.Text, When: a.When, Facts: a.Facts, SuccessRate: a.SuccessRate})

@@ -354,7 +354,8 @@ func (p *Pipeline) commit(ctx context.Context, events []matcher.Event, snap *fac
 			s := p.enricher.Snapshot(ctx)
 			snap = &s
 		}
-		inc := BuildIncident(r, ev, p.host, snap)
+		target := p.enricher.Target(*snap, r.ID, ev.State.Captures, ev.State.Labels)
+		inc := BuildIncident(r, ev, p.host, snap, &target)
 		inc.Related = p.related.lookup(ev.State)
 		body, err := json.Marshal(inc)
 		if err != nil {
@@ -449,7 +450,7 @@ func (p *Pipeline) prime(ctx context.Context) {
 		if r == nil || s.Notified.IsZero() || s.Resolved {
 			continue
 		}
-		inc := BuildIncident(r, matcher.Event{Kind: matcher.Open, State: s}, p.host, &snap)
+		inc := BuildIncident(r, matcher.Event{Kind: matcher.Open, State: s}, p.host, &snap, nil)
 		for _, name := range p.router.Route(inc) {
 			for _, pr := range primers {
 				if names[pr] == name {

@@ -94,7 +94,7 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 				if !ev.Kind.Notify() {
 					continue
 				}
-				inc := BuildIncident(byID[ev.State.Rule], ev, o.Host, o.Snapshot)
+				inc := BuildIncident(byID[ev.State.Rule], ev, o.Host, o.Snapshot, nil)
 				inc.Related = rel.lookup(ev.State)
 				if err := emit(inc); err != nil {
 					return err
