@@ -228,15 +228,16 @@ func (t *Tracker) keyData(h Hit) rules.KeyData {
 	}
 }
 
-// namesInstance reports whether a follow or resolve line's key depends on its
-// captures: the key template reads a capture the line has, so the line says which
-// incident it belongs to and must not fall back to another one of its source.
+// namesInstance reports whether a follow or resolve line's key depends on what the
+// line itself says: the key template reads a capture or a label the line has (a Redis
+// pid, a journal unit), so the line says which incident it belongs to and must not
+// fall back to another one of its source.
 func (t *Tracker) namesInstance(r *rules.Rule, d rules.KeyData) bool {
-	if len(d.Captures) == 0 {
+	if len(d.Captures) == 0 && len(d.Labels) == 0 {
 		return false
 	}
 	bare := d
-	bare.Captures = nil
+	bare.Captures, bare.Labels = nil, nil
 	return t.key(r, d, false) != t.key(r, bare, false)
 }
 
