@@ -30,7 +30,9 @@ var quotings = []func(string) string{
 	func(s string) string {
 		return `1717581660.123456 [0 127.0.0.1:50000] "SET" "incident:42" "` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 	},
-	func(s string) string { return `1717581660.123456 [0 lua] "LPUSH" "log" "` + strings.ReplaceAll(s, `"`, `\"`) + `"` },
+	func(s string) string {
+		return `1717581660.123456 [0 lua] "LPUSH" "log" "` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	},
 	func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` },
 	func(s string) string { return `1) "` + strings.ReplaceAll(s, `"`, `\"`) + `"` },
 	func(s string) string {
