@@ -240,3 +240,39 @@ func texts(as []Applied) []string {
 	}
 	return out
 }
+
+// TestLeakOneSnapshot: on a 6.5 kernel with Committed_AS at five times RAM + swap,
+// the first snapshot is enough: the leak probe fires at once (it used to wait for an
+// hour of samples growing at a rate the leak reaches long after strict mode starts
+// refusing allocations), and no advice, the near-limit probe's included, says to
+// raise overcommit_kbytes.
+func TestLeakOneSnapshot(t *testing.T) {
+	h := hostSpec{mode: 2, work: "postgres", kernel: "6.5.0-44-generic", ramKB: 8 << 20, swapKB: 2 << 20}
+	root := t.TempDir()
+	h.build(t, root)
+	e, _ := fixture(t, root)
+	s := fresh(t, e)
+	require.Equal(t, 1, s.Trend.Samples, "one snapshot")
+	require.True(t, s.Commit.LeakSuspected)
+	require.True(t, s.Recommend.Leak)
+	rs, err := rules.Builtin()
+	require.NoError(t, err)
+	env := facts.Env{Snapshot: s}
+	fired := map[string]bool{}
+	for _, r := range rs {
+		if !r.IsProbe() {
+			continue
+		}
+		ok, err := r.Probe.Condition.Eval(env)
+		require.NoError(t, err)
+		if !ok {
+			continue
+		}
+		fired[r.ID] = true
+		for _, a := range Advise(r, NewEnv(s, TargetFrom(s, r.ID, nil, nil), nil, nil)) {
+			require.NotContains(t, a.Text, "sysctl -w vm.overcommit_kbytes", r.ID)
+		}
+	}
+	require.True(t, fired["kernel/committed-as-leak"])
+	require.True(t, fired["host/commit-near-limit"], "Committed_AS is past CommitLimit")
+}
