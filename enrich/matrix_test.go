@@ -186,6 +186,9 @@ func raiseAll(t *testing.T, e *Enricher, m *matcher.Matcher, rs []*rules.Rule, s
 	return out
 }
 
+// renderedOK holds the advice texts already checked for empty values.
+var renderedOK = map[string]bool{}
+
 // killRules are the rules about a process the OOM killer (or another SIGKILL) took.
 var killRules = map[string]bool{
 	"kernel/oom-kill": true, "kernel/oom-invoked": true, "cgroup/oom-kill-rising": true,
@@ -200,7 +203,10 @@ func checkIncident(t *testing.T, h hostSpec, s facts.Snapshot, inc incident) {
 	for _, a := range inc.advice {
 		text := a.Text
 		require.NotEmpty(t, a.Docs, "%s: advice cites its documentation: %q", where, text)
-		require.NotRegexp(t, emptyRendered, text, "%s: a value rendered empty", where)
+		if !renderedOK[text] { // many hosts render the same text: check it once
+			require.False(t, emptyRendered.MatchString(text), "%s: a value rendered empty: %q", where, text)
+			renderedOK[text] = true
+		}
 		for _, mm := range setsMode.FindAllStringSubmatch(text, -1) {
 			require.Equal(t, strconv.FormatInt(rec.Mode, 10), mm[1]+mm[2], "%s: one mode per host: %q", where, text)
 		}

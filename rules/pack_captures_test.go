@@ -3,6 +3,7 @@ package rules_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +78,76 @@ func TestJournalCaptureKeysSeparate(t *testing.T) {
 	require.Contains(t, joined, "Can't rewrite append only file in background: fork: Resource temporarily unavailable")
 	require.Contains(t, joined, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation")
 	require.Len(t, folds[bashKey], 4, "bash's retries and its last word fold into its own incident")
+}
+
+// TestOOMReaperFoldsIntoItsVictim: "oom_reaper: reaped process n" folds into the
+// incident of victim n, and a reaper line of a pid with no incident folds into no
+// other victim's.
+func TestOOMReaperFoldsIntoItsVictim(t *testing.T) {
+	_, m := builtinPack(t)
+	tr := matcher.NewTracker(m, matcher.Identity{Host: "db1", Node: "n1"}, time.Now)
+	at := time.Date(2026, 12, 3, 13, 8, 0, 0, time.UTC)
+	observe := func(text string) []matcher.Event {
+		at = at.Add(time.Second)
+		return tr.Observe(sources.Line{Source: "kernel", Stream: "kmsg", Text: text, Time: at})
+	}
+	require.Len(t, observe("[ 99.000001] Out of memory: Killed process 4321 (postgres) total-vm:4513780kB, anon-rss:3145728kB, file-rss:0kB, shmem-rss:131072kB, UID:105 pgtables:6400kB oom_score_adj:0"), 1)
+	require.Empty(t, observe("[ 99.000002] oom_reaper: reaped process 5555 (stress-ng), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"),
+		"another pid's reaper line is not this victim's")
+	ev := observe("[ 99.000003] oom_reaper: reaped process 4321 (postgres), now anon-rss:0kB, file-rss:0kB, shmem-rss:131072kB")
+	require.Len(t, ev, 1)
+	require.Equal(t, matcher.Fold, ev[0].Kind)
+	require.Equal(t, "kernel/oom-kill@n1/4321", ev[0].State.Key)
+}
+
+// TestRecallManifest checks testdata/captures/recall.tsv, the annotation of the real
+// captures that recall.sh measures with the binary: every line it lists, decoded as
+// the file source decodes its file, is a hit of its rule; and no line quoting an
+// incident (logged statements, MONITOR echoes) is a hit of any.
+func TestRecallManifest(t *testing.T) {
+	_, m := builtinPack(t)
+	b, err := os.ReadFile("testdata/captures/recall.tsv")
+	require.NoError(t, err)
+	decoded := map[string][]sources.Line{}
+	lines := func(path string) []sources.Line {
+		if ls, ok := decoded[path]; ok {
+			return ls
+		}
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		defer f.Close()
+		var ls []sources.Line
+		require.NoError(t, file.Scan(context.Background(), f, "capture", path, file.FormatAuto, func(l sources.Line) error {
+			ls = append(ls, l)
+			return nil
+		}))
+		decoded[path] = ls
+		return ls
+	}
+	rows := 0
+	for _, row := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(row, "#") {
+			continue
+		}
+		f := strings.Split(row, "\t")
+		require.Len(t, f, 4, row)
+		kind, path, rule, text := f[0], f[1], f[2], f[3]
+		found := false
+		for _, l := range lines(path) {
+			if strings.Contains(l.Text, text) && slices.Contains(fired(m, l.Text), rule) {
+				found = true
+			}
+		}
+		require.True(t, found, "%s: no %s hit on a line with %q in %s", kind, rule, text, path)
+		rows++
+	}
+	require.GreaterOrEqual(t, rows, 20)
+	for _, path := range []string{"testdata/captures/redis-7.0-monitor-quoting.txt", "testdata/captures/postgres-15-stderr.log",
+		"testdata/captures/postgres-15-csvlog.csv", "testdata/captures/postgres-15-jsonlog.json"} {
+		for _, l := range lines(path) {
+			if strings.Contains(l.Text, "statement: ") || strings.HasSuffix(path, ".txt") {
+				require.Empty(t, fired(m, l.Text), "quoted text fires: %q", l.Text)
+			}
+		}
+	}
 }
