@@ -167,10 +167,17 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 // A line whose key names its instance (the key template reads a capture the line
 // has: a Redis pid, a unit) folds only into that instance's incident.
 func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
+	if t.byRule[h.Rule.ID] == nil {
+		return events // the rule has no incident to fold into
+	}
 	d := t.keyData(h)
-	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, d, false))]
-	if (inc == nil || !inc.open) && !t.namesInstance(h.Rule, d) {
+	key := t.key(h.Rule, d, false)
+	inc := t.incidents[incidentID(h.Rule.ID, key)]
+	if inc == nil || !inc.open {
 		inc = t.latestOpen(h.Rule.ID, h.Line.Source)
+		if inc != nil && t.namesInstance(h.Rule, d, key) {
+			inc = nil
+		}
 	}
 	if inc == nil {
 		return events
@@ -188,18 +195,23 @@ func (t *Tracker) onFollow(h Hit, at time.Time, events []Event) []Event {
 // Redis's "Background saving terminated with success" says nothing about another's
 // failed fork in a shared log.
 func (t *Tracker) onResolve(h Hit, at time.Time, events []Event) []Event {
+	if t.byRule[h.Rule.ID] == nil {
+		return events // the rule has no incident, open or pending
+	}
 	d := t.keyData(h)
-	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, d, false))]
+	key := t.key(h.Rule, d, false)
+	inc := t.incidents[incidentID(h.Rule.ID, key)]
 	if inc != nil && inc.open {
 		return t.resolve(inc, &h.Line, at, events)
 	}
 	if inc != nil {
 		t.forget(inc)
 	}
-	if t.namesInstance(h.Rule, d) {
+	open := t.openOf(h.Rule.ID, h.Line.Source)
+	if len(open) == 0 || t.namesInstance(h.Rule, d, key) {
 		return events
 	}
-	for _, inc := range t.openOf(h.Rule.ID, h.Line.Source) {
+	for _, inc := range open {
 		events = t.resolve(inc, &h.Line, at, events)
 	}
 	return events
@@ -228,17 +240,18 @@ func (t *Tracker) keyData(h Hit) rules.KeyData {
 	}
 }
 
-// namesInstance reports whether a follow or resolve line's key depends on what the
+// namesInstance reports whether a follow or resolve line's key (key, rendered from d)
+// depends on what the
 // line itself says: the key template reads a capture or a label the line has (a Redis
 // pid, a journal unit), so the line says which incident it belongs to and must not
 // fall back to another one of its source.
-func (t *Tracker) namesInstance(r *rules.Rule, d rules.KeyData) bool {
+func (t *Tracker) namesInstance(r *rules.Rule, d rules.KeyData, key string) bool {
 	if len(d.Captures) == 0 && len(d.Labels) == 0 {
 		return false
 	}
 	bare := d
 	bare.Captures, bare.Labels = nil, nil
-	return t.key(r, d, false) != t.key(r, bare, false)
+	return key != t.key(r, bare, false)
 }
 
 // key runs the rule's key template. Without one (or if it fails, which a template

@@ -2,11 +2,11 @@ package rules_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,12 +46,24 @@ func TestRealPostgresThreeDestinations(t *testing.T) {
 
 	// serve starts the postmaster in a process group of its own, so that after it is
 	// killed the test can wait for its children to go.
+	starts := 0
 	serve := func() *proc {
+		starts++
+		errPath := filepath.Join(dir, "server-"+strconv.Itoa(starts)+".err")
+		errFile, err := os.Create(errPath)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			errFile.Close()
+			if b, _ := os.ReadFile(errPath); t.Failed() && len(b) > 0 {
+				t.Logf("server start %s wrote:\n%s", errPath, b)
+			}
+		})
 		srv := exec.Command(prlimit, "--as=734003200", "--", filepath.Join(bindir, "postgres"),
 			"-D", data, "-p", port, "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
 			"-c", "logging_collector=on", "-c", "log_destination=stderr,csvlog,jsonlog",
 			"-c", "log_directory="+logs, "-c", "log_filename=pg", "-c", "log_statement=all")
 		srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+		srv.Stdout, srv.Stderr = errFile, errFile
 		return start(t, srv)
 	}
 	psql := func(sql string) *exec.Cmd {
@@ -71,14 +83,17 @@ func TestRealPostgresThreeDestinations(t *testing.T) {
 	waitLog(t, stderrLog, "database system is ready to accept connections", 2)
 	<-sleeper.done
 
-	pgid := p.cmd.Process.Pid
-	require.NoError(t, syscall.Kill(pgid, syscall.SIGKILL), "the postmaster itself")
+	shmid := sharedMemoryID(t, data)
+	require.NoError(t, syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL), "the postmaster itself")
 	p.wait(t)
-	waitGroupGone(t, pgid)
+	// Its children (each in a session of its own) leave when they see it gone; the
+	// next postmaster refuses to start while one still holds the shared memory.
+	waitDetached(t, shmid)
 	p = serve()
 	waitLog(t, stderrLog, "database system is ready to accept connections", 3)
+	shmid = sharedMemoryID(t, data)
 	p.stop(t, syscall.SIGINT)
-	waitGroupGone(t, pgid)
+	waitDetached(t, shmid)
 
 	_, m := builtinPack(t)
 	type incident struct{ rule, kind, pid, recovery string }
@@ -110,18 +125,44 @@ func TestRealPostgresThreeDestinations(t *testing.T) {
 	}
 }
 
-// waitGroupGone waits until no process of the process group is left.
-func waitGroupGone(t *testing.T, pgid int) {
+// sharedMemoryID reads the System V shared memory id the postmaster wrote on the
+// seventh line of postmaster.pid ("key id").
+func sharedMemoryID(t *testing.T, data string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	require.GreaterOrEqual(t, len(lines), 7, "postmaster.pid: %q", b)
+	f := strings.Fields(lines[6])
+	require.Len(t, f, 2, "postmaster.pid shared memory line: %q", lines[6])
+	return f[1]
+}
+
+// waitDetached waits until no process is attached to shared memory segment shmid
+// (/proc/sysvipc/shm), or the segment is gone.
+func waitDetached(t *testing.T, shmid string) {
 	t.Helper()
 	deadline := time.NewTimer(realTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+	for attached(t, shmid) {
 		select {
 		case <-deadline.C:
-			t.Fatalf("process group %d still alive after %v", pgid, realTimeout)
+			t.Fatalf("shared memory %s still attached after %v", shmid, realTimeout)
 		case <-tick.C:
 		}
 	}
+}
+
+func attached(t *testing.T, shmid string) bool {
+	b, err := os.ReadFile("/proc/sysvipc/shm")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		// key shmid perms size cpid lpid nattch ...
+		if f := strings.Fields(l); len(f) > 6 && f[1] == shmid {
+			return f[6] != "0"
+		}
+	}
+	return false
 }
