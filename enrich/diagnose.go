@@ -118,7 +118,7 @@ func forkCause(s facts.Snapshot, t facts.Target) (string, string) {
 		}
 		return facts.ForkCommitLimit, b.String()
 	case c.Mode == 0 && kernelBefore(s.Kernel, 5, 2):
-		free := heuristicFreeKB(s)
+		free, _ := ForkRoom(s)
 		fmt.Fprintf(&b, "On Linux %s (before 5.2) mode 0 refuses a fork when one of the parent's "+
 			"private writable mappings is larger than the memory it counts as free (free, page "+
 			"cache less shared memory, free swap, reclaimable slab: %s now); the fork charges %s.",
@@ -127,7 +127,7 @@ func forkCause(s facts.Snapshot, t facts.Target) (string, string) {
 			b.WriteString(" It fits now, so less was free when the fork failed.")
 		}
 		return facts.ForkHeuristic, b.String()
-	case c.Mode == 0 && charge > ram && ram > 0:
+	case c.Mode == 0 && ram > 0 && charge > ram: // ForkRoom on 5.2 and later
 		fmt.Fprintf(&b, "Mode 0 refuses a mapping larger than RAM + swap (%s); the fork charges %s.",
 			human(ram), chargeText)
 		return facts.ForkHeuristic, b.String()
@@ -176,4 +176,23 @@ func firstOf(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// ForkRoom is how much a fork may charge before the overcommit policy of s refuses it,
+// by the running kernel's rule (mm/util.c __vm_enough_memory, called by dup_mmap for
+// each private writable mapping of the parent): under mode 2 the whole charge must fit
+// in CommitLimit − Committed_AS; under mode 0 each mapping must be smaller than the
+// free-memory estimate (before 5.2) or than RAM + swap (5.2 and later), so perMapping
+// is true; under mode 1 nothing is refused and roomKB is -1.
+func ForkRoom(s facts.Snapshot) (roomKB int64, perMapping bool) {
+	switch s.Commit.Mode {
+	case 1:
+		return -1, false
+	case 2:
+		return s.Commit.HeadroomKB, false
+	}
+	if kernelBefore(s.Kernel, 5, 2) {
+		return heuristicFreeKB(s), true
+	}
+	return s.Meminfo["MemTotal"] + s.Meminfo["SwapTotal"], true
 }
