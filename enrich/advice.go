@@ -24,6 +24,8 @@ type Applied struct {
 	// to its value on the snapshot ("0").
 	Facts       map[string]string `json:"facts,omitempty"`
 	SuccessRate float64           `json:"success_rate,omitempty"`
+	// Docs are the documents the advice rests on: its own docs, else its rule's.
+	Docs []string `json:"docs,omitempty"`
 }
 
 // Advise returns the advice of r whose condition holds on env, rendered. Advice whose
@@ -37,7 +39,10 @@ func Unconditional(r *rules.Rule, env facts.Env) []Applied { return advise(r, en
 func advise(r *rules.Rule, env facts.Env, unconditionalOnly bool) []Applied {
 	var out []Applied
 	for _, a := range r.Advice {
-		ap := Applied{SuccessRate: a.SuccessRate}
+		ap := Applied{SuccessRate: a.SuccessRate, Docs: a.Docs}
+		if len(ap.Docs) == 0 {
+			ap.Docs = r.Docs
+		}
 		if a.When != nil && unconditionalOnly {
 			continue
 		}

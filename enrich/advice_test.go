@@ -31,126 +31,76 @@ func TestAdviceFixtures(t *testing.T) {
 	}
 }
 
-// TestReconcileFixture: on the Redis+PostgreSQL host the two contradicting entries
-// become one, which recommends mode 2 with this host's numbers.
-func TestReconcileFixture(t *testing.T) {
+// TestRecommendFixture: the captured Redis+PostgreSQL host (mode 0, 32 GiB, no swap)
+// is recommended strict mode 2, with a limit that holds what is committed and the
+// next fork of its Redis, and the commands to get there.
+func TestRecommendFixture(t *testing.T) {
 	s := snapshotOf(t, fixtureCases[5])
-	env := facts.Env{Snapshot: s}
-	var all []Applied
-	for _, r := range loadRules(t) {
-		all = append(all, Advise(r, env)...)
-	}
-	got := Reconcile(all, env)
-	require.Len(t, got, len(all)-1)
-	var merged []Applied
-	for _, a := range got {
-		require.False(t, wantsMode1.MatchString(a.Text) != wantsMode2.MatchString(a.Text),
-			"no contradicting entry is left: %q", a.Text)
-		if a.When == ReconciledWhen {
-			merged = append(merged, a)
+	r := s.Recommend
+	require.Equal(t, "redis+postgres", r.For)
+	require.Equal(t, int64(2), r.Mode)
+	require.Equal(t, s.Commit.RecommendedKbytes, r.OvercommitKbytes, "the baseline holds everything here")
+	require.Equal(t, int64(28940697), r.OvercommitKbytes, "32 GiB × 0.8 + 2 GiB")
+	var redisData int64
+	for _, p := range s.Processes {
+		if p.Name == "redis" {
+			redisData = max(redisData, p.VmDataKB+p.VmStkKB)
 		}
 	}
-	require.Len(t, merged, 1)
-	text := merged[0].Text
-	for _, line := range []string{
-		"sysctl -w vm.overcommit_kbytes=28940697\n",
-		"sysctl -w vm.overcommit_memory=2\n",
-		"Persist in /etc/sysctl.d/90-cowbell-overcommit.conf:\n  vm.overcommit_kbytes = 28940697\n  vm.overcommit_memory = 2\n",
-		"Committed_AS is 10485760 kB, which leaves 18454937 kB",
-		"enough for Redis's fork (6291456 kB, redis.vm_rss_kb)",
-		"`repl-diskless-sync yes`",
-		"`CONFIG SET maxmemory 18897855488`",
-	} {
-		require.Contains(t, text, line)
+	require.Positive(t, redisData)
+	require.Equal(t, redisData, r.ForkReserveKB)
+	require.Equal(t, s.Commit.CommittedKB+redisData, r.NeedKB)
+	require.True(t, r.Fits)
+	require.True(t, r.Change)
+	require.Equal(t, "  sysctl -w vm.overcommit_kbytes=28940697\n  sysctl -w vm.overcommit_memory=2\n", r.Commands)
+	require.Contains(t, r.Text, "Persist in /etc/sysctl.d/90-cowbell-overcommit.conf:\n  vm.overcommit_kbytes = 28940697\n  vm.overcommit_memory = 2\n")
+	require.Contains(t, r.Text, "holds Redis's next fork")
+	require.NotContains(t, r.Text, "on the node")
+	for _, d := range []string{DocKernelOvercommit, DocKernelSysctlVM, DocPostgresOvercommit, DocRedisAdmin} {
+		require.Contains(t, r.Docs, d)
+		require.Contains(t, r.Text, d)
 	}
-	require.NotContains(t, text, "container")
-	require.Equal(t, "6291456", merged[0].Facts["redis.vm_rss_kb"])
-	require.Equal(t, "0", merged[0].Facts["vm.overcommit_memory"])
-	require.Equal(t, "28940697", merged[0].Facts["commit.recommended_kbytes"])
 }
 
-func TestReconcileChoice(t *testing.T) {
-	base := snapshotOf(t, fixtureCases[5])
+// TestReconcile: advice of a user's rule asking for another mode than the host's
+// recommendation is replaced by the recommendation, once, keeping the facts it read;
+// advice asking for the recommended mode stays.
+func TestReconcile(t *testing.T) {
+	s := snapshotOf(t, fixtureCases[5])
+	env := facts.Env{Snapshot: s}
 	advice := []Applied{
 		{Text: "Keep me."},
 		{Text: "Set vm.overcommit_memory=1 for Redis.", Facts: map[string]string{"vm.overcommit_memory": "0"}},
-		{Text: "echo 2 > /proc/sys/vm/overcommit_memory", Facts: map[string]string{"running.postgres": "true"}},
+		{Text: "echo 2 > /proc/sys/vm/overcommit_memory"},
+		{Text: "Or `echo 1 > /proc/sys/vm/overcommit_memory`.", Facts: map[string]string{"running.redis": "true"}},
 		{Text: "Keep me too."},
 	}
-	for _, tc := range []struct {
-		name     string
-		edit     func(s *facts.Snapshot)
-		want     []string // in the reconciled text
-		wantNot  []string
-		factKey  string
-		factWant string
-	}{
-		{
-			name: "mode 2 when the headroom covers used_memory",
-			edit: func(s *facts.Snapshot) { s.Redis = map[string]string{"used_memory": "8589934592"} },
-			want: []string{"strict mode 2 with vm.overcommit_kbytes=28940697",
-				"enough for Redis's fork (8388608 kB, redis.used_memory)"},
-			factKey: "redis.used_memory", factWant: "8589934592",
-		},
-		{
-			name: "mode 1 and a protected postmaster without the headroom",
-			edit: func(s *facts.Snapshot) { s.Commit.CommittedKB = 25165824 },
-			want: []string{
-				"CommitLimit would be 28940697 kB (27.6 GiB) and Committed_AS is already 25165824 kB, which leaves 3774873 kB",
-				"less than Redis's fork may need (6291456 kB, redis.vm_rss_kb)",
-				"sysctl -w vm.overcommit_memory=1\n", "  vm.overcommit_memory = 1\n",
-				"postmaster (pid 901, oom_score_adj -900 now)", "`echo -1000 > /proc/901/oom_score_adj`",
-				"OOMScoreAdjust=-1000",
-			},
-			wantNot: []string{"overcommit_kbytes=28940697\n", "Guaranteed QoS"},
-			factKey: "commit.committed_kb", factWant: "25165824",
-		},
-		{
-			name:    "in a container the fix belongs to the node",
-			edit:    func(s *facts.Snapshot) { s.Container, s.Commit.CommittedKB = true, 25165824 },
-			want:    []string{"cannot be set from a pod spec", "on the node itself", "DaemonSet", "Guaranteed QoS"},
-			factKey: "container", factWant: "true",
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := base
-			tc.edit(&s)
-			got := Reconcile(advice, facts.Env{Snapshot: s})
-			require.Len(t, got, 3)
-			require.Equal(t, "Keep me.", got[0].Text)
-			require.Equal(t, "Keep me too.", got[2].Text)
-			r := got[1]
-			require.Equal(t, ReconciledWhen, r.When)
-			for _, w := range tc.want {
-				require.Contains(t, r.Text, w)
-			}
-			for _, w := range tc.wantNot {
-				require.NotContains(t, r.Text, w)
-			}
-			require.Equal(t, tc.factWant, r.Facts[tc.factKey])
-			require.Equal(t, "true", r.Facts["running.postgres"], "the replaced advice's facts are kept")
-		})
-	}
+	got := Reconcile(advice, env)
+	require.Len(t, got, 4)
+	require.Equal(t, "Keep me.", got[0].Text)
+	require.Equal(t, s.Recommend.Text, got[1].Text)
+	require.Equal(t, ReconciledWhen, got[1].When)
+	require.Equal(t, s.Recommend.Docs, got[1].Docs)
+	require.Equal(t, map[string]string{"vm.overcommit_memory": "0", "running.redis": "true"}, got[1].Facts)
+	require.Equal(t, "echo 2 > /proc/sys/vm/overcommit_memory", got[2].Text)
+	require.Equal(t, "Keep me too.", got[3].Text)
+	require.Equal(t, "Set vm.overcommit_memory=1 for Redis.", advice[1].Text, "the input is not modified")
 }
 
 func TestReconcileLeavesOthers(t *testing.T) {
 	s := snapshotOf(t, fixtureCases[5])
-	one := Applied{Text: "vm.overcommit_memory = 1"}
-	two := Applied{Text: "vm.overcommit_memory=2"}
 	for _, tc := range []struct {
 		name   string
-		edit   func(s *facts.Snapshot)
+		env    facts.Env
 		advice []Applied
 	}{
-		{"only Redis runs", func(s *facts.Snapshot) { s.Running = map[string]bool{"redis": true} }, []Applied{one, two}},
-		{"only PostgreSQL runs", func(s *facts.Snapshot) { s.Running = map[string]bool{"postgres": true} }, []Applied{one, two}},
-		{"no contradiction", func(*facts.Snapshot) {}, []Applied{one, {Text: "other"}}},
-		{"nothing", func(*facts.Snapshot) {}, nil},
+		{"no recommendation (no snapshot)", facts.Env{}, []Applied{{Text: "vm.overcommit_memory = 1"}}},
+		{"the recommended mode", facts.Env{Snapshot: s}, []Applied{{Text: "vm.overcommit_memory=2"}, {Text: "other"}}},
+		{"no mode", facts.Env{Snapshot: s}, []Applied{{Text: "raise vm.overcommit_kbytes"}}},
+		{"nothing", facts.Env{Snapshot: s}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := s
-			tc.edit(&s)
-			require.Equal(t, tc.advice, Reconcile(tc.advice, facts.Env{Snapshot: s}))
+			require.Equal(t, tc.advice, Reconcile(tc.advice, tc.env))
 		})
 	}
 }
@@ -210,25 +160,4 @@ func parseRule(t *testing.T, src string) *rules.Rule {
 	require.NoError(t, err)
 	require.Len(t, rs, 1)
 	return rs[0]
-}
-
-// TestReconcileBuiltinPack: the shipped rules' overcommit advice, all applied on the
-// Redis+PostgreSQL host, is left with one reconciled entry and no contradiction.
-func TestReconcileBuiltinPack(t *testing.T) {
-	rs, err := rules.Builtin()
-	require.NoError(t, err)
-	env := facts.Env{Snapshot: snapshotOf(t, fixtureCases[5])}
-	var all []Applied
-	for _, r := range rs {
-		all = append(all, Advise(r, env)...)
-	}
-	var merged int
-	for _, a := range Reconcile(all, env) {
-		require.False(t, wantsMode1.MatchString(a.Text) != wantsMode2.MatchString(a.Text),
-			"no contradicting entry is left: %q", a.Text)
-		if a.When == ReconciledWhen {
-			merged++
-		}
-	}
-	require.Equal(t, 1, merged)
 }

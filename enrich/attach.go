@@ -7,17 +7,22 @@ import (
 )
 
 // Attach adds the snapshot to an incident Build made, and the advice of r that holds
-// on it, rendered for this host. snap may be nil (replay without a snapshot): then only
-// unconditional advice is given.
-func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot) {
+// on it for the process the incident is about, rendered for this host. snap may be
+// nil (replay without a snapshot): then only unconditional advice is given. target is
+// that process as the enricher read it (Enricher.Target); nil picks it from the
+// snapshot's process table.
+func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot, target *facts.Target) {
 	inc.Snapshot = snap
-	env := facts.Env{Captures: inc.Captures, Labels: inc.Labels}
 	var applied []Applied
 	if snap != nil {
-		env.Snapshot = *snap
+		t := TargetFrom(*snap, r.ID, inc.Captures, inc.Labels)
+		if target != nil {
+			t = *target
+		}
+		env := NewEnv(*snap, t, inc.Captures, inc.Labels)
 		applied = Reconcile(Advise(r, env), env)
 	} else {
-		applied = Unconditional(r, env)
+		applied = Unconditional(r, facts.Env{Captures: inc.Captures, Labels: inc.Labels})
 	}
 	inc.Advice = make([]incidents.Advice, 0, len(applied))
 	for _, a := range applied {

@@ -182,8 +182,13 @@ func inContainer(rootFS string, getenv func(string) string, cg facts.Cgroup) boo
 			return true
 		}
 	}
+	return containerPath(cg.Path)
+}
+
+// containerPath reports whether a cgroup path is a container runtime's.
+func containerPath(path string) bool {
 	for _, m := range containerMarkers {
-		if strings.Contains(cg.Path, m) {
+		if strings.Contains(path, m) {
 			return true
 		}
 	}

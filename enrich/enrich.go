@@ -140,6 +140,8 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 			errs.add("postgres", err)
 		}
 	}
+	s.Commit.LeakSuspected = leakSuspected(s.Kernel, s.Meminfo)
+	s.Recommend = Recommend(s)
 	s.Errors = errs
 	e.logChanges(errs)
 	return s

@@ -127,10 +127,34 @@ func deriveCommit(vm, mem map[string]int64) facts.Commit {
 	} else {
 		c.Mode2LimitKB = c.UsableKB*vm["overcommit_ratio"]/100 + mem["SwapTotal"]
 	}
-	// The strict-mode setting: 80 % of usable memory for userspace, the rest for the
-	// kernel's own structures, plus 2 GiB for sidecars that reserve address space.
-	c.RecommendedKbytes = c.UsableKB*8/10 + 2*gib
+	c.RecommendedKbytes = baselineKbytes(c.UsableKB)
 	return c
+}
+
+// baselineKbytes is the strict-mode baseline: 80 % of usable memory for userspace,
+// the rest for the kernel's own structures and the page cache, plus an allowance for
+// address space that sidecars reserve and never touch. The allowance is 2 GiB, but at
+// most a tenth of usable memory: 0.8 × usable + 2 GiB exceeds RAM below 10 GiB, where
+// strict mode would then keep nothing away, so the baseline stays at or under 90 % of
+// usable memory.
+func baselineKbytes(usableKB int64) int64 {
+	if usableKB <= 0 {
+		return 0
+	}
+	return usableKB*8/10 + min(2*gib, usableKB/10)
+}
+
+// leakSuspected reports the Linux 6.5 Committed_AS leak in one reading: on 6.5,
+// mremap's move_vma() charged commit again for every successful move (408579cd627a,
+// fixed by 3cec50490969 in 6.6 and 6.5.4), so Committed_AS climbs without bound; a
+// reading of LeakFactor or more times RAM + swap is beyond anything real workloads
+// commit. Distribution kernels keep their patch level at 0, so every 6.5 counts.
+func leakSuspected(k facts.Kernel, mem map[string]int64) bool {
+	if k.Major != 6 || k.Minor != 5 {
+		return false
+	}
+	total := mem["MemTotal"] + mem["SwapTotal"]
+	return total > 0 && mem["Committed_AS"] >= facts.LeakFactor*total
 }
 
 // readKernel reads the kernel release and parses its major and minor numbers.
@@ -148,15 +172,22 @@ func readKernel(proc string) (facts.Kernel, error) {
 	if err != nil {
 		return k, fmt.Errorf("parse kernel release %q: %w", rel, err)
 	}
-	minor := parts[1]
-	if i := strings.IndexFunc(minor, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		minor = minor[:i]
-	}
-	k.Minor, err = strconv.Atoi(minor)
+	k.Minor, err = strconv.Atoi(leadingDigits(parts[1]))
 	if err != nil {
 		return k, fmt.Errorf("parse kernel release %q: %w", rel, err)
 	}
+	if len(parts) == 3 {
+		k.Patch, _ = strconv.Atoi(leadingDigits(parts[2])) // "0-44-generic" → 0; none → 0
+	}
 	return k, nil
+}
+
+// leadingDigits returns the digits s starts with ("5-rc1" → "5").
+func leadingDigits(s string) string {
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // readTHP reads the selected value ("[madvise]") of transparent hugepages' enabled and

@@ -32,15 +32,17 @@ func TestCgroupPath(t *testing.T) {
 
 func TestReadKernel(t *testing.T) {
 	for _, tc := range []struct {
-		release      string
-		major, minor int
-		wantErr      bool
+		release             string
+		major, minor, patch int
+		wantErr             bool
 	}{
-		{"6.5.0-1020-aws", 6, 5, false},
-		{"5.10.0-28-amd64", 5, 10, false},
-		{"6.8-rc1", 6, 8, false},
-		{"6.18.44-fc-v1147", 6, 18, false},
-		{"unknown", 0, 0, true},
+		{"6.5.0-1020-aws", 6, 5, 0, false},
+		{"6.5.3", 6, 5, 3, false},
+		{"5.10.0-28-amd64", 5, 10, 0, false},
+		{"6.8-rc1", 6, 8, 0, false},
+		{"6.18.44-fc-v1147", 6, 18, 44, false},
+		{"4.19.0-25-amd64", 4, 19, 0, false},
+		{"unknown", 0, 0, 0, true},
 	} {
 		t.Run(tc.release, func(t *testing.T) {
 			proc := t.TempDir()
@@ -48,7 +50,7 @@ func TestReadKernel(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(proc, "sys", "kernel", "osrelease"), []byte(tc.release+"\n"), 0o644))
 			k, err := readKernel(proc)
 			require.Equal(t, tc.wantErr, err != nil, "error: %v", err)
-			require.Equal(t, facts.Kernel{Release: tc.release, Major: tc.major, Minor: tc.minor}, k)
+			require.Equal(t, facts.Kernel{Release: tc.release, Major: tc.major, Minor: tc.minor, Patch: tc.patch}, k)
 		})
 	}
 }
@@ -69,7 +71,38 @@ func TestDeriveCommitKbytes(t *testing.T) {
 	require.Equal(t, int64(10001000), c.Mode2LimitKB)
 	require.Equal(t, int64(4194304), c.HugepagesKB)
 	require.Equal(t, int64(15805696), c.UsableKB)
-	require.Equal(t, int64(15805696*8/10+2*gib), c.RecommendedKbytes)
+	require.Equal(t, int64(15805696*8/10+1580569), c.RecommendedKbytes, "the allowance is capped at a tenth")
+}
+
+// TestBaselineCapped: 0.8 × usable + 2 GiB exceeds RAM below 10 GiB; the baseline
+// keeps the 2 GiB allowance only where it is at most a tenth of usable memory, so it
+// never exceeds 90 % of it.
+func TestBaselineCapped(t *testing.T) {
+	for _, tc := range []struct{ usable, want int64 }{
+		{4 << 20, 4<<20*8/10 + 4<<20/10},
+		{8 << 20, 8<<20*8/10 + 8<<20/10},
+		{20 << 20, 20<<20*8/10 + 2<<20},
+		{64 << 20, 64<<20*8/10 + 2<<20},
+		{0, 0},
+	} {
+		got := baselineKbytes(tc.usable)
+		require.Equal(t, tc.want, got, "usable %d kB", tc.usable)
+		require.LessOrEqual(t, got, tc.usable*9/10+1)
+	}
+}
+
+// TestLeakSuspected: one reading shows the 6.5 leak when Committed_AS is LeakFactor
+// times RAM + swap or more, on 6.5 only.
+func TestLeakSuspected(t *testing.T) {
+	mem := func(committed int64) map[string]int64 {
+		return map[string]int64{"MemTotal": 8 << 20, "SwapTotal": 2 << 20, "Committed_AS": committed}
+	}
+	k65 := facts.Kernel{Release: "6.5.0-44-generic", Major: 6, Minor: 5}
+	require.True(t, leakSuspected(k65, mem(650<<20)), "650 GB committed on 8 GB")
+	require.True(t, leakSuspected(k65, mem(30<<20)))
+	require.False(t, leakSuspected(k65, mem(29<<20)), "under 3 × RAM + swap: a busy host")
+	require.False(t, leakSuspected(facts.Kernel{Major: 6, Minor: 8}, mem(650<<20)), "fixed kernels never")
+	require.False(t, leakSuspected(k65, map[string]int64{}), "no meminfo")
 }
 
 func TestInContainer(t *testing.T) {

@@ -91,6 +91,8 @@ func readProcess(sys, dir string, pid int, name, comm string) (facts.Process, er
 	}
 	p.VmRSSKB, p.VmSizeKB = st["VmRSS"], st["VmSize"]
 	p.RssAnonKB, p.VmSwapKB = st["RssAnon"], st["VmSwap"]
+	p.VmDataKB, p.VmStkKB = st["VmData"], st["VmStk"]
+	p.ForkChargeKB = p.VmDataKB + p.VmStkKB
 	var errs []error
 	if v, err := readTrimmed(filepath.Join(dir, "oom_score_adj")); err != nil {
 		errs = append(errs, fmt.Errorf("read oom_score_adj of pid %d: %w", pid, err))
@@ -100,6 +102,7 @@ func readProcess(sys, dir string, pid int, name, comm string) (facts.Process, er
 	if p.Cgroup, err = readCgroup(sys, dir); err != nil {
 		errs = append(errs, fmt.Errorf("cgroup of pid %d: %w", pid, err))
 	}
+	p.InContainer = containerPath(p.Cgroup.Path)
 	return p, errors.Join(errs...)
 }
 

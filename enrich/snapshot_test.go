@@ -34,6 +34,8 @@ type fixtureCase struct {
 	machineID string
 }
 
+const v2CowbellPath = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7d1e.slice/cri-containerd-9b2f.scope"
+
 const v1HostPath = "/process_api/7a3a5a901e4c0d490370d40be4492ace"
 
 var fixtureCases = []fixtureCase{
@@ -41,7 +43,7 @@ var fixtureCases = []fixtureCase{
 		name: "host",
 		commit: facts.Commit{Mode: 0, CommittedKB: 312424, LimitKB: 12341832, Ratio: 312424.0 / 12341832,
 			HeadroomKB: 12029408, Mode2LimitKB: 12341832, UsableKB: 24683664, RecommendedKbytes: 21844083},
-		kernel: facts.Kernel{Release: "6.18.44-fc-v1147", Major: 6, Minor: 18},
+		kernel: facts.Kernel{Release: "6.18.44-fc-v1147", Major: 6, Minor: 18, Patch: 44},
 		thp:    facts.THP{Enabled: "madvise", Defrag: "madvise"},
 		cgroup: facts.Cgroup{Version: 1, Path: v1HostPath, LimitBytes: -1, UsageBytes: 143491072,
 			PeakBytes: 1442209792, SwapLimit: -1},
@@ -52,7 +54,7 @@ var fixtureCases = []fixtureCase{
 	{
 		name: "mode2-near-limit",
 		commit: facts.Commit{Mode: 2, CommittedKB: 12320768, LimitKB: 13107200, Ratio: 0.94, HeadroomKB: 786432,
-			Mode2LimitKB: 13107200, HugepagesKB: 1048576, UsableKB: 15728640, RecommendedKbytes: 14680064},
+			Mode2LimitKB: 13107200, HugepagesKB: 1048576, UsableKB: 15728640, RecommendedKbytes: 14155776},
 		kernel: facts.Kernel{Release: "6.1.0-18-amd64", Major: 6, Minor: 1},
 		thp:    facts.THP{Enabled: "never", Defrag: "madvise"},
 		cgroup: facts.Cgroup{Version: 2, Path: "/system.slice/cowbell.service", LimitBytes: -1,
@@ -70,7 +72,7 @@ var fixtureCases = []fixtureCase{
 			{"proc/meminfo", "proc/meminfo.3", time.Hour},
 		},
 		commit: facts.Commit{Mode: 2, CommittedKB: 5550080, LimitKB: 6815744, Ratio: 5550080.0 / 6815744,
-			HeadroomKB: 1265664, Mode2LimitKB: 6815744, UsableKB: 8388608, RecommendedKbytes: 8808038},
+			HeadroomKB: 1265664, Mode2LimitKB: 6815744, UsableKB: 8388608, RecommendedKbytes: 7549746},
 		kernel: facts.Kernel{Release: "6.5.0-1020-aws", Major: 6, Minor: 5},
 		thp:    facts.THP{Enabled: "madvise", Defrag: "madvise"},
 		cgroup: facts.Cgroup{Version: 2, Path: "/system.slice/cowbell.service", LimitBytes: -1,
@@ -83,13 +85,16 @@ var fixtureCases = []fixtureCase{
 		name:  "cgroup-v1",
 		steps: []step{{"sys/fs/cgroup/memory/docker/3f9a1c0d5e7b/memory.oom_control", "sys/fs/cgroup/memory/docker/3f9a1c0d5e7b/memory.oom_control.1", time.Minute}},
 		commit: facts.Commit{Mode: 1, CommittedKB: 2914316, LimitKB: 3063804, Ratio: 2914316.0 / 3063804,
-			HeadroomKB: 149488, Mode2LimitKB: 3063804, UsableKB: 4030464, RecommendedKbytes: 5321523},
+			HeadroomKB: 149488, Mode2LimitKB: 3063804, UsableKB: 4030464, RecommendedKbytes: 3627417},
 		kernel: facts.Kernel{Release: "5.10.0-28-amd64", Major: 5, Minor: 10},
 		thp:    facts.THP{Enabled: "madvise", Defrag: "madvise"},
 		cgroup: facts.Cgroup{Version: 1, Path: "/docker/3f9a1c0d5e7b", LimitBytes: 1 << 30, UsageBytes: 1072693248,
 			PeakBytes: 1 << 30, SwapLimit: 1 << 30, OOM: 1, OOMKill: 6, Failcnt: 48213,
 			UsageRatio: 1072693248.0 / (1 << 30)},
-		trend:     facts.Trend{Samples: 2, SpanSeconds: 60, OOMKillDelta: 2},
+		trend: facts.Trend{Samples: 2, SpanSeconds: 60, OOMKillDelta: 2, OOMKills: []facts.OOMKill{{
+			Cgroup: facts.Cgroup{Version: 1, Path: "/docker/3f9a1c0d5e7b", LimitBytes: 1073741824, UsageBytes: 1072693248,
+				PeakBytes: 1073741824, SwapLimit: 1073741824, OOM: 1, OOMKill: 6, Failcnt: 48213, UsageRatio: 0.9990234375},
+			Delta: 2, Process: "cowbell"}}},
 		running:   map[string]bool{"redis": false, "postgres": false},
 		container: true,
 		machineID: "4c0ffee0b0a14f5d9e2a7c3b1d8e6f20",
@@ -105,7 +110,10 @@ var fixtureCases = []fixtureCase{
 		thp:    facts.THP{Enabled: "always", Defrag: "madvise"},
 		cgroup: facts.Cgroup{Version: 2, Path: v2Pod, LimitBytes: 512 << 20, UsageBytes: 529530880,
 			PeakBytes: 512 << 20, SwapLimit: 0, OOM: 9, OOMKill: 5, UsageRatio: 529530880.0 / (512 << 20)},
-		trend:     facts.Trend{Samples: 2, SpanSeconds: 60, OOMKillDelta: 2},
+		trend: facts.Trend{Samples: 2, SpanSeconds: 60, OOMKillDelta: 2, OOMKills: []facts.OOMKill{{
+			Cgroup: facts.Cgroup{Version: 2, Path: v2CowbellPath, LimitBytes: 536870912, UsageBytes: 529530880,
+				PeakBytes: 536870912, OOM: 9, OOMKill: 5, UsageRatio: 0.986328125},
+			Delta: 2, Process: "cowbell"}}},
 		running:   map[string]bool{"redis": true, "postgres": false},
 		pids:      []int{7},
 		container: true,
@@ -189,6 +197,7 @@ func TestSnapshotProcess(t *testing.T) {
 	require.Equal(t, facts.Process{
 		Name: "redis", Comm: "redis-server", PID: 7,
 		VmRSSKB: 4089856, VmSizeKB: 4321280, RssAnonKB: 4079616, VmSwapKB: 0, OOMScoreAdj: 999,
+		VmDataKB: 2160640, ForkChargeKB: 2160640, InContainer: true,
 		Cgroup: facts.Cgroup{
 			Version: 2, Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7d1e.slice/cri-containerd-4a6c.scope",
 			LimitBytes: 4 << 30, UsageBytes: 4188012544, PeakBytes: 4 << 30, SwapLimit: 0, OOM: 2, OOMKill: 1,
@@ -273,7 +282,19 @@ func TestOOMKillDelta(t *testing.T) {
 		{"recreated cgroup counts all", map[string]int64{"2:/a": 5}, map[string]int64{"2:/a": 2}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, oomKillDelta(tc.prev, tc.cur))
+			cur := sample{oomKill: tc.cur, cgroups: map[string]cgroupSeen{}}
+			for k := range tc.cur {
+				cur.cgroups[k] = cgroupSeen{cg: facts.Cgroup{Version: 2, Path: k[2:]}, who: "redis-server pid 7"}
+			}
+			got, kills := oomKillDelta(tc.prev, cur)
+			require.Equal(t, tc.want, got)
+			var sum int64
+			for _, k := range kills {
+				require.Positive(t, k.Delta, "only cgroups that killed are listed")
+				require.Equal(t, "redis-server pid 7", k.Process)
+				sum += k.Delta
+			}
+			require.Equal(t, tc.want, sum, "the listed cgroups account for every kill")
 		})
 	}
 }

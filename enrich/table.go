@@ -34,7 +34,23 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.row("CommitLimit under mode 2", kbCell(c.Mode2LimitKB))
 	t.row("static hugepages", kbCell(c.HugepagesKB))
 	t.row("usable (MemTotal - hugepages)", kbCell(c.UsableKB))
-	t.row("recommended overcommit_kbytes", kbCell(c.RecommendedKbytes))
+	t.row("baseline overcommit_kbytes", kbCell(c.RecommendedKbytes))
+	t.row("6.5 leak suspected", strconv.FormatBool(c.LeakSuspected))
+
+	if r := s.Recommend; r.Text != "" {
+		t.section("HOST RECOMMENDATION")
+		t.row("for", r.For)
+		t.row("vm.overcommit_memory", strconv.FormatInt(r.Mode, 10))
+		if r.OvercommitKbytes > 0 {
+			t.row("vm.overcommit_kbytes", kbCell(r.OvercommitKbytes))
+			t.row("CommitLimit then", kbCell(r.CommitLimitKB))
+			t.row("needed (committed + next Redis fork)", kbCell(r.NeedKB))
+			t.row("fits", strconv.FormatBool(r.Fits))
+		}
+		t.row("change needed", strconv.FormatBool(r.Change))
+		t.row("on the node", strconv.FormatBool(r.OnNode))
+		t.row("why", r.Reason)
+	}
 
 	t.section("TRANSPARENT HUGEPAGES")
 	t.row("enabled", s.THP.Enabled)
@@ -48,6 +64,7 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 		t.row("VmSize", kbCell(p.VmSizeKB))
 		t.row("RssAnon", kbCell(p.RssAnonKB))
 		t.row("VmSwap", kbCell(p.VmSwapKB))
+		t.row("VmData + VmStk (fork charge)", kbCell(p.ForkChargeKB))
 		t.row("oom_score_adj", strconv.Itoa(p.OOMScoreAdj))
 		t.cgroup(p.Cgroup)
 	}
@@ -165,4 +182,14 @@ func bytesCell(b int64) string {
 
 func pct(r float64) string {
 	return strconv.FormatFloat(r*100, 'f', 1, 64) + " %"
+}
+
+// humanKB prints a kB figure in GiB or MiB, as the table always has.
+func humanKB(kb int64) string {
+	switch {
+	case kb >= gib || kb <= -gib:
+		return strconv.FormatFloat(float64(kb)/gib, 'f', 1, 64) + " GiB"
+	default:
+		return strconv.FormatFloat(float64(kb)/1024, 'f', 1, 64) + " MiB"
+	}
 }

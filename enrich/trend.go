@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -18,6 +20,14 @@ type sample struct {
 	memTotalKB  int64
 	// oomKill holds each memory cgroup's oom_kill counter, keyed by version and path.
 	oomKill map[string]int64
+	// cgroups holds the cgroups read, by the same key, and who lives there.
+	cgroups map[string]cgroupSeen
+}
+
+// cgroupSeen is a memory cgroup as one sample read it.
+type cgroupSeen struct {
+	cg  facts.Cgroup
+	who string
 }
 
 // history is the ring of samples taken by Fresh.
@@ -27,13 +37,17 @@ type history struct {
 
 // sampleOf extracts a sample from a snapshot; ok is false when meminfo was not read.
 func sampleOf(s *facts.Snapshot) (sample, bool) {
-	sm := sample{at: s.Taken, oomKill: map[string]int64{}}
+	sm := sample{at: s.Taken, oomKill: map[string]int64{}, cgroups: map[string]cgroupSeen{}}
 	if s.Cgroup.Version > 0 {
 		sm.oomKill[cgroupKey(s.Cgroup)] = s.Cgroup.OOMKill
+		sm.cgroups[cgroupKey(s.Cgroup)] = cgroupSeen{cg: s.Cgroup, who: "cowbell"}
 	}
 	for _, p := range s.Processes {
 		if p.Cgroup.Version > 0 {
-			sm.oomKill[cgroupKey(p.Cgroup)] = p.Cgroup.OOMKill
+			k := cgroupKey(p.Cgroup)
+			sm.oomKill[k] = p.Cgroup.OOMKill
+			// the target is who matters in a cgroup shared with cowbell (a plain host)
+			sm.cgroups[k] = cgroupSeen{cg: p.Cgroup, who: p.Comm + " pid " + strconv.Itoa(p.PID)}
 		}
 	}
 	total, ok := s.Meminfo["MemTotal"]
@@ -59,7 +73,7 @@ func (h *history) trend(cur sample, ok bool) facts.Trend {
 	var prev *sample
 	if n := len(h.samples); n > 0 {
 		prev = &h.samples[n-1]
-		t.OOMKillDelta = oomKillDelta(prev.oomKill, cur.oomKill)
+		t.OOMKillDelta, t.OOMKills = oomKillDelta(prev.oomKill, cur)
 	}
 	series := h.samples
 	if ok {
@@ -82,19 +96,29 @@ func (h *history) trend(cur sample, ok bool) facts.Trend {
 // oomKillDelta sums how far each cgroup's oom_kill counter rose. A cgroup seen for the
 // first time adds nothing; a counter that went down belongs to a recreated cgroup, so
 // all of its count is new.
-func oomKillDelta(prev, cur map[string]int64) int64 {
+func oomKillDelta(prev map[string]int64, cur sample) (int64, []facts.OOMKill) {
 	var d int64
-	for k, v := range cur {
+	var kills []facts.OOMKill
+	for k, v := range cur.oomKill {
 		p, seen := prev[k]
+		var rose int64
 		switch {
 		case !seen:
 		case v >= p:
-			d += v - p
+			rose = v - p
 		default:
-			d += v
+			rose = v
+		}
+		if rose > 0 {
+			d += rose
+			c := cur.cgroups[k]
+			kills = append(kills, facts.OOMKill{Cgroup: c.cg, Delta: rose, Process: c.who})
 		}
 	}
-	return d
+	slices.SortFunc(kills, func(a, b facts.OOMKill) int {
+		return cmp.Or(cmp.Compare(b.Delta, a.Delta), cmp.Compare(a.Cgroup.Path, b.Cgroup.Path))
+	})
+	return d, kills
 }
 
 // slopePerHour is the least-squares slope of Committed_AS over time, in kB per hour,

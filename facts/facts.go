@@ -42,6 +42,11 @@ type Snapshot struct {
 
 	Trend  Trend       `json:"trend" expr:"trend"`
 	Errors []ReadError `json:"errors,omitempty" expr:"errors"`
+
+	// Recommend is the one overcommit setting this host should have, decided once
+	// per snapshot from everything above (see enrich.Recommend): every rule's advice
+	// quotes it, so no two incidents on one host recommend different settings.
+	Recommend Recommendation `json:"recommend,omitzero" expr:"recommend"`
 }
 
 // Kernel is the running kernel's release.
@@ -49,6 +54,10 @@ type Kernel struct {
 	Release string `json:"release" expr:"release"`
 	Major   int    `json:"major" expr:"major"`
 	Minor   int    `json:"minor" expr:"minor"`
+	// Patch is the third number of the release ("6.5.3" → 3), 0 when it has none.
+	// Distribution releases often keep it at 0 ("6.5.0-44-generic") whatever stable
+	// fixes they carry.
+	Patch int `json:"patch,omitempty" expr:"patch"`
 }
 
 // Commit is the commit accounting derived from meminfo and vm. All sizes in kB.
@@ -67,10 +76,20 @@ type Commit struct {
 	HugepagesKB int64 `json:"hugepages_kb" expr:"hugepages_kb"`
 	// UsableKB is MemTotal less static hugepages.
 	UsableKB int64 `json:"usable_kb" expr:"usable_kb"`
-	// RecommendedKbytes is the strict-mode setting for this host:
-	// overcommit_kbytes = usable_kb * 0.8 + 2 GiB.
+	// RecommendedKbytes is the strict-mode baseline for this host: 80 % of usable
+	// memory plus an allowance for address space reserved and never touched, 2 GiB
+	// or a tenth of usable memory, whichever is smaller (so the limit stays under
+	// RAM on small hosts). Recommend sizes the limit it advises from it.
 	RecommendedKbytes int64 `json:"recommended_kbytes" expr:"recommended_kbytes"`
+	// LeakSuspected says Committed_AS shows the Linux 6.5 accounting leak in one
+	// reading: a 6.5 kernel with Committed_AS at LeakFactor or more times RAM + swap,
+	// which real workloads do not commit.
+	LeakSuspected bool `json:"leak_suspected,omitempty" expr:"leak_suspected"`
 }
+
+// LeakFactor is how many times RAM + swap Committed_AS must reach on a 6.5 kernel for
+// one snapshot to show the accounting leak.
+const LeakFactor = 3
 
 // THP is /sys/kernel/mm/transparent_hugepage: the selected value of each file.
 type THP struct {
@@ -98,15 +117,27 @@ type Cgroup struct {
 
 // Process is a target process found by name.
 type Process struct {
-	Name        string `json:"name" expr:"name"` // configured name: "redis", "postgres"
-	Comm        string `json:"comm" expr:"comm"`
-	PID         int    `json:"pid" expr:"pid"`
-	VmRSSKB     int64  `json:"vm_rss_kb" expr:"vm_rss_kb"`
-	VmSizeKB    int64  `json:"vm_size_kb" expr:"vm_size_kb"`
-	RssAnonKB   int64  `json:"rss_anon_kb" expr:"rss_anon_kb"`
-	VmSwapKB    int64  `json:"vm_swap_kb" expr:"vm_swap_kb"`
-	OOMScoreAdj int    `json:"oom_score_adj" expr:"oom_score_adj"`
-	Cgroup      Cgroup `json:"cgroup" expr:"cgroup"`
+	Name      string `json:"name" expr:"name"` // configured name: "redis", "postgres"
+	Comm      string `json:"comm" expr:"comm"`
+	PID       int    `json:"pid" expr:"pid"`
+	VmRSSKB   int64  `json:"vm_rss_kb" expr:"vm_rss_kb"`
+	VmSizeKB  int64  `json:"vm_size_kb" expr:"vm_size_kb"`
+	RssAnonKB int64  `json:"rss_anon_kb" expr:"rss_anon_kb"`
+	VmSwapKB  int64  `json:"vm_swap_kb" expr:"vm_swap_kb"`
+	// VmDataKB and VmStkKB are the process's private writable mappings (heap and
+	// anonymous mappings; the stack): what the kernel accounts in Committed_AS.
+	VmDataKB int64 `json:"vm_data_kb,omitempty" expr:"vm_data_kb"`
+	VmStkKB  int64 `json:"vm_stk_kb,omitempty" expr:"vm_stk_kb"`
+	// ForkChargeKB is what a fork of this process adds to Committed_AS: dup_mmap
+	// accounts every private writable mapping of the parent again for the child,
+	// VmData + VmStk, whatever part of it is resident (RSS) or used (Redis's
+	// used_memory). Under mode 2 it must fit under CommitLimit.
+	ForkChargeKB int64  `json:"fork_charge_kb,omitempty" expr:"fork_charge_kb"`
+	OOMScoreAdj  int    `json:"oom_score_adj" expr:"oom_score_adj"`
+	Cgroup       Cgroup `json:"cgroup" expr:"cgroup"`
+	// InContainer says the process's memory cgroup is a container's (a kubepods,
+	// docker, containerd, crio, libpod or lxc path).
+	InContainer bool `json:"in_container,omitempty" expr:"in_container"`
 }
 
 // Trend compares this snapshot with earlier ones taken by the same enricher.
@@ -117,8 +148,20 @@ type Trend struct {
 	CommittedGrowthKBPerHour float64 `json:"committed_growth_kb_per_hour" expr:"committed_growth_kb_per_hour"`
 	SpanSeconds              float64 `json:"span_seconds" expr:"span_seconds"`
 	MemTotalChangedKB        int64   `json:"memtotal_changed_kb" expr:"memtotal_changed_kb"`
-	// OOMKillDelta is how much the cgroup's oom_kill counter rose since the last sample.
-	OOMKillDelta int64 `json:"oom_kill_delta" expr:"oom_kill_delta"`
+	// OOMKillDelta is how much the oom_kill counters of the memory cgroups read
+	// (cowbell's own and the target processes') rose since the last sample;
+	// OOMKills says which cgroups they were, largest rise first.
+	OOMKillDelta int64     `json:"oom_kill_delta" expr:"oom_kill_delta"`
+	OOMKills     []OOMKill `json:"oom_kills,omitempty" expr:"oom_kills"`
+}
+
+// OOMKill is one memory cgroup whose oom_kill counter rose since the last sample.
+type OOMKill struct {
+	Cgroup Cgroup `json:"cgroup" expr:"cgroup"`
+	Delta  int64  `json:"delta" expr:"delta"`
+	// Process names who lives there: a target process ("redis-server pid 812"), or
+	// "cowbell" for cowbell's own cgroup.
+	Process string `json:"process" expr:"process"`
 }
 
 // ReadError records one value that could not be read.
@@ -127,10 +170,13 @@ type ReadError struct {
 	Err  string `json:"error" expr:"error"`
 }
 
-// Env is what a rule's condition, probe and advice template see: the snapshot and the
-// incident's captures and labels.
+// Env is what a rule's condition, probe and advice template see: the snapshot, the
+// incident's captures and labels, the process the incident is about and what enrich
+// concludes about it. enrich.NewEnv fills Target and Diag; a probe's Env has neither.
 type Env struct {
 	Snapshot
 	Captures map[string]string `expr:"captures"`
 	Labels   map[string]string `expr:"labels"`
+	Target   Target            `expr:"target"`
+	Diag     Diagnosis         `expr:"diag"`
 }

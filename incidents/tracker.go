@@ -157,10 +157,21 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 // the most recently hit open incident of the rule from the same source. It never opens
 // one. The line is kept and moves LastSeen (the aftermath extends the occurrence), but
 // it is not a hit: Count and Folded stay.
+//
+// A line whose key names its instance (the key template reads a capture the line
+// has: a Redis pid, a unit) folds only into that instance's incident.
 func (t *Tracker) onFollow(h matcher.Hit, at time.Time, events []Event) []Event {
-	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
+	if t.byRule[h.Rule.ID] == nil {
+		return events // the rule has no incident to fold into
+	}
+	d := t.keyData(h)
+	key := t.key(h.Rule, d, false)
+	inc := t.incidents[incidentID(h.Rule.ID, key)]
 	if inc == nil || !inc.open {
 		inc = t.latestOpen(h.Rule.ID, h.Line.Source)
+		if inc != nil && t.namesInstance(h.Rule, d, key) {
+			inc = nil
+		}
 	}
 	if inc == nil {
 		return events
@@ -174,15 +185,28 @@ func (t *Tracker) onFollow(h matcher.Hit, at time.Time, events []Event) []Event 
 // onResolve closes the open incident of the line's key or, failing that, every open
 // incident of the rule from the same source. A pending threshold of the key is
 // dropped: the condition cleared before it counted.
+//
+// A line whose key names its instance resolves only that instance's incident: one
+// Redis's "Background saving terminated with success" says nothing about another's
+// failed fork in a shared log.
 func (t *Tracker) onResolve(h matcher.Hit, at time.Time, events []Event) []Event {
-	inc := t.incidents[incidentID(h.Rule.ID, t.key(h.Rule, t.keyData(h), false))]
+	if t.byRule[h.Rule.ID] == nil {
+		return events // the rule has no incident, open or pending
+	}
+	d := t.keyData(h)
+	key := t.key(h.Rule, d, false)
+	inc := t.incidents[incidentID(h.Rule.ID, key)]
 	if inc != nil && inc.open {
 		return t.resolve(inc, &h.Line, at, events)
 	}
 	if inc != nil {
 		t.forget(inc)
 	}
-	for _, inc := range t.openOf(h.Rule.ID, h.Line.Source) {
+	open := t.openOf(h.Rule.ID, h.Line.Source)
+	if len(open) == 0 || t.namesInstance(h.Rule, d, key) {
+		return events
+	}
+	for _, inc := range open {
 		events = t.resolve(inc, &h.Line, at, events)
 	}
 	return events
@@ -205,9 +229,24 @@ func (t *Tracker) keyData(h matcher.Hit) rules.KeyData {
 		Host:     t.id.Host,
 		Node:     t.id.Node,
 		Source:   h.Line.Source,
+		Stream:   h.Line.Stream,
 		Captures: h.Captures,
 		Labels:   h.Line.Labels,
 	}
+}
+
+// namesInstance reports whether a follow or resolve line's key (key, rendered from d)
+// depends on what the
+// line itself says: the key template reads a capture or a label the line has (a Redis
+// pid, a journal unit), so the line says which incident it belongs to and must not
+// fall back to another one of its source.
+func (t *Tracker) namesInstance(r *rules.Rule, d rules.KeyData, key string) bool {
+	if len(d.Captures) == 0 && len(d.Labels) == 0 {
+		return false
+	}
+	bare := d
+	bare.Captures, bare.Labels = nil, nil
+	return key != t.key(r, bare, false)
 }
 
 // key runs the rule's key template. Without one (or if it fails, which a template

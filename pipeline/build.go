@@ -200,6 +200,11 @@ func (p *Pipeline) incident(ev incidents.Event, snap *facts.Snapshot) (*incident
 		return nil, fmt.Errorf("incident %s: %w", ev.State.Key, errUnknownRule)
 	}
 	inc := incidents.Build(r, ev, p.id.Host)
-	enrich.Attach(inc, r, snap)
+	var target *facts.Target
+	if snap != nil {
+		t := p.enricher.Target(*snap, r.ID, ev.State.Captures, ev.State.Labels)
+		target = &t
+	}
+	enrich.Attach(inc, r, snap, target)
 	return inc, nil
 }

@@ -98,7 +98,7 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 				}
 				r := byID[ev.State.Rule]
 				inc := incidents.Build(r, ev, o.Host)
-				enrich.Attach(inc, r, o.Snapshot)
+				enrich.Attach(inc, r, o.Snapshot, nil)
 				inc.Related = join.Lookup(ev.State)
 				if err := emit(inc); err != nil {
 					return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -114,9 +115,10 @@ func (c *Condition) Eval(env facts.Env) (bool, error) {
 
 // textFuncs are the functions advice templates may call.
 var textFuncs = template.FuncMap{
-	"kb":    FormatKB,
-	"bytes": FormatBytes,
-	"pct":   FormatPct,
+	"kb":     FormatKB,
+	"bytes":  FormatBytes,
+	"sbytes": FormatByteString,
+	"pct":    FormatPct,
 }
 
 // UnmarshalYAML compiles an advice text template and executes it once on an empty
@@ -212,6 +214,17 @@ func FormatKB(kb int64) string { return human(float64(kb) * 1024) }
 // FormatBytes formats a size in bytes as a human size: 1536 → "1.5 KiB". It is the
 // advice templates' `bytes` function.
 func FormatBytes(b int64) string { return human(float64(b)) }
+
+// FormatByteString formats a size in bytes written as a decimal string (Redis INFO's
+// "used_memory:1048576") as a human size, and anything else as it is. It is the
+// advice templates' `sbytes` function.
+func FormatByteString(s string) string {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return s
+	}
+	return FormatBytes(n)
+}
 
 // FormatPct formats a ratio as a percentage: 0.925 → "92.5%". It is the advice
 // templates' `pct` function.

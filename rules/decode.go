@@ -252,7 +252,7 @@ func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
 // ratio in [0, 1].
 func (a *Advice) UnmarshalYAML(n *yaml.Node) error {
 	*a = Advice{}
-	seen, err := decodeFields(n, map[string]any{"text": &a.Text, "when": &a.When, "success_rate": &a.SuccessRate})
+	seen, err := decodeFields(n, map[string]any{"text": &a.Text, "when": &a.When, "success_rate": &a.SuccessRate, "docs": &a.Docs})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
+	"github.com/cowbell-sidecar/cowbell/matcher"
 )
 
 // These tests make fork fail with ENOMEM for real programs: strace's fault injection
@@ -59,13 +61,22 @@ func TestRealRedisForkENOMEM(t *testing.T) {
 	waitLog(t, logPath, "Can't save in background: fork: Cannot allocate memory", 1)
 	redisCommand(t, port, "BGREWRITEAOF", "-ERR")
 	waitLog(t, logPath, "Can't rewrite append only file in background: fork: Cannot allocate memory", 1)
+
+	_, m := builtinPack(t)
+	ids, hits := firedBy(m, "redis", readLines(t, logPath))
+	var fork *matcher.Hit
+	for i, h := range hits {
+		if h.Rule.ID == "redis/bgsave-fork-enomem" {
+			fork = &hits[i]
+		}
+	}
+	require.NotNil(t, fork)
+	// The advice is taken while Redis runs, as cowbell takes it when the line comes.
+	env := liveIncident(t, fork.Rule.ID, fork.Captures)
 	// Shut Redis down through its own protocol: strace leaves when its tracee does.
 	redisCommand(t, port, "SHUTDOWN NOSAVE", "")
 	p.wait(t)
 
-	_, m := builtinPack(t)
-	env := thisHost(t)
-	ids, hits := firedBy(m, "redis", readLines(t, logPath))
 	want := map[string]int{"redis/bgsave-fork-enomem": 1, "redis/aof-rewrite-fork-enomem": 1}
 	if env.Commit.Mode != 1 {
 		want["redis/overcommit-warning"] = 1
@@ -74,14 +85,23 @@ func TestRealRedisForkENOMEM(t *testing.T) {
 		want["redis/thp-warning"] = 1
 	}
 	require.Equal(t, want, ids)
-	for _, h := range hits {
-		if h.Rule.ID != "redis/bgsave-fork-enomem" {
-			continue
-		}
-		advice := advise(t, h.Rule, env)
-		if env.Commit.Mode == 0 {
-			require.Contains(t, advice, "sysctl -w vm.overcommit_memory=1", "mode 0: Redis wants mode 1")
-		}
+	require.Equal(t, "pid", env.Target.Via, "the line's pid names the running redis-server")
+	require.Positive(t, env.Target.ForkChargeKB, "its VmData + VmStk")
+	advice := adviseOn(t, fork.Rule, env)
+	// The ENOMEM was injected, so what the advice says is what this host's kernel,
+	// mode and numbers make of a real one.
+	switch {
+	case env.Diag.Memcg && env.Target.Cgroup.UsageRatio >= 0.9:
+		require.Equal(t, facts.ForkMemcg, env.Diag.ForkCause)
+	case env.Commit.Mode == 0 && (env.Kernel.Major > 5 || env.Kernel.Major == 5 && env.Kernel.Minor >= 2):
+		require.Equal(t, facts.ForkNotOvercommit, env.Diag.ForkCause, "mode 0 on %s does not refuse this fork", env.Kernel.Release)
+		require.Contains(t, advice, "did not refuse this fork")
+		require.NotContains(t, advice, "sysctl -w vm.overcommit_memory=1", "setting mode 1 would not fix it")
+	case env.Commit.Mode == 0:
+		require.Equal(t, facts.ForkHeuristic, env.Diag.ForkCause)
+		require.Contains(t, advice, "sysctl -w vm.overcommit_memory=1", "before 5.2 mode 0's heuristic refuses it: Redis's documented fix")
+	case env.Commit.Mode == 2:
+		require.Equal(t, facts.ForkCommitLimit, env.Diag.ForkCause)
 	}
 }
 

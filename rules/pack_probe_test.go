@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
 )
 
@@ -54,7 +55,9 @@ func TestProbeConditions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ruleByID(t, tt.rule)
 			require.True(t, r.IsProbe())
-			got, err := r.Probe.Condition.Eval(tt.env)
+			env := tt.env
+			env.Recommend = enrich.Recommend(env.Snapshot)
+			got, err := r.Probe.Condition.Eval(env)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})

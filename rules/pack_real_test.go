@@ -42,22 +42,27 @@ func TestRealRedisStartup(t *testing.T) {
 	redisCommand(t, port, "SET k v", "+OK")
 	redisCommand(t, port, "BGSAVE", "+Background saving started")
 	waitLog(t, logPath, "Background saving terminated with success", 1)
-	p.stop(t, syscall.SIGTERM)
 
 	_, m := builtinPack(t)
-	env := thisHost(t)
 	ids, hits := firedBy(m, "redis", readLines(t, logPath))
+	// The advice is taken while Redis runs, as cowbell takes it when the line comes.
+	env := liveIncident(t, hits[0].Rule.ID, hits[0].Captures)
+	p.stop(t, syscall.SIGTERM)
 	want := map[string]int{"redis/overcommit-warning": 1}
 	if env.THP.Enabled == "always" {
 		want["redis/thp-warning"] = 1
 	}
 	require.Equal(t, want, ids)
-	advice := advise(t, hits[0].Rule, env)
-	switch env.Commit.Mode {
-	case 0:
+	require.Equal(t, "pid", env.Target.Via, "the line's pid names the running redis-server")
+	require.Equal(t, "redis-server", env.Target.Comm)
+	require.True(t, env.Running["redis"])
+	advice := adviseOn(t, hits[0].Rule, env)
+	switch {
+	case env.Running["postgres"]: // strict mode beside PostgreSQL
+		require.Contains(t, advice, "vm.overcommit_memory=2")
+		require.NotContains(t, advice, "vm.overcommit_memory=1")
+	case env.Commit.Mode != 1:
 		require.Contains(t, advice, "sysctl -w vm.overcommit_memory=1")
-	case 2:
-		require.Contains(t, advice, "strict")
 	}
 }
 
@@ -100,7 +105,8 @@ func TestRealPostgresKill9(t *testing.T) {
 	_, m := builtinPack(t)
 	lines := readLines(t, logPath)
 	ids, _ := firedBy(m, "postgres", lines)
-	require.Equal(t, map[string]int{"postgres/backend-sigkill": 1}, ids)
+	// The signal line and the startup process's two recovery lines, one incident.
+	require.Equal(t, map[string]int{"postgres/backend-sigkill": 3}, ids)
 
 	tr := incidents.NewTracker(m, incidents.Identity{Host: "db1", Node: "node-1"}, time.Now)
 	var kinds []incidents.EventKind

@@ -123,12 +123,14 @@ func firedBy(m *matcher.Matcher, source string, lines []string) (map[string]int,
 	return ids, all
 }
 
-// thisHost is this machine's live snapshot, as the enricher reads it when a rule
-// fires: the advice a real-process test checks is the advice this host gets.
-func thisHost(t *testing.T) facts.Env {
+// liveIncident is what the incident builder gives rule id on this machine now, for a
+// line with these captures: the live snapshot, the incident's process read from the
+// host, the diagnosis.
+func liveIncident(t *testing.T, id string, caps map[string]string) facts.Env {
 	t.Helper()
-	snap := enrich.New(enrich.DefaultConfig, zap.NewNop()).Fresh(context.Background())
-	return facts.Env{Snapshot: snap}
+	e := enrich.New(enrich.DefaultConfig, zap.NewNop())
+	s := e.Fresh(context.Background())
+	return enrich.NewEnv(s, e.Target(s, id, caps, nil), caps, nil)
 }
 
 func readInt(t *testing.T, path string) int64 {

@@ -153,7 +153,9 @@ func TestPostgresCrashRestartIsOneIncident(t *testing.T) {
 		kinds = append(kinds, ev.Kind)
 	}
 	want := []incidents.EventKind{incidents.Open}
-	for range 7 { // DETAIL, terminating, reinitializing, interrupted, not properly shut down, redo starts, redo done
+	// DETAIL, terminating, reinitializing, interrupted, not properly shut down, redo
+	// starts, redo done, the end-of-recovery checkpoint.
+	for range 8 {
 		want = append(want, incidents.Fold)
 	}
 	want = append(want, incidents.Resolve)
@@ -161,7 +163,8 @@ func TestPostgresCrashRestartIsOneIncident(t *testing.T) {
 	last := events[len(events)-1].State
 	require.True(t, last.Resolved)
 	require.Contains(t, last.Lines[len(last.Lines)-1].Text, "database system is ready to accept connections")
-	require.Len(t, last.Lines, 9)
+	require.Len(t, last.Lines, 10)
+	require.Equal(t, 3, last.Count, "the signal line and the two recovery lines are hits of one incident")
 }
 
 // TestKernelOOMIsOneIncidentPerVictim replays the real memory-cgroup OOM kill: the

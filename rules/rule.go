@@ -111,6 +111,8 @@ type Advice struct {
 	When *Condition `yaml:"when" json:"when,omitempty"`
 	// SuccessRate comes from knowledge-base entries (0 when unknown).
 	SuccessRate float64 `yaml:"success_rate" json:"success_rate,omitempty"`
+	// Docs are the documents this advice rests on, when they are not the rule's.
+	Docs []string `yaml:"docs" json:"docs,omitempty"`
 }
 
 // DeadEnd is a fix people try that does not work here, and why.
@@ -150,12 +152,13 @@ type KeyTemplate struct {
 }
 
 // KeyData is what a key template sees: {{.Rule}}, {{.Host}}, {{.Node}},
-// {{.Source}}, {{.Captures.pid}}, {{.Labels.container}}.
+// {{.Source}}, {{.Stream}}, {{.Captures.pid}}, {{.Labels.container}}.
 type KeyData struct {
 	Rule     string
 	Host     string
 	Node     string // machine id + boot id: one node, many sidecars
 	Source   string
+	Stream   string // the file a line was read from, or "journal": one log, one writer
 	Captures map[string]string
 	Labels   map[string]string
 }

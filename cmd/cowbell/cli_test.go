@@ -130,7 +130,9 @@ func TestReplayPostgresCrashIsOneIncident(t *testing.T) {
 	out, _, code = cowbell(t, log, "replay", "--hits", "--json", "-")
 	require.Equal(t, 0, code)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 1, "only the signal-9 line matches a match pattern: %s", out)
+	// The signal-9 line and the startup process's two recovery lines (which open an
+	// incident on their own when the postmaster itself was killed) are match hits.
+	require.Len(t, lines, 3, "%s", out)
 	var hit struct {
 		Rule     string            `json:"rule"`
 		Line     string            `json:"line"`
@@ -184,6 +186,46 @@ func TestSnapshotJSON(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, table, "FIRING")
 	require.Contains(t, table, "host/commit-near-limit")
+}
+
+// TestSnapshotAdviceOnlyOfFiringProbes: on a healthy host (the captured one: mode 0,
+// no database, no limit near) no probe fires, so no advice is listed; the host
+// recommendation is.
+func TestSnapshotAdviceOnlyOfFiringProbes(t *testing.T) {
+	out, stderr, code := cowbell(t, "", "snapshot", "--json",
+		"--proc", "../../enrich/testdata/host/proc", "--sys", "../../enrich/testdata/host/sys")
+	require.Equal(t, 0, code, stderr)
+	var rep struct {
+		Snapshot struct {
+			Recommend struct {
+				Mode int64  `json:"mode"`
+				Text string `json:"text"`
+			} `json:"recommend"`
+		} `json:"snapshot"`
+		Probes []struct {
+			Rule   string `json:"rule"`
+			Firing bool   `json:"firing"`
+		} `json:"probes"`
+		Advice []struct {
+			Rule string `json:"rule"`
+			Text string `json:"text"`
+		} `json:"advice"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	firing := map[string]bool{}
+	for _, p := range rep.Probes {
+		firing[p.Rule] = p.Firing
+	}
+	for _, a := range rep.Advice {
+		require.True(t, firing[a.Rule], "advice of %s, which does not fire: %q", a.Rule, a.Text)
+	}
+	require.NotEmpty(t, rep.Snapshot.Recommend.Text)
+
+	table, _, code := cowbell(t, "", "snapshot", "--proc", "../../enrich/testdata/host/proc", "--sys", "../../enrich/testdata/host/sys")
+	require.Equal(t, 0, code)
+	require.Contains(t, table, "Host recommendation")
+	require.NotContains(t, table, "Upgrade the kernel", "the 6.5 leak's advice on a 6.18 host")
+	require.NotContains(t, table, " µs", "Redis's fork time, without Redis")
 }
 
 func TestNotifyTestReportsEachAnswer(t *testing.T) {

@@ -34,7 +34,8 @@ func newReplayCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay [--rules PATH]... [--no-builtin] [--json] [--hits] FILE...|-",
 		Short: "Run rules over log files offline and print incidents (or hits)",
-		Long: `Replay decodes each file as the live sources do (plain, Docker json-file or CRI,
+		Long: `Replay decodes each file as the live sources do (plain, Docker json-file, CRI,
+PostgreSQL csvlog or jsonlog, journal export JSON,
 detected per file) and runs the rules on the logs' own time: it prints the incidents
 the live run would have raised. --hits prints every line that matches a rule's match
 patterns instead, ignoring thresholds and cooldowns. --json prints one JSON object a
@@ -98,7 +99,7 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 	f.BoolVar(&noBuiltin, "no-builtin", false, "leave the built-in pack out")
 	f.BoolVar(&asJSON, "json", false, "print JSON, one object a line")
 	f.BoolVar(&hits, "hits", false, "print every matching line instead of incidents")
-	f.StringVar(&format, "format", "auto", "log format: auto, plain, docker or cri")
+	f.StringVar(&format, "format", "auto", "log format: auto, plain, docker, cri, csvlog, jsonlog or journal-json")
 	f.BoolVar(&noSnapshot, "no-snapshot", false, "do not read this host's snapshot (unconditional advice only)")
 	f.StringVar(&timeZone, "time-zone", "Local", "zone of stamps that name none (Redis, syslog): an IANA name, UTC or Local")
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +40,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	var asJSON, noBuiltin bool
 	cmd := &cobra.Command{
 		Use:   "snapshot [--proc DIR] [--sys DIR] [--json]",
-		Short: "Print the host's memory snapshot, which probes fire and which advice applies now",
+		Short: "Print the host's memory snapshot, its overcommit recommendation, which probes fire and their advice",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.loadConfig()
@@ -76,24 +77,28 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// evaluate runs every probe and every conditional advice of rs on snap.
+// evaluate runs every probe on snap and gives the advice of those that fire, as
+// their incidents would carry it. A probe that does not fire says nothing about this
+// host, and a log rule's advice needs its incident (the line's process, its
+// captures): the host recommendation in the snapshot speaks for them.
 func evaluate(snap facts.Snapshot, rs []*rules.Rule) snapshotReport {
 	rep := snapshotReport{Snapshot: snap, Probes: []probeResult{}, Advice: []adviceApplied{}}
-	env := facts.Env{Snapshot: snap}
 	for _, r := range rs {
-		if r.IsProbe() {
-			pr := probeResult{Rule: r.ID, Title: r.Title, Severity: string(r.Severity)}
-			firing, err := r.Probe.Condition.Eval(env)
-			pr.Firing = firing
-			if err != nil {
-				pr.Error = err.Error()
-			}
-			rep.Probes = append(rep.Probes, pr)
+		if !r.IsProbe() {
+			continue
 		}
-		for _, a := range enrich.Advise(r, env) {
-			if a.When == "" && !r.IsProbe() {
-				continue // unconditional advice of log rules says nothing about this host
-			}
+		pr := probeResult{Rule: r.ID, Title: r.Title, Severity: string(r.Severity)}
+		firing, err := r.Probe.Condition.Eval(facts.Env{Snapshot: snap})
+		pr.Firing = firing
+		if err != nil {
+			pr.Error = err.Error()
+		}
+		rep.Probes = append(rep.Probes, pr)
+		if !firing {
+			continue
+		}
+		env := enrich.NewEnv(snap, enrich.TargetFrom(snap, r.ID, nil, nil), nil, nil)
+		for _, a := range enrich.Reconcile(enrich.Advise(r, env), env) {
 			rep.Advice = append(rep.Advice, adviceApplied{Rule: r.ID, Text: a.Text, When: a.When, Facts: a.Facts})
 		}
 	}
@@ -115,7 +120,13 @@ func printReport(w io.Writer, rep snapshotReport) error {
 		}
 		fmt.Fprintf(w, "  %-8s %-40s %s\n", state, p.Rule, p.Title)
 	}
-	fmt.Fprintln(w, "\nAdvice that applies on this host now:")
+	if r := rep.Snapshot.Recommend; r.Text != "" {
+		fmt.Fprintln(w, "\nHost recommendation (every incident on this host quotes it):")
+		for _, l := range strings.Split(r.Text, "\n") {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
+	fmt.Fprintln(w, "\nAdvice of the probes that fire:")
 	if len(rep.Advice) == 0 {
 		fmt.Fprintln(w, "  (none)")
 	}

@@ -33,6 +33,13 @@ type decoder struct {
 	// pieces are joined again; the other stream's records were sent already.
 	done       int64
 	doneStream string // the stream being joined again; "" until its first record
+
+	// A structured format's record in the making (a csvlog record spanning lines),
+	// where it starts, and the labels of the record last decoded
+	// (decode_structured.go).
+	partial      []byte
+	partialStart int64
+	recLabels    map[string]string
 }
 
 func newDecoder(f Format, max int) decoder {
@@ -46,6 +53,7 @@ func (d *decoder) reset() {
 		d.joins[i].active = false
 	}
 	d.end, d.done, d.doneStream = 0, 0, ""
+	d.partial = d.partial[:0]
 }
 
 // startAt places the decoder at file offset off; done (0: none) is where the records
@@ -79,6 +87,9 @@ func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit em
 	d.end = end
 	if d.fmt == FormatAuto && len(rec) > 0 && !cut {
 		d.fmt = detect(rec)
+	}
+	if d.fmt.structured() {
+		return d.structuredRecord(rec, cut, start, end, now, emit, skip)
 	}
 	switch d.fmt {
 	case FormatDocker, FormatCRI:

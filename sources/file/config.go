@@ -28,7 +28,7 @@ func (f Format) Valid() bool {
 	case FormatAuto, FormatPlain, FormatDocker, FormatCRI:
 		return true
 	}
-	return false
+	return f.structured()
 }
 
 // Config is one file source: which files to follow and how to read them.
@@ -91,7 +91,7 @@ func (c *Config) check() (key string, err error) {
 	case len(c.Paths) == 0:
 		return "paths", fmt.Errorf("at least one path is required")
 	case !c.Format.Valid():
-		return "format", fmt.Errorf("unknown format %q (want auto, plain, docker or cri)", c.Format)
+		return "format", fmt.Errorf("unknown format %q (want auto, plain, docker, cri, csvlog, jsonlog or journal-json)", c.Format)
 	case c.StartAt != "end" && c.StartAt != "beginning":
 		return "start_at", fmt.Errorf("unknown value %q (want end or beginning)", c.StartAt)
 	case c.MaxLineBytes < minLineBytes || c.MaxLineBytes > maxLineBytes:

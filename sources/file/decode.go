@@ -150,5 +150,8 @@ func detect(record []byte) Format {
 	if _, _, _, _, err := decodeCRI(record); err == nil {
 		return FormatCRI
 	}
+	if f, ok := detectStructured(record); ok {
+		return f
+	}
 	return FormatPlain
 }

@@ -224,8 +224,8 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		r.s.linesCut.Inc()
 	}
 	format := fl.dec.format()
-	stamped := format == FormatDocker || format == FormatCRI
-	if format == FormatPlain {
+	stamped := format.stamped()
+	if format.stampInText() {
 		t, stamped = r.s.stampTime(s, t)
 	}
 	if stamped {
@@ -236,7 +236,7 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Stream: st.path,
 		Text:   s,
 		Time:   t,
-		Labels: lineLabels(fl.labels, format, stream, fl.tmpl),
+		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
 		Cursor: sources.Cursor{Stream: st.path, Pos: st.pos(fl)},
 	}
 	r.s.linesRead.Inc() // before the send: whoever has the line can see it counted

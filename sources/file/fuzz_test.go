@@ -2,12 +2,15 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 // maxSeed bounds seed length: the fuzzer minimizes every interesting input, and
@@ -133,6 +136,94 @@ func FuzzResumeMidJoin(f *testing.F) {
 			if !slices.Equal(want, got) {
 				t.Fatalf("records %v, resumed after line %d (%+v):\nwant %q\ngot  %q", in, i, s, want, got)
 			}
+		}
+	})
+}
+
+// checkLines holds for the lines of any record a structured decoder accepts: at least
+// one, each of valid UTF-8 without a newline.
+func checkLines(t *testing.T, lines [][]byte) {
+	if len(lines) == 0 {
+		t.Fatal("a decoded record gave no line")
+	}
+	for _, l := range lines {
+		checkDecoded(t, l, "-")
+	}
+}
+
+// seedRecords adds the csvlog records of a testdata log, joined over their lines.
+func seedRecords(f *testing.F, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, rec := range bytes.SplitAfter(b, []byte(",0\n")) {
+		f.Add(bytes.TrimSuffix(rec, []byte{'\n'})[:min(len(rec), maxSeed)])
+	}
+}
+
+func FuzzDecodeCSVLog(f *testing.F) {
+	seedRecords(f, pgCSVLog)
+	f.Add([]byte(`2024-06-05 10:00:00.123 UTC,"a""b",,1,,x,1,,,,0,LOG,00000,"m` + "\n" + `n",,,,,,,,,"",,,0`))
+	f.Fuzz(func(t *testing.T, record []byte) {
+		lines, _, _, err := DecodeCSVLog(record, time.Now())
+		if err != nil {
+			return
+		}
+		checkLines(t, lines)
+	})
+}
+
+func FuzzDecodeJSONLog(f *testing.F) {
+	seedLines(f, pgJSONLog)
+	f.Fuzz(func(t *testing.T, record []byte) {
+		lines, _, _, err := DecodeJSONLog(record, time.Now())
+		if err != nil {
+			return
+		}
+		checkLines(t, lines)
+	})
+}
+
+func FuzzDecodeJournalJSON(f *testing.F) {
+	seedLines(f, journal)
+	f.Add([]byte(`{"__REALTIME_TIMESTAMP":"1","MESSAGE":[104,105,10,255],"_PID":["1","2"],"_COMM":null}`))
+	f.Fuzz(func(t *testing.T, record []byte) {
+		msg, ts, labels, err := DecodeJournalJSON(record)
+		if err != nil {
+			return
+		}
+		checkDecoded(t, msg, "-")
+		if ts.IsZero() {
+			t.Fatal("no time")
+		}
+		for k, v := range labels {
+			if !utf8.ValidString(v) {
+				t.Fatalf("label %s: invalid UTF-8 %q", k, v)
+			}
+		}
+	})
+}
+
+// FuzzScanStructured feeds arbitrary bytes to Scan as each structured format: no
+// panic, and every line it passes on is one line of valid UTF-8.
+func FuzzScanStructured(f *testing.F) {
+	for _, p := range []string{pgCSVLog, pgJSONLog, journal} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[:min(len(b), 4*maxSeed)], uint8(0))
+	}
+	formats := []Format{FormatPostgresCSV, FormatPostgresJSON, FormatJournalJSON, FormatAuto}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		format := formats[int(which)%len(formats)]
+		err := Scan(context.Background(), bytes.NewReader(data), "fuzz", "-", format, func(l sources.Line) error {
+			checkDecoded(t, []byte(l.Text), "-")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

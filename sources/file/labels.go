@@ -107,8 +107,12 @@ func isHexID(s string) bool {
 }
 
 // lineLabels returns a fresh map of a container line's labels: the path's plus
-// stream. Plain lines have none. tmpl caches, per stream name, the map to clone.
-func lineLabels(base map[string]string, format Format, stream string, tmpl map[string]map[string]string) map[string]string {
+// stream. Plain lines have none; a structured record's are its own (rec) and the
+// path's. tmpl caches, per stream name, the map to clone.
+func lineLabels(base map[string]string, format Format, stream string, tmpl map[string]map[string]string, rec map[string]string) map[string]string {
+	if format.structured() {
+		return recordLabels(base, rec)
+	}
 	if format != FormatDocker && format != FormatCRI {
 		return nil
 	}

@@ -43,7 +43,7 @@ func Scan(ctx context.Context, r io.Reader, name, stream string, format Format, 
 		}
 		return fn(sources.Line{
 			Source: name, Stream: stream, Text: s, Time: t,
-			Labels: lineLabels(labels, dec.format(), st, tmpl),
+			Labels: lineLabels(labels, dec.format(), st, tmpl, dec.recLabels),
 			Cursor: sources.Cursor{Stream: stream, Pos: strconv.FormatInt(end, 10)},
 		})
 	}
