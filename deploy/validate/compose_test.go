@@ -58,7 +58,18 @@ func TestComposeExample(t *testing.T) {
 	require.Equal(t, "127.0.0.1", c.Ports[0].HostIP, "metrics only on the host's loopback")
 	require.Equal(t, uint32(9464), c.Ports[0].Target)
 
-	// The configuration the example mounts: loaded and checked by cowbell itself.
+	// The configuration the example mounts: loaded and checked by cowbell itself, with
+	// the secrets compose mounts at /run/secrets/<name> read from the files it takes
+	// them from (check reads them: a missing DSN file is a configuration error).
+	text, err := os.ReadFile(config)
+	require.NoError(t, err)
+	mounted := string(text)
+	for name, sec := range p.Secrets {
+		mounted = strings.ReplaceAll(mounted, "/run/secrets/"+name, sec.File)
+	}
+	require.NotContains(t, mounted, "/run/secrets/", "every secret cowbell.yaml reads is one compose mounts")
+	config = filepath.Join(t.TempDir(), "cowbell.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(mounted), 0o600))
 	check := exec.Command(cowbellBinary(t), "check", "--config", config)
 	check.Env = append(os.Environ(), "HOST_NAME=compose-test")
 	out, err := check.CombinedOutput()
