@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/enrich"
+	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
@@ -23,6 +24,7 @@ type Config struct {
 	// StateDir holds the store (cursors, outbox, open incidents).
 	StateDir  string                     `yaml:"state_dir"`
 	Rules     Rules                      `yaml:"rules"`
+	Incidents incidents.Config           `yaml:"incidents"`
 	Snapshot  enrich.Config              `yaml:"snapshot"`
 	Sources   []Source                   `yaml:"sources"`
 	Notifiers []Notifier                 `yaml:"notifiers"`
@@ -62,7 +64,8 @@ type Log struct {
 
 // Default is the configuration before the file is applied.
 var Default = Config{
-	Rules:    Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
+	Rules:     Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
+	Incidents: incidents.DefaultConfig,
 	Snapshot: enrich.DefaultConfig,
 	Outbox:   notifiers.DefaultDispatcherConfig,
 	Log:      Log{Level: "info", Format: "console"},
@@ -78,6 +81,9 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	var errs []error
+	if c.Incidents.MaxAge < 0 {
+		errs = append(errs, yamlpos.At(yamlpos.Value(n, "incidents"), "incidents: max_age must not be negative"))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -9,7 +9,15 @@ import (
 // Attach adds the snapshot to an incident Build made, and the advice of r that holds
 // on it, rendered for this host. snap may be nil (replay without a snapshot): then only
 // unconditional advice is given.
+//
+// The snapshot names the incident's host: the configured host name, which may differ
+// from the kernel's (a node's name against its VM's), so that one page never names two.
 func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot) {
+	if snap != nil && inc.Host != "" && snap.Host != inc.Host {
+		s := *snap
+		s.Host = inc.Host
+		snap = &s
+	}
 	inc.Snapshot = snap
 	env := facts.Env{Captures: inc.Captures, Labels: inc.Labels}
 	var applied []Applied
@@ -23,4 +31,5 @@ func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot) {
 	for _, a := range applied {
 		inc.Advice = append(inc.Advice, incidents.Advice{Text: a.Text, When: a.When, Facts: a.Facts, SuccessRate: a.SuccessRate})
 	}
+	inc.Summary = inc.Headline() // the one thing to do comes from the advice
 }

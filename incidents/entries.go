@@ -29,10 +29,13 @@ type ruleIncidents struct{ lru list.List }
 func incidentID(rule, key string) string { return rule + "\x00" + key }
 
 // seen records a hit or follow line of the incident.
-func (inc *incident) seen(l sources.Line, at time.Time) {
+func (inc *incident) seen(l sources.Line, at, heard time.Time) {
 	inc.addLine(l, at)
 	if at.After(inc.st.LastSeen) {
 		inc.st.LastSeen = at
+	}
+	if heard.After(inc.st.Heard) {
+		inc.st.Heard = heard
 	}
 }
 
@@ -146,9 +149,24 @@ func (t *Tracker) sorted() []*incident {
 	return out
 }
 
+// quietFrom is when an incident's quiet period starts: when cowbell could first have
+// seen a line after its last one. That is the last line's time for a line read live,
+// when it was read for a line from a backlog, and never before the Tracker started
+// watching (a restart does not count the time cowbell was down as quiet).
+func (t *Tracker) quietFrom(inc *incident) time.Time {
+	from := inc.st.LastSeen
+	for _, at := range []time.Time{inc.st.Heard, t.since} {
+		if at.After(from) {
+			from = at
+		}
+	}
+	return from
+}
+
 // Tick resolves open incidents whose rule has a quiet period (ResolveAfter) that has
-// passed since their last hit, by the Tracker's clock, and drops pending threshold hits
-// that fell out of their window. Events come in rule and key order.
+// passed, by the Tracker's clock, since cowbell could have seen the next line (see
+// quietFrom), and drops pending threshold hits that fell out of their window. Events
+// come in rule and key order.
 func (t *Tracker) Tick() []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -166,8 +184,8 @@ func (t *Tracker) Tick() []Event {
 			continue
 		}
 		quiet := time.Duration(inc.rule.ResolveAfter)
-		if quiet > 0 && !inc.st.LastSeen.Add(quiet).After(now) {
-			events = t.resolve(inc, nil, now, events)
+		if quiet > 0 && !t.quietFrom(inc).Add(quiet).After(now) {
+			events = t.resolve(inc, nil, now, ResolvedByQuiet, events)
 		}
 	}
 	return events
@@ -189,21 +207,21 @@ func (t *Tracker) Probe(r *rules.Rule, firing bool, facts rules.KeyData) []Event
 	inc := t.incidents[incidentID(r.ID, key)]
 	if !firing {
 		if inc != nil && inc.open {
-			return t.resolve(inc, nil, now, nil)
+			return t.resolve(inc, nil, now, ResolvedByProbe, nil)
 		}
 		return nil
 	}
 	if inc == nil || !inc.open {
 		inc = t.add(r, State{
 			Key: key, Rule: r.ID, Source: facts.Source, Labels: facts.Labels, Captures: facts.Captures,
-			Count: 1, FirstSeen: now, LastSeen: now, Notified: now,
+			Count: 1, FirstSeen: now, LastSeen: now, Notified: now, Heard: now,
 		}, true)
 		return []Event{{Kind: Open, State: inc.snapshot()}}
 	}
 	st := &inc.st
 	st.Count++
 	st.Folded++
-	st.LastSeen = now
+	st.LastSeen, st.Heard = now, now
 	t.touch(inc)
 	if r.Cooldown > 0 && now.Sub(st.Notified) >= time.Duration(r.Cooldown) {
 		st.Notified = now

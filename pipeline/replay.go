@@ -93,13 +93,13 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 			events := tr.Observe(l)
 			join.Note(events)
 			for _, ev := range events {
-				if !ev.Kind.Notify() {
+				if !ev.Notify() {
 					continue
 				}
 				r := byID[ev.State.Rule]
 				inc := incidents.Build(r, ev, o.Host)
 				enrich.Attach(inc, r, o.Snapshot)
-				inc.Related = join.Lookup(ev.State)
+				inc.SetRelated(incidents.Causes(join.Lookup(ev.State), func(id string) *rules.Rule { return byID[id] }))
 				if err := emit(inc); err != nil {
 					return err
 				}

@@ -82,7 +82,7 @@ func TestRealAlertmanager(t *testing.T) {
 		"incident_key": inc.Key,
 		"cluster":      "test",
 	}, a.Labels)
-	require.Equal(t, "Redis cannot fork for BGSAVE on cache-7: BGSAVE fork failed with ENOMEM 3 times", a.Annotations["summary"])
+	require.Equal(t, inc.Summary, a.Annotations["summary"], "the headline: what broke, where, what to do")
 	require.Equal(t, inc.Docs[0], a.Annotations["runbook_url"])
 	require.Equal(t, inc.Key, a.Annotations["cowbell_key"])
 	require.Contains(t, a.Annotations["description"], "`sysctl -w vm.overcommit_memory=1`")
