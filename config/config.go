@@ -66,9 +66,9 @@ type Log struct {
 var Default = Config{
 	Rules:     Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
 	Incidents: incidents.DefaultConfig,
-	Snapshot: enrich.DefaultConfig,
-	Outbox:   notifiers.DefaultDispatcherConfig,
-	Log:      Log{Level: "info", Format: "console"},
+	Snapshot:  enrich.DefaultConfig,
+	Outbox:    notifiers.DefaultDispatcherConfig,
+	Log:       Log{Level: "info", Format: "console"},
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
