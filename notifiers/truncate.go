@@ -46,8 +46,8 @@ const (
 // is inc's, untouched. One that does not is made from a copy of inc, cut step by step
 // in this order until it fits, and says what was cut (Incident.Truncated):
 //
-//  1. lines longer than 4 KiB are cut to 4 KiB (a line's start, where the message and
-//     its stamp are, stays);
+//  1. lines (the incident's and related ones) longer than 4 KiB are cut to 4 KiB (a
+//     line's start, where the message and its stamp are, stays);
 //  2. the snapshot is trimmed: the process list, Redis INFO and PostgreSQL settings
 //     are left out (the advice already quotes what it used of them);
 //  3. lines are left out, oldest first, keeping the first (what opened the incident)
@@ -68,6 +68,7 @@ func Fit(inc *incidents.Incident, limit int, encode func(*incidents.Incident) ([
 	}
 	c := *inc
 	c.Lines = slices.Clone(inc.Lines)
+	c.Related = slices.Clone(inc.Related)
 	c.Truncated = &incidents.Truncated{Limit: limit, Size: len(body)}
 	steps := []func(*incidents.Incident) bool{
 		func(c *incidents.Incident) bool { return cutLines(c, firstLineCut) },
@@ -92,12 +93,19 @@ func Fit(inc *incidents.Incident, limit int, encode func(*incidents.Incident) ([
 	return nil, fmt.Errorf("%w: %d bytes after every cut, %d allowed", ErrTooLarge, len(body), limit)
 }
 
-// cutLines cuts every line longer than n bytes; it reports whether it cut one.
+// cutLines cuts every line (the incident's and related ones) longer than n bytes; it
+// reports whether it cut one.
 func cutLines(c *incidents.Incident, n int) bool {
 	cut := 0
 	for i, l := range c.Lines {
 		if len(l.Text) > n {
 			c.Lines[i].Text = Truncate(l.Text, n)
+			cut++
+		}
+	}
+	for i, r := range c.Related {
+		if len(r.Line) > n {
+			c.Related[i].Line = Truncate(r.Line, n)
 			cut++
 		}
 	}
@@ -195,7 +203,6 @@ func cutFields(c *incidents.Incident) bool {
 		return out
 	}
 	c.Captures, c.Labels = short(c.Captures), short(c.Labels)
-	c.Related = slices.Clone(c.Related)
 	for i, r := range c.Related {
 		if t := Truncate(r.Line, fieldCut); t != r.Line {
 			c.Related[i].Line, cut = t, true

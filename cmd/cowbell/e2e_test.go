@@ -434,6 +434,10 @@ metrics: {listen: %q}
 	testenv.AppendFile(t, logPath, seedLine+"\n")
 	scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_outbox_dead_total{notifier="hook"} 1`)
 	d.stop(t, syscall.SIGTERM)
+	logged := d.stderr.String()
+	require.Contains(t, logged, "delivery given up")
+	require.Contains(t, logged, "invalid token", "the endpoint's answer is logged")
+	require.NotRegexp(t, `\n\t/\S+\.go:\d+`, logged, "no Go stack trace under a dead letter")
 
 	list, stderr, code := cowbell(t, "", "outbox", "list", "--config", cfg)
 	require.Equal(t, 0, code, stderr)

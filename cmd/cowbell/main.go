@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/cowbell-sidecar/cowbell/config"
 )
@@ -83,22 +82,4 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		c.Log.Level = g.logLevel
 	}
 	return c, nil
-}
-
-// newLogger builds cowbell's own log on stderr.
-func newLogger(c config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
-	}
-	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(level)
-	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
-	zc.Sampling = nil
-	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	if c.Format == "console" {
-		zc.Encoding = "console"
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
-	}
-	return zc.Build()
 }

@@ -259,3 +259,6 @@ func (n *Notifier) markUp(i int) {
 		n.log.Info("alertmanager takes alerts again", zap.String("endpoint", ep.name))
 	}
 }
+
+// OpensAlerts implements notifiers.Alerter: Alertmanager keeps an alert firing until it ends.
+func (n *Notifier) OpensAlerts() bool { return true }

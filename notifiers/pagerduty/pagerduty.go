@@ -51,7 +51,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if c.URL == "" {
 		c.URL = EventsURL
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(key)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty: %w", err)
 	}
@@ -182,3 +182,6 @@ func links(docs []string) []link {
 	}
 	return out
 }
+
+// OpensAlerts implements notifiers.Alerter: PagerDuty keeps an alert open until its resolve.
+func (n *Notifier) OpensAlerts() bool { return true }

@@ -62,7 +62,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if c.APIURL == "" {
 		c.APIURL = APIURL
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(webhook, token)
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}

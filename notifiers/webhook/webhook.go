@@ -60,7 +60,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(u, s)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}

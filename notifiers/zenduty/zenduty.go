@@ -49,7 +49,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := notifiers.CheckURL(u.Reveal()); err != nil {
 		return nil, fmt.Errorf("zenduty: url_file: %w", err)
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(u)
 	if err != nil {
 		return nil, fmt.Errorf("zenduty: %w", err)
 	}
@@ -175,3 +175,6 @@ func links(docs []string) []link {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// OpensAlerts implements notifiers.Alerter: Zenduty keeps an incident open until its resolve.
+func (n *Notifier) OpensAlerts() bool { return true }
