@@ -25,7 +25,7 @@ type gettableAlert struct {
 	Annotations  map[string]string `json:"annotations"`
 	StartsAt     time.Time         `json:"startsAt"`
 	GeneratorURL string            `json:"generatorURL"`
-	Status      struct {
+	Status       struct {
 		State string `json:"state"`
 	} `json:"status"`
 }
