@@ -3,6 +3,7 @@ package incidents
 import (
 	"cmp"
 	"container/list"
+	"maps"
 	"slices"
 	"time"
 
@@ -36,6 +37,28 @@ func (inc *incident) seen(l sources.Line, at, heard time.Time) {
 	}
 	if heard.After(inc.st.Heard) {
 		inc.st.Heard = heard
+	}
+}
+
+// learn adds captures a later hit has and the opening one had not (the kernel's
+// "Killed process ... anon-rss" after its "oom-kill:constraint=..." line). The
+// captures that make the key, and any the opening hit set, stay as they were.
+func (inc *incident) learn(caps map[string]string) {
+	var merged map[string]string
+	for k, v := range caps {
+		if _, ok := inc.st.Captures[k]; ok || v == "" {
+			continue
+		}
+		if merged == nil {
+			merged = maps.Clone(inc.st.Captures)
+			if merged == nil {
+				merged = map[string]string{}
+			}
+		}
+		merged[k] = v
+	}
+	if merged != nil {
+		inc.st.Captures = merged // a new map: snapshots share the old one
 	}
 }
 
@@ -100,6 +123,7 @@ func (t *Tracker) touch(inc *incident) {
 
 func (t *Tracker) forget(inc *incident) {
 	delete(t.incidents, incidentID(inc.rule.ID, inc.st.Key))
+	delete(t.pages, incidentID(inc.rule.ID, inc.st.Key)) // a next occurrence owns its page
 	t.change(inc)
 	ri := t.byRule[inc.rule.ID]
 	ri.lru.Remove(inc.elem)
@@ -269,6 +293,9 @@ func (t *Tracker) Restore(states []State) {
 			st.Pending = nil
 		}
 		t.add(r, st, open)
+		if st.Page != "" {
+			t.pages[id] = pageRef{rule: st.PageRule, key: st.Page}
+		}
 		delete(t.changed, id) // as stored
 	}
 }

@@ -93,13 +93,14 @@ func (inc *Incident) Cause() string {
 	return ""
 }
 
-// Do is the one thing to do: the sentence of the first piece of advice that quotes
-// a command (in backticks) or, failing that, the first sentence of the first piece
-// of advice. It is at most maxDo bytes long.
+// Do is the one thing to do: the first sentence of the advice that quotes a command
+// (in backticks) and does not hang on a condition ("If no such line follows, ...")
+// or, failing that, the first sentence of the first piece of advice. It is at most
+// maxDo bytes long.
 func (inc *Incident) Do() string {
 	for _, a := range inc.Advice {
 		for _, s := range sentences(Reflow(a.Text)) {
-			if strings.Contains(s, "`") {
+			if strings.Contains(s, "`") && !conditional(s) {
 				return cut(s, maxDo)
 			}
 		}
@@ -110,6 +111,16 @@ func (inc *Incident) Do() string {
 		}
 	}
 	return ""
+}
+
+// conditional reports whether a sentence applies only if something holds.
+func conditional(s string) bool {
+	for _, w := range []string{"If ", "When ", "Unless ", "Otherwise"} {
+		if strings.HasPrefix(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // sentences splits text after each ". " outside backticks (a command's dots are not

@@ -22,7 +22,7 @@ func TestHeadline(t *testing.T) {
 			Host:   "cache-7",
 			Labels: map[string]string{"namespace": "cache", "pod": "redis-0", "container": "redis"},
 			Advice: []Advice{
-				{Text: "This host runs vm.overcommit_memory=0 (heuristic)."},
+				{Text: "This host runs vm.overcommit_memory=0 (heuristic). If it is a replica, `redis-cli config get save` first."},
 				{Text: "Set it to 1, as Redis asks: `sysctl -w vm.overcommit_memory=1`, and persist it\nin /etc/sysctl.d. Restarting Redis is not needed."},
 			},
 		}, "Redis cannot fork for BGSAVE (ENOMEM) on cache-7 (cache/redis-0/redis). Do: Set it to 1, as Redis asks: `sysctl -w vm.overcommit_memory=1`, and persist it in /etc/sysctl.d."},

@@ -228,10 +228,12 @@ func TestOnePagePerEvent(t *testing.T) {
 	}
 }
 
-// A folded incident whose page resolved (the kernel's quiet period) owns its page
-// again if it fires later.
-func TestFoldedIncidentOutlivesItsPage(t *testing.T) {
+// A folded incident stays folded for its occurrence: once its page resolved (the
+// kernel's quiet period), a later hit of it is recorded, not paged; a new occurrence
+// (after a gap) pages on its own.
+func TestFoldedIncidentStaysFolded(t *testing.T) {
 	kernel, pg := oomRules(t)
+	pg.GroupWithin = dur(10 * time.Minute)
 	c := &clock{t: t0}
 	tr := NewTracker(newMatcher(t, kernel, pg), Identity{Host: "db-1", Node: "m1/b1"}, c.now)
 	var join PIDJoin
@@ -240,13 +242,33 @@ func TestFoldedIncidentOutlivesItsPage(t *testing.T) {
 	died := sources.Line{Source: "postgres", Time: t0, Text: "server process (PID 4321) was terminated by signal 9"}
 	require.Equal(t, "kernel/oom-kill@m1/b1/4321", page(tr, &join, tr.Observe(died))[0].State.Key)
 
+	c.t = t0.Add(9 * time.Minute)
+	died.Time = c.t
+	require.Empty(t, page(tr, &join, tr.Tick()))
 	c.t = t0.Add(31 * time.Minute)
 	res := page(tr, &join, tr.Tick())
 	require.Len(t, res, 1, "the kernel's quiet period resolves the page")
 	require.Equal(t, "kernel/oom-kill@m1/b1/4321", res[0].State.Key)
 
-	died.Time = c.t
+	died.Time = t0.Add(32 * time.Minute) // a gap past group_within: a new occurrence
 	died.Text = "server process (PID 777) was terminated by signal 9"
 	again := page(tr, &join, tr.Observe(died))
-	require.Equal(t, []ev{{Open, "postgres/backend-sigkill@db-1/postgres", 2, 1}}, evs(again))
+	require.Equal(t, []ev{{Open, "postgres/backend-sigkill@db-1/postgres", 1, 0}}, evs(again))
+}
+
+// A line about a process whose page already resolved (PostgreSQL told the crash and
+// the recovery before the kernel's line was read) pages nobody: its event is over.
+func TestLateRelatedLineAfterThePageResolved(t *testing.T) {
+	kernel, pg := oomRules(t)
+	c := &clock{t: t0}
+	tr := NewTracker(newMatcher(t, kernel, pg), Identity{Host: "db-1", Node: "m1/b1"}, c.now)
+	var join PIDJoin
+	for _, text := range []string{"server process (PID 4321) was terminated by signal 9", "database system is ready to accept connections"} {
+		require.Len(t, page(tr, &join, tr.Observe(sources.Line{Source: "postgres", Time: t0, Text: text})), 1)
+	}
+	c.t = t0.Add(time.Second)
+	kill := sources.Line{Source: "kernel", Time: t0, Text: "Out of memory: Killed process 4321 (postgres)"}
+	require.Empty(t, page(tr, &join, tr.Observe(kill)))
+	c.t = t0.Add(31 * time.Minute)
+	require.Empty(t, page(tr, &join, tr.Tick()), "nor its quiet resolve")
 }

@@ -20,63 +20,110 @@ import (
 // notify, none, one or two:
 //
 //   - An incident that owns its page is notified as it is.
-//   - The Open of an incident related to another whose page is open (the other was
-//     paged, is open and owns its page) joins that page: the incident is folded into
-//     it, and receivers hear an update of the page (a Repeat of the page's state).
-//   - Later events of a folded incident update the page while it is open. Its
-//     resolve by a resolve line (evidence that the event is over: PostgreSQL accepts
-//     connections again) resolves the page; a resolve by the quiet period does not.
-//   - A folded incident whose page has since resolved owns its page again.
+//   - The Open of an incident related to another that owns a page, open or resolved
+//     within the last ten minutes, folds it into that page for the rest of its
+//     occurrence. Receivers hear an update of an open page (a Repeat of the page's
+//     state); a page already resolved hears nothing: the event it was about is over
+//     (PostgreSQL's log told the crash and the recovery before the kernel's line was
+//     read).
+//   - Later events of a folded incident update its page while the page is open, and
+//     nothing once it resolved. Its resolve by a resolve line (evidence that the event
+//     is over: PostgreSQL accepts connections again) resolves the page; a resolve by
+//     the quiet period does not.
 func (t *Tracker) Page(ev Event, related []Related) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := ev.State
-	if st.Page == "" && ev.Kind == Open {
-		if page := t.pageFor(st, related); page != nil {
-			if inc := t.incidents[incidentID(st.Rule, st.Key)]; inc != nil {
-				inc.st.Page, inc.st.PageRule = page.st.Key, page.st.Rule
-				t.change(inc)
-			}
-			return []Event{{Kind: Repeat, State: page.snapshot()}}
+	id := incidentID(st.Rule, st.Key)
+	ref := pageRef{rule: st.PageRule, key: st.Page}
+	if ref.key == "" {
+		// Joined after this event was decided: an Open and the resolve line read in
+		// the same batch.
+		ref = t.pages[id]
+	}
+	if ref.key == "" && ev.Kind == Open {
+		if page, ok := t.pageFor(st, related); ok {
+			ref = page
+			t.join(id, ref)
 		}
 	}
-	if st.Page == "" {
+	if ref.key == "" {
+		if ev.Kind == Resolve && !ev.Late {
+			t.closed(id)
+		}
 		return []Event{ev}
 	}
-	page := t.incidents[incidentID(st.PageRule, st.Page)]
-	if page == nil || !page.open || page.st.Silent {
-		if inc := t.incidents[incidentID(st.Rule, st.Key)]; inc != nil {
-			inc.st.Page, inc.st.PageRule = "", ""
-			t.change(inc)
-		}
-		if ev.Kind == Resolve {
-			return nil // the page resolved before it: nothing is open to resolve
-		}
-		ev.Kind = Open
-		ev.State.Page, ev.State.PageRule = "", ""
-		return []Event{ev}
+	if ev.Kind == Resolve {
+		delete(t.pages, id)
 	}
-	if ev.Kind != Resolve {
+	page := t.incidents[incidentID(ref.rule, ref.key)]
+	switch {
+	case page == nil || !page.open:
+		return nil // the page resolved: its event is over
+	case ev.Kind != Resolve:
 		return []Event{{Kind: Repeat, State: page.snapshot()}}
-	}
-	if st.ResolvedBy != ResolvedByLine {
+	case st.ResolvedBy != ResolvedByLine:
 		return nil
 	}
+	t.closed(incidentID(page.st.Rule, page.st.Key))
 	return t.resolve(page, nil, st.ResolvedAt, st.ResolvedBy, nil)
 }
 
-// pageFor returns the open, paged incident among related that owns its page.
-func (t *Tracker) pageFor(st State, related []Related) *incident {
+// pageFor returns the page among related an Open folds into: an incident that owns
+// its page and is open and paged, or resolved within the last ten minutes.
+func (t *Tracker) pageFor(st State, related []Related) (pageRef, bool) {
+	now := t.now()
 	for _, rel := range related {
 		if rel.Key == st.Key && rel.Rule == st.Rule {
 			continue
 		}
-		inc := t.incidents[incidentID(rel.Rule, rel.Key)]
+		id := incidentID(rel.Rule, rel.Key)
+		inc := t.incidents[id]
 		if inc != nil && inc.open && !inc.st.Silent && !inc.st.Notified.IsZero() && inc.st.Page == "" {
-			return inc
+			return pageRef{rule: rel.Rule, key: rel.Key}, true
+		}
+		if at, ok := t.recent[id]; ok && inc == nil && now.Sub(at) <= relatedWindow {
+			return pageRef{rule: rel.Rule, key: rel.Key}, true
 		}
 	}
-	return nil
+	return pageRef{}, false
+}
+
+// closed remembers that the page of incident id resolved now, so that a late line
+// about the same process folds into it rather than paging anew.
+func (t *Tracker) closed(id string) {
+	now := t.now()
+	if len(t.recent) >= maxPages {
+		for k, at := range t.recent {
+			if now.Sub(at) > relatedWindow {
+				delete(t.recent, k)
+			}
+		}
+	}
+	t.recent[id] = now
+}
+
+// pageRef names an incident that owns a page.
+type pageRef struct{ rule, key string }
+
+// maxPages bounds the joins remembered for incidents no longer tracked.
+const maxPages = 4096
+
+// join folds the incident id into the page ref, in its state (stored) and in the
+// Tracker's memory of joins (which outlives a resolve decided in the same batch).
+func (t *Tracker) join(id string, ref pageRef) {
+	if inc := t.incidents[id]; inc != nil {
+		inc.st.Page, inc.st.PageRule = ref.key, ref.rule
+		t.change(inc)
+	}
+	if len(t.pages) >= maxPages {
+		for k := range t.pages {
+			if t.incidents[k] == nil {
+				delete(t.pages, k)
+			}
+		}
+	}
+	t.pages[id] = ref
 }
 
 // ResolveIf resolves r's open incidents for which holds returns true: a rule's

@@ -34,12 +34,13 @@ type PIDJoin struct {
 	lines []pidLine // oldest first
 }
 
-// Note records the events' newest lines.
+// Note records the newest line of each event a match hit made (a follow or resolve
+// line says nothing about the process).
 func (r *PIDJoin) Note(events []Event) {
 	for _, ev := range events {
 		st := ev.State
 		pid := st.Captures[rules.CapturePID]
-		if pid == "" || len(st.Lines) == 0 {
+		if !ev.Hit || pid == "" || len(st.Lines) == 0 {
 			continue
 		}
 		last := st.Lines[len(st.Lines)-1]

@@ -49,6 +49,9 @@ func (k EventKind) Notify() bool { return k == Open || k == Repeat || k == Resol
 type Event struct {
 	Kind  EventKind
 	State State
+	// Hit says a match hit made this decision (not a follow or resolve line, a tick
+	// or a probe): the state's newest line is that hit's.
+	Hit bool
 	// Late marks a decision receivers do not hear of although its kind is notified:
 	// a hit on a line older than the Tracker's MaxAge when cowbell read it (recorded
 	// and counted, not paged), or the resolve of an incident that was never paged.

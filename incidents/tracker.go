@@ -38,6 +38,10 @@ type Tracker struct {
 	incidents map[string]*incident
 	byRule    map[string]*ruleIncidents
 	hits      []matcher.Hit // scratch, reused line after line
+	// pages remembers, by incident id, the page each folded incident belongs to.
+	pages map[string]pageRef
+	// recent holds when pages (by incident id) resolved, for relatedWindow.
+	recent map[string]time.Time
 	// changed holds the incidents (by id, with their key) whose state changed since
 	// the last Changes: the store rewrites only those.
 	changed map[string]string
@@ -71,6 +75,8 @@ func NewTracker(m *matcher.Matcher, id Identity, now func() time.Time) *Tracker 
 		incidents: map[string]*incident{},
 		byRule:    map[string]*ruleIncidents{},
 		changed:   map[string]string{},
+		pages:     map[string]pageRef{},
+		recent:    map[string]time.Time{},
 	}
 	for _, r := range m.Rules() {
 		t.byID[r.ID] = r
@@ -148,6 +154,7 @@ func (t *Tracker) onHit(h matcher.Hit, at time.Time, events []Event) []Event {
 	st.Count++
 	st.Folded++
 	inc.seen(h.Line, at, t.heard)
+	inc.learn(h.Captures)
 	t.touch(inc)
 	t.change(inc)
 	if r.Cooldown == 0 || at.Sub(st.Notified) >= time.Duration(r.Cooldown) || (st.Silent && !t.late(at)) {
@@ -156,7 +163,7 @@ func (t *Tracker) onHit(h matcher.Hit, at time.Time, events []Event) []Event {
 		st.Folded = 0
 		return append(events, ev)
 	}
-	return append(events, Event{Kind: Fold, State: inc.snapshot()})
+	return append(events, Event{Kind: Fold, State: inc.snapshot(), Hit: true})
 }
 
 // late reports whether a line of time at was read too long after it to page.
@@ -178,7 +185,7 @@ func (t *Tracker) event(inc *incident, kind EventKind, at time.Time) Event {
 		kind = Open
 	}
 	t.change(inc)
-	return Event{Kind: kind, State: inc.snapshot(), Late: late}
+	return Event{Kind: kind, State: inc.snapshot(), Late: late, Hit: true}
 }
 
 // pendingHit counts a hit towards the rule's threshold and opens the incident when

@@ -153,11 +153,10 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 		case <-tick.C:
 			b.events = append(b.events, p.tracker.Tick()...)
 		}
-		cctx := ctx
-		if closed {
-			cctx = context.WithoutCancel(ctx)
-		}
-		if err := p.commit(cctx, &b, snap); err != nil || closed {
+		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
+		// probe's batch is being written would otherwise fail the run (and the batch
+		// would be decided twice). The store's own writes are bounded.
+		if err := p.commit(context.WithoutCancel(ctx), &b, snap); err != nil || closed {
 			return err
 		}
 	}
