@@ -31,10 +31,15 @@ func (inc *Incident) Headline() string {
 			" (read " + ago(inc.ReadAt.Sub(inc.LastSeen)) + " later)")
 	}
 	b.WriteString(".")
-	if c := inc.Cause(); c != "" {
+	switch c, do := inc.Cause(), inc.Do(); {
+	case c != "":
 		b.WriteString(" Cause: " + sentence(c))
-	} else if do := inc.Do(); do != "" {
+	case do != "":
 		b.WriteString(" Do: " + sentence(do))
+	default: // advice without a command: its first sentence, not called an action
+		if s := inc.firstAdvice(); s != "" {
+			b.WriteString(" " + sentence(s))
+		}
 	}
 	return b.String()
 }
@@ -94,17 +99,35 @@ func (inc *Incident) Cause() string {
 }
 
 // Do is the one thing to do: the first sentence of the advice that quotes a command
-// (in backticks) and does not hang on a condition ("If no such line follows, ...")
-// or, failing that, the first sentence of the first piece of advice. It is at most
-// maxDo bytes long.
+// (in backticks) and does not hang on a condition ("If no such line follows, ..."),
+// at most maxDo bytes long; "" if no advice does.
 func (inc *Incident) Do() string {
-	for _, a := range inc.Advice {
+	if i, s := inc.doAt(); i >= 0 {
+		return cut(s, maxDo)
+	}
+	return ""
+}
+
+// DoIndex is the index of the piece of advice Do quotes, -1 if none: a receiver that
+// shows the advice puts that one first.
+func (inc *Incident) DoIndex() int {
+	i, _ := inc.doAt()
+	return i
+}
+
+func (inc *Incident) doAt() (int, string) {
+	for i, a := range inc.Advice {
 		for _, s := range sentences(Reflow(a.Text)) {
 			if strings.Contains(s, "`") && !conditional(s) {
-				return cut(s, maxDo)
+				return i, s
 			}
 		}
 	}
+	return -1, ""
+}
+
+// firstAdvice is the first sentence of the first piece of advice, at most maxDo bytes.
+func (inc *Incident) firstAdvice() string {
 	for _, a := range inc.Advice {
 		if ss := sentences(Reflow(a.Text)); len(ss) > 0 {
 			return cut(ss[0], maxDo)

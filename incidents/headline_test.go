@@ -37,6 +37,10 @@ func TestHeadline(t *testing.T) {
 			Rule: RuleRef{ID: "redis/fork", Title: "Redis cannot fork"}, Host: "db-1",
 			LastSeen: t0, ReadAt: &read,
 		}, "Redis cannot fork on db-1, at 2024-01-01 00:00 UTC (read 5 min later)."},
+		{"advice without a command is no action", Incident{
+			Rule: RuleRef{ID: "kernel/oom-invoked", Title: "The kernel OOM killer was invoked"}, Host: "db-1",
+			Advice: []Advice{{Text: "An order-0 allocation (a single page) failed. Look at the cgroup."}},
+		}, "The kernel OOM killer was invoked on db-1. An order-0 allocation (a single page) failed."},
 		{"no advice, unit", Incident{
 			Rule: RuleRef{ID: "systemd/unit-oom-kill", Title: "A unit's process was OOM-killed"}, Host: "db-1",
 			Labels: map[string]string{"unit": "postgresql@15-main.service"},

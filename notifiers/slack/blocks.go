@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,14 +50,16 @@ func render(inc *incidents.Incident, maxLines int) message {
 	if inc.Test {
 		blocks = append(blocks, contextText(":test_tube: *Test notification* sent by `cowbell notify test`: nothing is wrong."))
 	}
-	advice := inc.Advice
+	advice, rest := inc.Advice, "*What to do*"
 	if inc.Status == incidents.StatusResolved {
 		blocks = append(blocks, section(resolvedText(inc)))
-	} else if len(advice) > 0 {
-		if s := adviceText("*Do first:* ", advice[:1]); s != "" {
+	} else if i := inc.DoIndex(); i >= 0 {
+		// The piece of advice the headline quotes comes first; the rest after.
+		if s := adviceText("*Do first:* ", advice[i:i+1]); s != "" {
 			blocks = append(blocks, section(s))
 		}
-		advice = advice[1:]
+		advice = append(slices.Clip(advice[:i]), advice[i+1:]...)
+		rest = "*Also*"
 	}
 	if s := whyText(inc); s != "" {
 		blocks = append(blocks, section(s))
@@ -68,7 +71,7 @@ func render(inc *incidents.Incident, maxLines int) message {
 	if s := relatedText(inc.Related); s != "" {
 		blocks = append(blocks, section(s))
 	}
-	if s := adviceText("*Also*", advice); s != "" {
+	if s := adviceText(rest, advice); s != "" {
 		blocks = append(blocks, section(s))
 	}
 	if s := factsText(inc); s != "" {
