@@ -48,15 +48,12 @@ type Tracker struct {
 }
 
 // Config is what the Tracker decides about events cowbell did not see live (the
-// configuration's incidents:).
-//
-//	incidents:
-//	  max_age: 1h
+// configuration's incidents: section).
 type Config struct {
 	// MaxAge is how old a line may be when cowbell reads it and still page: an
 	// older hit (read from a backlog after a restart, or on a first start at the
 	// beginning) is recorded and counted, not paged. 0 pages whatever its age.
-	MaxAge time.Duration `yaml:"max_age"`
+	MaxAge time.Duration
 }
 
 // DefaultConfig is the Tracker's configuration unless the file says otherwise.

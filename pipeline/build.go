@@ -60,7 +60,7 @@ func build(ctx context.Context, cfg *config.Config, o Options, rs []*rules.Rule,
 	}
 	snap := p.enricher.Snapshot(ctx)
 	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}
-	p.tracker = incidents.NewTracker(m, p.id, o.Now).Configure(cfg.Incidents)
+	p.tracker = incidents.NewTracker(m, p.id, o.Now).Configure(incidents.Config{MaxAge: cfg.Incidents.MaxAge})
 	if err := p.restore(ctx); err != nil {
 		return nil, err
 	}
