@@ -272,3 +272,24 @@ func TestLateRelatedLineAfterThePageResolved(t *testing.T) {
 	c.t = t0.Add(31 * time.Minute)
 	require.Empty(t, page(tr, &join, tr.Tick()), "nor its quiet resolve")
 }
+
+// A restart keeps which page a folded incident belongs to: its resolve line after the
+// restart still resolves the page, and it pages nothing of its own.
+func TestFoldedIncidentSurvivesRestart(t *testing.T) {
+	kernel, pg := oomRules(t)
+	c := &clock{t: t0}
+	newTracker := func() *Tracker {
+		return NewTracker(newMatcher(t, kernel, pg), Identity{Host: "db-1", Node: "m1/b1"}, c.now)
+	}
+	tr := newTracker()
+	var join PIDJoin
+	page(tr, &join, tr.Observe(sources.Line{Source: "kernel", Time: t0, Text: "Out of memory: Killed process 4321 (postgres)"}))
+	page(tr, &join, tr.Observe(sources.Line{Source: "postgres", Time: t0, Text: "server process (PID 4321) was terminated by signal 9"}))
+	states := tr.States()
+
+	tr, join = newTracker(), PIDJoin{}
+	tr.Restore(states)
+	c.t = t0.Add(time.Minute)
+	got := page(tr, &join, tr.Observe(sources.Line{Source: "postgres", Time: c.t, Text: "database system is ready to accept connections"}))
+	require.Equal(t, []ev{{Resolve, "kernel/oom-kill@m1/b1/4321", 1, 0}}, evs(got))
+}
