@@ -23,6 +23,7 @@ type Config struct {
 	// StateDir holds the store (cursors, outbox, open incidents).
 	StateDir  string                     `yaml:"state_dir"`
 	Rules     Rules                      `yaml:"rules"`
+	Incidents Incidents                  `yaml:"incidents"`
 	Snapshot  enrich.Config              `yaml:"snapshot"`
 	Sources   []Source                   `yaml:"sources"`
 	Notifiers []Notifier                 `yaml:"notifiers"`
@@ -48,6 +49,15 @@ type Rules struct {
 	DefaultCooldown time.Duration `yaml:"default_cooldown"`
 }
 
+// Incidents says what becomes of events cowbell did not see live (the pipeline hands
+// it to the Tracker as incidents.Config).
+type Incidents struct {
+	// MaxAge is how old a line may be when read and still page: an older hit (a
+	// backlog after a restart, a first start at the beginning) is recorded and
+	// counted, not paged. 0 pages whatever its age.
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	// Listen is the address of /metrics and /healthz ("" = off), e.g. 127.0.0.1:9464.
@@ -62,10 +72,11 @@ type Log struct {
 
 // Default is the configuration before the file is applied.
 var Default = Config{
-	Rules:    Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
-	Snapshot: enrich.DefaultConfig,
-	Outbox:   notifiers.DefaultDispatcherConfig,
-	Log:      Log{Level: "info", Format: "console"},
+	Rules:     Rules{Builtin: true, DefaultCooldown: 15 * time.Minute},
+	Incidents: Incidents{MaxAge: time.Hour},
+	Snapshot:  enrich.DefaultConfig,
+	Outbox:    notifiers.DefaultDispatcherConfig,
+	Log:       Log{Level: "info", Format: "console"},
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -78,6 +89,9 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	var errs []error
+	if c.Incidents.MaxAge < 0 {
+		errs = append(errs, yamlpos.At(yamlpos.Value(n, "incidents"), "incidents: max_age must not be negative"))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

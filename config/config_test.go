@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,6 +24,7 @@ func TestParseFull(t *testing.T) {
 host: db-1
 state_dir: /var/lib/cowbell
 rules: {builtin: false, paths: [/etc/cowbell/rules.d], default_cooldown: 5m}
+incidents: {max_age: 6h}
 snapshot: {proc: /host/proc, interval: 10s}
 sources:
   - name: redis
@@ -51,6 +53,7 @@ log: {level: debug, format: json}
 	require.Equal(t, "db-1", c.Host)
 	require.False(t, c.Rules.Builtin)
 	require.Equal(t, "5m0s", c.Rules.DefaultCooldown.String())
+	require.Equal(t, "6h0m0s", c.Incidents.MaxAge.String())
 	require.Equal(t, "/host/proc", c.Snapshot.Proc)
 	require.Len(t, c.Sources, 3)
 	require.Equal(t, []string{"/var/log/redis/*.log"}, c.Sources[0].Config.(file.Config).Paths)
@@ -77,6 +80,8 @@ func TestParseErrorsNameTheirPlace(t *testing.T) {
 		{"route to unknown notifier", "notifiers:\n  - {name: o, type: console}\nroutes:\n  - {notifiers: [pager]}\n", 4, `unknown notifier "pager"`},
 		{"unset env", "notifiers:\n  - name: h\n    type: webhook\n    url: ${NOPE}\n", 4, "NOPE is not set"},
 		{"bad log level", "log: {level: loud}\n", 1, "level"},
+		{"negative max_age", "host: h\nincidents: {max_age: -1h}\n", 2, "incidents: max_age must not be negative"},
+		{"unknown incidents key", "incidents:\n  maxage: 1h\n", 2, `unknown field "maxage"`},
 		{"bad yaml", "sources: [\n", 1, "did not find expected node content"},
 		{"wrong type", "rules: {builtin: maybe}\n", 1, "bool"},
 	}
@@ -98,6 +103,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, c.Rules.Builtin)
 	require.Equal(t, "empty.yaml", c.File)
+	require.Equal(t, time.Hour, c.Incidents.MaxAge, "a backlog line older than an hour is recorded, not paged")
 }
 
 func TestExpandLeavesLoneDollars(t *testing.T) {

@@ -11,7 +11,15 @@ import (
 // nil (replay without a snapshot): then only unconditional advice is given. target is
 // that process as the enricher read it (Enricher.Target); nil picks it from the
 // snapshot's process table.
+//
+// The snapshot names the incident's host: the configured host name, which may differ
+// from the kernel's (a node's name against its VM's), so that one page never names two.
 func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot, target *facts.Target) {
+	if snap != nil && inc.Host != "" && snap.Host != inc.Host {
+		s := *snap
+		s.Host = inc.Host
+		snap = &s
+	}
 	inc.Snapshot = snap
 	var applied []Applied
 	if snap != nil {
@@ -28,4 +36,5 @@ func Attach(inc *incidents.Incident, r *rules.Rule, snap *facts.Snapshot, target
 	for _, a := range applied {
 		inc.Advice = append(inc.Advice, incidents.Advice{Text: a.Text, When: a.When, Facts: a.Facts, SuccessRate: a.SuccessRate})
 	}
+	inc.Summary = inc.Headline() // the one thing to do comes from the advice
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,4 +298,30 @@ func TestOOMKillDelta(t *testing.T) {
 			require.Equal(t, tc.want, sum, "the listed cgroups account for every kill")
 		})
 	}
+}
+
+// Two samples seconds apart are no trend: a jitter of Committed_AS between them would
+// extrapolate to gigabytes an hour. The growth is given once the samples span
+// MinTrendSpan, and the table says so until then.
+func TestTrendNeedsTime(t *testing.T) {
+	root := copyTree(t, "testdata/leak-6.5")
+	e, clk := fixture(t, root)
+	writeMeminfo(t, root, 8388608, 5000000)
+	fresh(t, e)
+	clk.advance(6 * time.Second)
+	writeMeminfo(t, root, 8388608, 5048000) // 48 MB in 6 s: "28.8 GB/h"
+	s := fresh(t, e)
+	require.Equal(t, 2, s.Trend.Samples)
+	require.Zero(t, s.Trend.CommittedGrowthKBPerHour)
+	var b strings.Builder
+	require.NoError(t, WriteTable(&b, s))
+	require.Regexp(t, `Committed_AS growth\s+not yet: needs 10m0s of samples`, b.String())
+
+	clk.advance(MinTrendSpan)
+	writeMeminfo(t, root, 8388608, 5058000)
+	s = fresh(t, e)
+	require.Positive(t, s.Trend.CommittedGrowthKBPerHour)
+	b.Reset()
+	require.NoError(t, WriteTable(&b, s))
+	require.Regexp(t, `Committed_AS growth\s+[0-9.]+ kB/h`, b.String())
 }

@@ -76,7 +76,11 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.section("TREND")
 	t.row("samples", strconv.Itoa(s.Trend.Samples))
 	t.row("span", strconv.FormatFloat(s.Trend.SpanSeconds, 'f', 0, 64)+" s")
-	t.row("Committed_AS growth", strconv.FormatFloat(s.Trend.CommittedGrowthKBPerHour, 'f', 1, 64)+" kB/h")
+	if s.Trend.SpanSeconds < MinTrendSpan.Seconds() {
+		t.row("Committed_AS growth", fmt.Sprintf("not yet: needs %s of samples", MinTrendSpan))
+	} else {
+		t.row("Committed_AS growth", strconv.FormatFloat(s.Trend.CommittedGrowthKBPerHour, 'f', 1, 64)+" kB/h")
+	}
 	t.row("MemTotal change", strconv.FormatInt(s.Trend.MemTotalChangedKB, 10)+" kB")
 	t.row("oom_kill since last sample", strconv.FormatInt(s.Trend.OOMKillDelta, 10))
 

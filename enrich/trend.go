@@ -13,6 +13,11 @@ import (
 // interval.
 const trendSamples = 120
 
+// MinTrendSpan is how long the samples must span before a growth rate is given: two
+// samples seconds apart (a restart, a burst of incidents) extrapolate any jitter of
+// Committed_AS to gigabytes an hour.
+const MinTrendSpan = 10 * time.Minute
+
 // sample is what the trend keeps of one fresh snapshot.
 type sample struct {
 	at          time.Time
@@ -89,7 +94,9 @@ func (h *history) trend(cur sample, ok bool) facts.Trend {
 	first, last := series[0], series[len(series)-1]
 	t.SpanSeconds = last.at.Sub(first.at).Seconds()
 	t.MemTotalChangedKB = last.memTotalKB - first.memTotalKB
-	t.CommittedGrowthKBPerHour = slopePerHour(series)
+	if last.at.Sub(first.at) >= MinTrendSpan {
+		t.CommittedGrowthKBPerHour = slopePerHour(series)
+	}
 	return t
 }
 

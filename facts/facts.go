@@ -143,7 +143,8 @@ type Process struct {
 // Trend compares this snapshot with earlier ones taken by the same enricher.
 type Trend struct {
 	Samples int `json:"samples" expr:"samples"`
-	// CommittedGrowthKBPerHour is the least-squares slope of Committed_AS over the
+	// CommittedGrowthKBPerHour is 0 until the samples span enrich.MinTrendSpan
+	// (10 minutes); then it is the least-squares slope of Committed_AS over the
 	// samples kept; MemTotalChangedKB how far MemTotal moved over the same span.
 	CommittedGrowthKBPerHour float64 `json:"committed_growth_kb_per_hour" expr:"committed_growth_kb_per_hour"`
 	SpanSeconds              float64 `json:"span_seconds" expr:"span_seconds"`

@@ -3,6 +3,7 @@ package incidents
 import (
 	"cmp"
 	"container/list"
+	"maps"
 	"slices"
 	"time"
 
@@ -29,10 +30,35 @@ type ruleIncidents struct{ lru list.List }
 func incidentID(rule, key string) string { return rule + "\x00" + key }
 
 // seen records a hit or follow line of the incident.
-func (inc *incident) seen(l sources.Line, at time.Time) {
+func (inc *incident) seen(l sources.Line, at, heard time.Time) {
 	inc.addLine(l, at)
 	if at.After(inc.st.LastSeen) {
 		inc.st.LastSeen = at
+	}
+	if heard.After(inc.st.Heard) {
+		inc.st.Heard = heard
+	}
+}
+
+// learn adds captures a later hit has and the opening one had not (the kernel's
+// "Killed process ... anon-rss" after its "oom-kill:constraint=..." line). The
+// captures that make the key, and any the opening hit set, stay as they were.
+func (inc *incident) learn(caps map[string]string) {
+	var merged map[string]string
+	for k, v := range caps {
+		if _, ok := inc.st.Captures[k]; ok || v == "" {
+			continue
+		}
+		if merged == nil {
+			merged = maps.Clone(inc.st.Captures)
+			if merged == nil {
+				merged = map[string]string{}
+			}
+		}
+		merged[k] = v
+	}
+	if merged != nil {
+		inc.st.Captures = merged // a new map: snapshots share the old one
 	}
 }
 
@@ -97,6 +123,7 @@ func (t *Tracker) touch(inc *incident) {
 
 func (t *Tracker) forget(inc *incident) {
 	delete(t.incidents, incidentID(inc.rule.ID, inc.st.Key))
+	delete(t.pages, incidentID(inc.rule.ID, inc.st.Key)) // a next occurrence owns its page
 	t.change(inc)
 	ri := t.byRule[inc.rule.ID]
 	ri.lru.Remove(inc.elem)
@@ -146,9 +173,24 @@ func (t *Tracker) sorted() []*incident {
 	return out
 }
 
+// quietFrom is when an incident's quiet period starts: when cowbell could first have
+// seen a line after its last one. That is the last line's time for a line read live,
+// when it was read for a line from a backlog, and never before the Tracker started
+// watching (a restart does not count the time cowbell was down as quiet).
+func (t *Tracker) quietFrom(inc *incident) time.Time {
+	from := inc.st.LastSeen
+	for _, at := range []time.Time{inc.st.Heard, t.since} {
+		if at.After(from) {
+			from = at
+		}
+	}
+	return from
+}
+
 // Tick resolves open incidents whose rule has a quiet period (ResolveAfter) that has
-// passed since their last hit, by the Tracker's clock, and drops pending threshold hits
-// that fell out of their window. Events come in rule and key order.
+// passed, by the Tracker's clock, since cowbell could have seen the next line (see
+// quietFrom), and drops pending threshold hits that fell out of their window. Events
+// come in rule and key order.
 func (t *Tracker) Tick() []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -166,8 +208,8 @@ func (t *Tracker) Tick() []Event {
 			continue
 		}
 		quiet := time.Duration(inc.rule.ResolveAfter)
-		if quiet > 0 && !inc.st.LastSeen.Add(quiet).After(now) {
-			events = t.resolve(inc, nil, now, events)
+		if quiet > 0 && !t.quietFrom(inc).Add(quiet).After(now) {
+			events = t.resolve(inc, nil, now, ResolvedByQuiet, events)
 		}
 	}
 	return events
@@ -189,21 +231,21 @@ func (t *Tracker) Probe(r *rules.Rule, firing bool, facts rules.KeyData) []Event
 	inc := t.incidents[incidentID(r.ID, key)]
 	if !firing {
 		if inc != nil && inc.open {
-			return t.resolve(inc, nil, now, nil)
+			return t.resolve(inc, nil, now, ResolvedByProbe, nil)
 		}
 		return nil
 	}
 	if inc == nil || !inc.open {
 		inc = t.add(r, State{
 			Key: key, Rule: r.ID, Source: facts.Source, Labels: facts.Labels, Captures: facts.Captures,
-			Count: 1, FirstSeen: now, LastSeen: now, Notified: now,
+			Count: 1, FirstSeen: now, LastSeen: now, Notified: now, Heard: now,
 		}, true)
 		return []Event{{Kind: Open, State: inc.snapshot()}}
 	}
 	st := &inc.st
 	st.Count++
 	st.Folded++
-	st.LastSeen = now
+	st.LastSeen, st.Heard = now, now
 	t.touch(inc)
 	if r.Cooldown > 0 && now.Sub(st.Notified) >= time.Duration(r.Cooldown) {
 		st.Notified = now
@@ -251,6 +293,9 @@ func (t *Tracker) Restore(states []State) {
 			st.Pending = nil
 		}
 		t.add(r, st, open)
+		if st.Page != "" {
+			t.pages[id] = pageRef{rule: st.PageRule, key: st.Page}
+		}
 		delete(t.changed, id) // as stored
 	}
 }

@@ -38,6 +38,10 @@ type Incident struct {
 	FirstSeen  time.Time  `json:"first_seen"`
 	LastSeen   time.Time  `json:"last_seen"`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// ReadAt is when cowbell read the newest line, set only when that was more than
+	// a minute after the line's own time (a backlog read after a restart): the page
+	// then says when it happened.
+	ReadAt *time.Time `json:"read_at,omitempty"`
 
 	RootCause string          `json:"root_cause,omitempty"`
 	Advice    []Advice        `json:"advice"`
@@ -51,6 +55,30 @@ type Incident struct {
 
 	// Test marks an incident made by `cowbell notify test`.
 	Test bool `json:"test,omitempty"`
+
+	// Truncated says what a receiver cut to fit its vendor's size limit (see
+	// notifiers.Fit); absent when nothing was cut.
+	Truncated *Truncated `json:"truncated,omitempty"`
+}
+
+// Truncated is what was cut from an incident to fit a receiver's size limit, in the
+// order it is cut.
+type Truncated struct {
+	// Limit is the receiver's budget in bytes; Size the payload's size before.
+	Limit int `json:"limit"`
+	Size  int `json:"size"`
+	// LineBytes is the length lines longer than it were cut to, LinesCut how many.
+	LineBytes int `json:"line_bytes,omitempty"`
+	LinesCut  int `json:"lines_cut,omitempty"`
+	// LinesDropped is how many lines were left out (the first and the newest stay).
+	LinesDropped int `json:"lines_dropped,omitempty"`
+	// Snapshot is "trimmed" (process list, Redis INFO and PostgreSQL settings left
+	// out) or "dropped".
+	Snapshot string `json:"snapshot,omitempty"`
+	// Text says the root cause, advice and dead ends were shortened.
+	Text bool `json:"text,omitempty"`
+	// Fields says captures, labels and related lines were shortened.
+	Fields bool `json:"fields,omitempty"`
 }
 
 // RuleRef names the rule behind an incident.
@@ -86,6 +114,11 @@ type Related struct {
 	Task string    `json:"task,omitempty"`
 	Time time.Time `json:"time"`
 	Line string    `json:"line"`
+	// Captures are the other incident's captures; Cause is what its rule says it
+	// means for this one (its `cause`, rendered on them): "killed by the kernel OOM
+	// killer: anon-rss 3145728 kB".
+	Captures map[string]string `json:"captures,omitempty"`
+	Cause    string            `json:"cause,omitempty"`
 }
 
 // DeadEnd is a fix that does not work here, and why.

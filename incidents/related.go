@@ -1,8 +1,10 @@
 package incidents
 
 import (
+	"strings"
 	"time"
 
+	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/rules"
 )
 
@@ -22,6 +24,7 @@ const relatedMax = 1024
 type pidLine struct {
 	rule, key, pid, task, line string
 	at                         time.Time
+	captures                   map[string]string
 }
 
 // PIDJoin remembers the newest line of recent incidents that carry a pid capture, so
@@ -31,12 +34,13 @@ type PIDJoin struct {
 	lines []pidLine // oldest first
 }
 
-// Note records the events' newest lines.
+// Note records the newest line of each event a match hit made (a follow or resolve
+// line says nothing about the process).
 func (r *PIDJoin) Note(events []Event) {
 	for _, ev := range events {
 		st := ev.State
-		pid := st.Captures[rules.CapturePID]
-		if pid == "" || len(st.Lines) == 0 {
+		pid := ev.HitPID
+		if !ev.Hit || pid == "" || len(st.Lines) == 0 {
 			continue
 		}
 		last := st.Lines[len(st.Lines)-1]
@@ -44,7 +48,7 @@ func (r *PIDJoin) Note(events []Event) {
 		if task == "" {
 			task = st.Captures[rules.CaptureProcess]
 		}
-		r.lines = append(r.lines, pidLine{rule: st.Rule, key: st.Key, pid: pid, task: task, line: last.Text, at: last.Time})
+		r.lines = append(r.lines, pidLine{rule: st.Rule, key: st.Key, pid: pid, task: task, line: last.Text, at: last.Time, captures: st.Captures})
 	}
 	if over := len(r.lines) - relatedMax; over > 0 {
 		r.lines = append(r.lines[:0], r.lines[over:]...)
@@ -65,7 +69,7 @@ func (r *PIDJoin) Lookup(st State) []Related {
 		if l.pid != pid || l.rule == st.Rule || absDuration(l.at.Sub(at)) > relatedWindow {
 			continue
 		}
-		rel := Related{Rule: l.rule, Key: l.key, PID: l.pid, Task: l.task, Time: l.at, Line: l.line}
+		rel := Related{Rule: l.rule, Key: l.key, PID: l.pid, Task: l.task, Time: l.at, Line: l.line, Captures: l.captures}
 		if i, ok := newest[l.rule]; ok {
 			out[i] = rel
 			continue
@@ -81,4 +85,27 @@ func absDuration(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// Causes fills in the cause of each related line whose rule says what it means for
+// another incident (rules.Rule.Cause, rendered on that incident's captures). rule
+// finds a loaded rule by id (nil if none).
+func Causes(rel []Related, rule func(id string) *rules.Rule) []Related {
+	for i := range rel {
+		r := rule(rel[i].Rule)
+		if r == nil || r.Cause == nil {
+			continue
+		}
+		if c, err := r.Cause.Execute(facts.Env{Captures: rel[i].Captures}); err == nil {
+			rel[i].Cause = strings.TrimSpace(c)
+		}
+	}
+	return rel
+}
+
+// SetRelated sets the incident's related lines and says the cause they name in its
+// summary.
+func (inc *Incident) SetRelated(rel []Related) {
+	inc.Related = rel
+	inc.Summary = inc.Headline()
 }

@@ -41,14 +41,29 @@ func (k EventKind) String() string {
 	return "unknown"
 }
 
-// Notify reports whether receivers hear of this event.
+// Notify reports whether receivers hear of events of this kind (Event.Notify also
+// leaves out late ones).
 func (k EventKind) Notify() bool { return k == Open || k == Repeat || k == Resolve }
 
 // Event is one decision of the Tracker, with the incident's state after it.
 type Event struct {
 	Kind  EventKind
 	State State
+	// Hit says a match hit made this decision (not a follow or resolve line, a tick
+	// or a probe): the state's newest line is that hit's.
+	Hit bool
+	// HitPID is the pid the hit's own line named (its pid capture), "" when it named
+	// none: the pid join records the lines that name a process, not every line of an
+	// incident that once did.
+	HitPID string
+	// Late marks a decision receivers do not hear of although its kind is notified:
+	// a hit on a line older than the Tracker's MaxAge when cowbell read it (recorded
+	// and counted, not paged), or the resolve of an incident that was never paged.
+	Late bool
 }
+
+// Notify reports whether receivers hear of this event.
+func (e Event) Notify() bool { return e.Kind.Notify() && !e.Late }
 
 // MaxLines caps the lines an incident keeps (newest last).
 const MaxLines = 20
@@ -70,6 +85,23 @@ type State struct {
 	// threshold is still pending.
 	Notified time.Time `json:"notified"`
 	Resolved bool      `json:"resolved,omitempty"`
+	// ResolvedAt is when it resolved: the resolving line's time, or the clock when a
+	// probe or a resolve condition cleared or the quiet period ended.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Heard is when cowbell read the newest hit or follow line, by its clock. A line
+	// read from a backlog (after a restart, or a first start at the beginning) is
+	// heard long after its own time: the quiet period counts from Heard.
+	Heard time.Time `json:"heard,omitzero"`
+	// Silent marks an incident opened from lines older than MaxAge when read: it is
+	// recorded and counted, and receivers hear of it only if a hit comes in time.
+	Silent bool `json:"silent,omitempty"`
+	// Page and PageRule name the incident whose page this one is folded into (one
+	// event seen by two rules, joined by pid); empty while it has its own page.
+	Page     string `json:"page,omitempty"`
+	PageRule string `json:"page_rule,omitempty"`
+	// ResolvedBy says what resolved it: "line" (a resolve line), "probe" (a probe or
+	// a resolve condition cleared), "quiet" (the quiet period passed).
+	ResolvedBy string `json:"resolved_by,omitempty"`
 	// Pending holds hit times inside the threshold window before the incident opens.
 	Pending []time.Time `json:"pending,omitempty"`
 }

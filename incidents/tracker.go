@@ -28,31 +28,64 @@ type Tracker struct {
 	byID map[string]*rules.Rule
 	id   Identity
 	now  func() time.Time
+	cfg  Config
+	// since is when the Tracker started watching: a quiet period never counts time
+	// before it (cowbell was not there to see a line).
+	since time.Time
 
 	mu        sync.Mutex
+	heard     time.Time // the clock when the line being observed was read
 	incidents map[string]*incident
 	byRule    map[string]*ruleIncidents
 	hits      []matcher.Hit // scratch, reused line after line
+	// pages remembers, by incident id, the page each folded incident belongs to.
+	pages map[string]pageRef
+	// recent holds when pages (by incident id) resolved, for relatedWindow.
+	recent map[string]time.Time
 	// changed holds the incidents (by id, with their key) whose state changed since
 	// the last Changes: the store rewrites only those.
 	changed map[string]string
 }
 
+// Config is what the Tracker decides about events cowbell did not see live (the
+// configuration's incidents: section).
+type Config struct {
+	// MaxAge is how old a line may be when cowbell reads it and still page: an
+	// older hit (read from a backlog after a restart, or on a first start at the
+	// beginning) is recorded and counted, not paged. 0 pages whatever its age.
+	MaxAge time.Duration
+}
+
+// DefaultConfig is the Tracker's configuration unless the file says otherwise.
+var DefaultConfig = Config{MaxAge: time.Hour}
+
 // NewTracker returns a Tracker over m's rules. now is the clock for lines without a
-// time, for Tick and for probes.
+// time, for Tick and for probes, and tells when a line was read. Without
+// Configure, every hit pages whatever its age (as `cowbell replay` wants).
 func NewTracker(m *matcher.Matcher, id Identity, now func() time.Time) *Tracker {
 	t := &Tracker{
 		m:         m,
 		byID:      map[string]*rules.Rule{},
 		id:        id,
 		now:       now,
+		since:     now(),
 		incidents: map[string]*incident{},
 		byRule:    map[string]*ruleIncidents{},
 		changed:   map[string]string{},
+		pages:     map[string]pageRef{},
+		recent:    map[string]time.Time{},
 	}
 	for _, r := range m.Rules() {
 		t.byID[r.ID] = r
 	}
+	return t
+}
+
+// Configure sets the Tracker's configuration; call it before the first line.
+func (t *Tracker) Configure(c Config) *Tracker {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg = c
 	return t
 }
 
@@ -66,9 +99,10 @@ func (t *Tracker) Observe(l sources.Line) []Event {
 	if len(t.hits) == 0 {
 		return nil
 	}
+	t.heard = t.now()
 	at := l.Time
 	if at.IsZero() {
-		at = t.now()
+		at = t.heard
 	}
 	var events []Event
 	for i, h := range t.hits {
@@ -116,23 +150,46 @@ func (t *Tracker) onHit(h matcher.Hit, at time.Time, events []Event) []Event {
 	st := &inc.st
 	st.Count++
 	st.Folded++
-	inc.seen(h.Line, at)
+	inc.seen(h.Line, at, t.heard)
+	inc.learn(h.Captures)
 	t.touch(inc)
 	t.change(inc)
-	if r.Cooldown == 0 || at.Sub(st.Notified) >= time.Duration(r.Cooldown) {
+	if r.Cooldown == 0 || at.Sub(st.Notified) >= time.Duration(r.Cooldown) || (st.Silent && !t.late(at)) {
 		st.Notified = at
-		ev := Event{Kind: Repeat, State: inc.snapshot()}
+		ev := t.event(inc, Repeat, at, h.Captures[rules.CapturePID])
 		st.Folded = 0
 		return append(events, ev)
 	}
-	return append(events, Event{Kind: Fold, State: inc.snapshot()})
+	return append(events, Event{Kind: Fold, State: inc.snapshot(), Hit: true, HitPID: h.Captures[rules.CapturePID]})
+}
+
+// late reports whether a line of time at was read too long after it to page.
+func (t *Tracker) late(at time.Time) bool {
+	return t.cfg.MaxAge > 0 && t.heard.Sub(at) > t.cfg.MaxAge
+}
+
+// event makes the Open or Repeat event of a hit at time at, deciding whether
+// receivers hear of it: a late hit is recorded, not paged (an incident it opens stays
+// silent), and the first timely hit of a silent incident opens its page.
+func (t *Tracker) event(inc *incident, kind EventKind, at time.Time, pid string) Event {
+	st := &inc.st
+	late := t.late(at)
+	switch {
+	case late && kind == Open:
+		st.Silent = true
+	case !late && st.Silent:
+		st.Silent = false
+		kind = Open
+	}
+	t.change(inc)
+	return Event{Kind: kind, State: inc.snapshot(), Late: late, Hit: true, HitPID: pid}
 }
 
 // pendingHit counts a hit towards the rule's threshold and opens the incident when
 // enough hits fall inside the window.
 func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events []Event) []Event {
 	st := &inc.st
-	inc.seen(l, at)
+	inc.seen(l, at, t.heard)
 	t.touch(inc)
 	t.change(inc)
 	if th := inc.rule.Threshold; th != nil && th.Count > 1 {
@@ -150,7 +207,7 @@ func (t *Tracker) pendingHit(inc *incident, l sources.Line, at time.Time, events
 	st.Notified = at
 	st.Pending = nil
 	inc.open = true
-	return append(events, Event{Kind: Open, State: inc.snapshot()})
+	return append(events, t.event(inc, Open, at, st.Captures[rules.CapturePID]))
 }
 
 // onFollow folds a follow line into the open incident of its key or, failing that,
@@ -176,7 +233,7 @@ func (t *Tracker) onFollow(h matcher.Hit, at time.Time, events []Event) []Event 
 	if inc == nil {
 		return events
 	}
-	inc.seen(h.Line, at)
+	inc.seen(h.Line, at, t.heard)
 	t.touch(inc)
 	t.change(inc)
 	return append(events, Event{Kind: Fold, State: inc.snapshot()})
@@ -197,7 +254,7 @@ func (t *Tracker) onResolve(h matcher.Hit, at time.Time, events []Event) []Event
 	key := t.key(h.Rule, d, false)
 	inc := t.incidents[incidentID(h.Rule.ID, key)]
 	if inc != nil && inc.open {
-		return t.resolve(inc, &h.Line, at, events)
+		return t.resolve(inc, &h.Line, at, ResolvedByLine, events)
 	}
 	if inc != nil {
 		t.forget(inc)
@@ -207,20 +264,29 @@ func (t *Tracker) onResolve(h matcher.Hit, at time.Time, events []Event) []Event
 		return events
 	}
 	for _, inc := range open {
-		events = t.resolve(inc, &h.Line, at, events)
+		events = t.resolve(inc, &h.Line, at, ResolvedByLine, events)
 	}
 	return events
 }
 
+// What resolved an incident (State.ResolvedBy).
+const (
+	ResolvedByLine  = "line"  // a resolve line
+	ResolvedByProbe = "probe" // a probe's condition, or a rule's resolve condition, cleared
+	ResolvedByQuiet = "quiet" // the quiet period passed
+)
+
 // resolve emits the incident's Resolve event (with the resolving line, if any) and
-// forgets it.
-func (t *Tracker) resolve(inc *incident, l *sources.Line, at time.Time, events []Event) []Event {
+// forgets it. A silent incident's resolve is late: nobody was paged.
+func (t *Tracker) resolve(inc *incident, l *sources.Line, at time.Time, by string, events []Event) []Event {
 	if l != nil {
 		inc.addLine(*l, at)
 	}
 	inc.st.Resolved = true
+	inc.st.ResolvedAt = at
+	inc.st.ResolvedBy = by
 	t.forget(inc)
-	return append(events, Event{Kind: Resolve, State: inc.snapshot()})
+	return append(events, Event{Kind: Resolve, State: inc.snapshot(), Late: inc.st.Silent})
 }
 
 func (t *Tracker) keyData(h matcher.Hit) rules.KeyData {

@@ -74,6 +74,27 @@ func DocLinks(docs []string) []*url.URL {
 	return out
 }
 
+// LinkText labels a documentation link by what it points at, not only its site:
+// "redis.io: admin", "postgresql.org: kernel-resources (linux-memory-overcommit)".
+func LinkText(u *url.URL) string {
+	host := strings.TrimPrefix(u.Hostname(), "www.")
+	var last string
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg != "" {
+			last = seg
+		}
+	}
+	last = strings.TrimSuffix(strings.TrimSuffix(last, ".html"), ".htm")
+	text := host
+	if last != "" {
+		text += ": " + last
+	}
+	if u.Fragment != "" {
+		text += " (" + strings.ToLower(u.Fragment) + ")"
+	}
+	return Truncate(text, 80)
+}
+
 // Header is one extra request header.
 type Header struct{ Name, Value string }
 

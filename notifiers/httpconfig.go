@@ -53,8 +53,18 @@ func (c HTTPConfig) Check() error {
 	return nil
 }
 
-// NewClient makes the client the settings describe, reading the CA file.
-func (c HTTPConfig) NewClient() (*http.Client, error) {
+// RequestTimeout is the bound of one request: Timeout, or the default.
+func (c HTTPConfig) RequestTimeout() time.Duration {
+	if c.Timeout == 0 {
+		return DefaultHTTPConfig.Timeout
+	}
+	return c.Timeout
+}
+
+// NewClient makes the client the settings describe, reading the CA file. secrets are
+// the receiver's own (a routing key, a token): a traced answer (WithTrace) never
+// quotes them.
+func (c HTTPConfig) NewClient(secrets ...secret.Secret) (*http.Client, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -85,5 +95,5 @@ func (c HTTPConfig) NewClient() (*http.Client, error) {
 		u, _ := url.Parse(c.ProxyURL.Reveal()) // checked above
 		tr.Proxy = http.ProxyURL(u)
 	}
-	return &http.Client{Timeout: c.Timeout, Transport: tr}, nil
+	return &http.Client{Timeout: c.Timeout, Transport: &tracing{base: tr, secrets: secrets}}, nil
 }

@@ -56,3 +56,10 @@ type Primer interface {
 type Concurrency interface {
 	MaxConcurrency() int
 }
+
+// Alerter is a receiver whose firing notification opens an alert at the vendor that
+// stays open, and may page someone, until a resolve: PagerDuty, Zenduty, Alertmanager.
+// `cowbell notify test` resolves its test alert right after sending it.
+type Alerter interface {
+	OpensAlerts() bool
+}

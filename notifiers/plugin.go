@@ -26,6 +26,10 @@ type Deps struct {
 	KV KV
 	// Stdout and Stderr are the console's streams.
 	Stdout, Stderr io.Writer
+	// MetricsURL is this cowbell's /metrics as other hosts reach it, with {host} for
+	// the incident's host ("http://{host}:9464/metrics"); "" when metrics are off.
+	// Alertmanager alerts link to it (generatorURL) unless configured otherwise.
+	MetricsURL string
 }
 
 // Plugin is one receiver type: its name in the configuration, how its settings decode

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -60,7 +61,7 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 	}
 	snap := p.enricher.Snapshot(ctx)
 	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}
-	p.tracker = incidents.NewTracker(m, p.id, o.Now)
+	p.tracker = incidents.NewTracker(m, p.id, o.Now).Configure(incidents.Config{MaxAge: cfg.Incidents.MaxAge})
 	receivers, errs := BuildNotifiers(cfg, st, o.Log)
 	p.router = notifiers.NewRouter(cfg.Routes, defaultNotifiers(cfg))
 	p.dispatcher = notifiers.NewDispatcher(st, receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
@@ -95,7 +96,7 @@ func BuildNotifiers(cfg *config.Config, st *state.Store, log *zap.Logger) (map[s
 	out := map[string]notifiers.Notifier{}
 	var errs []error
 	for _, nc := range cfg.Notifiers {
-		d := notifiers.Deps{Log: log.With(zap.String("notifier", nc.Name))}
+		d := notifiers.Deps{Log: log.With(zap.String("notifier", nc.Name)), MetricsURL: metricsURL(cfg.Metrics.Listen)}
 		if st != nil {
 			d.KV = st.KV(nc.Type + "/" + nc.Name)
 		}
@@ -107,6 +108,19 @@ func BuildNotifiers(cfg *config.Config, st *state.Store, log *zap.Logger) (map[s
 		out[nc.Name] = n
 	}
 	return out, errs
+}
+
+// metricsURL is the /metrics of a cowbell listening on addr, as another host reaches
+// it: by the incident's host name ({host}), on the port it listens on.
+func metricsURL(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return ""
+	}
+	return "http://{host}:" + port + "/metrics"
 }
 
 // defaultNotifiers are the receivers of incidents no route takes: the configured
@@ -170,11 +184,13 @@ func LoadRules(cfg *config.Config) ([]*rules.Rule, error) {
 	return rs, nil
 }
 
-// ruleSet is the loaded rules, by id, and the probes among them.
+// ruleSet is the loaded rules, by id, the probes among them and the rules with a
+// resolve condition: both are evaluated on each fresh snapshot.
 type ruleSet struct {
-	all    []*rules.Rule
-	byID   map[string]*rules.Rule
-	probes []*rules.Rule
+	all      []*rules.Rule
+	byID     map[string]*rules.Rule
+	probes   []*rules.Rule
+	resolved []*rules.Rule
 }
 
 func newRuleSet(rs []*rules.Rule) ruleSet {
@@ -184,9 +200,14 @@ func newRuleSet(rs []*rules.Rule) ruleSet {
 		if r.IsProbe() {
 			s.probes = append(s.probes, r)
 		}
+		if r.ResolveWhen != nil {
+			s.resolved = append(s.resolved, r)
+		}
 	}
 	return s
 }
+
+func (s ruleSet) rule(id string) *rules.Rule { return s.byID[id] }
 
 // errUnknownRule is an event of a rule no longer loaded (removed from the
 // configuration while its incident was open).

@@ -34,3 +34,12 @@ notifiers:
 	require.Len(t, errs, 2)
 	require.Contains(t, receivers, "console")
 }
+
+// Alertmanager alerts link back to this cowbell's /metrics, by the incident's host,
+// when metrics are served.
+func TestMetricsURL(t *testing.T) {
+	require.Equal(t, "http://{host}:9464/metrics", metricsURL("127.0.0.1:9464"))
+	require.Equal(t, "http://{host}:9464/metrics", metricsURL(":9464"))
+	require.Empty(t, metricsURL(""))
+	require.Empty(t, metricsURL("127.0.0.1:0"))
+}

@@ -95,7 +95,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	snaps := make(chan facts.Snapshot, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	p.runSources(g, gctx, lines)
-	if len(p.rules.probes) > 0 {
+	if len(p.rules.probes) > 0 || len(p.rules.resolved) > 0 {
 		g.Go(func() error { return p.probeLoop(gctx, snaps) })
 	}
 
@@ -169,14 +169,14 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 		case s := <-snaps:
 			snap = &s
 			b.events = append(b.events, p.evalProbes(s)...)
+			b.events = append(b.events, p.evalResolve(s)...)
 		case <-tick.C:
 			b.events = append(b.events, p.tracker.Tick()...)
 		}
-		cctx := ctx
-		if closed {
-			cctx = context.WithoutCancel(ctx)
-		}
-		if err := p.commit(cctx, &b, snap); err != nil || closed {
+		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
+		// probe's batch is being written would otherwise fail the run (and the batch
+		// would be decided twice). The store's own writes are bounded.
+		if err := p.commit(context.WithoutCancel(ctx), &b, snap); err != nil || closed {
 			return err
 		}
 	}
@@ -301,33 +301,54 @@ func sortedCursors(m map[string]sources.Cursor) []sources.Cursor {
 }
 
 // notifications builds, enriches, routes and encodes the incident of each event that
-// receivers hear of, one delivery per receiver.
+// receivers hear of, one delivery per receiver. A late event is counted, not sent;
+// an event about a process another incident's page already covers updates that page
+// (Tracker.Page).
 func (p *Pipeline) notifications(ctx context.Context, events []incidents.Event, snap *facts.Snapshot) ([]state.Delivery, error) {
 	var out []state.Delivery
 	for _, ev := range events {
 		p.metrics.events.WithLabelValues(ev.State.Rule, ev.Kind.String()).Inc()
-		if !ev.Kind.Notify() {
+		if ev.Late && ev.Kind.Notify() {
+			p.metrics.late.WithLabelValues(ev.State.Rule, ev.Kind.String()).Inc()
+			p.log.Info("late event recorded, not paged", zap.String("rule", ev.State.Rule), zap.String("incident", ev.State.Key),
+				zap.Stringer("event", ev.Kind), zap.Time("last_seen", ev.State.LastSeen))
+		}
+		if !ev.Notify() {
 			continue
 		}
-		if snap == nil {
-			s := p.enricher.Snapshot(ctx)
-			snap = &s
+		for _, pev := range p.tracker.Page(ev, p.join.Lookup(ev.State)) {
+			if snap == nil {
+				s := p.enricher.Snapshot(ctx)
+				snap = &s
+			}
+			ds, err := p.deliveries(pev, snap)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ds...)
 		}
-		inc, err := p.incident(ev, snap)
-		if errors.Is(err, errUnknownRule) {
-			continue // a rule removed from the configuration while its incident was open
-		}
-		inc.Related = p.join.Lookup(ev.State)
-		body, err := json.Marshal(inc)
-		if err != nil {
-			return nil, fmt.Errorf("encode incident %s: %w", inc.Key, err)
-		}
-		for _, name := range p.router.Route(inc) {
-			out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Incident: body})
-		}
-		p.log.Info("incident "+ev.Kind.String(), zap.String("rule", inc.Rule.ID), zap.String("incident", inc.Key),
-			zap.Int("count", inc.Count), zap.Int("folded", inc.Folded))
 	}
+	return out, nil
+}
+
+// deliveries builds the incident of one event that receivers hear of and encodes it
+// for each receiver it is routed to.
+func (p *Pipeline) deliveries(ev incidents.Event, snap *facts.Snapshot) ([]state.Delivery, error) {
+	inc, err := p.incident(ev, snap)
+	if errors.Is(err, errUnknownRule) {
+		return nil, nil // a rule removed from the configuration while its incident was open
+	}
+	inc.SetRelated(incidents.Causes(p.join.Lookup(ev.State), p.rules.rule))
+	body, err := json.Marshal(inc)
+	if err != nil {
+		return nil, fmt.Errorf("encode incident %s: %w", inc.Key, err)
+	}
+	var out []state.Delivery
+	for _, name := range p.router.Route(inc) {
+		out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Incident: body})
+	}
+	p.log.Info("incident "+ev.Kind.String(), zap.String("rule", inc.Rule.ID), zap.String("incident", inc.Key),
+		zap.Int("count", inc.Count), zap.Int("folded", inc.Folded))
 	return out, nil
 }
 
@@ -383,13 +404,29 @@ func (p *Pipeline) evalProbes(s facts.Snapshot) []incidents.Event {
 	return events
 }
 
+// evalResolve resolves the open incidents of rules with a resolve condition that
+// holds on s (the setting a warning is about was fixed).
+func (p *Pipeline) evalResolve(s facts.Snapshot) []incidents.Event {
+	var events []incidents.Event
+	for _, r := range p.rules.resolved {
+		events = append(events, p.tracker.ResolveIf(r, func(st incidents.State) bool {
+			ok, err := r.ResolveWhen.Eval(facts.Env{Snapshot: s, Captures: st.Captures, Labels: st.Labels})
+			if err != nil {
+				p.log.Warn("resolve condition failed", zap.String("rule", r.ID), zap.Error(err))
+			}
+			return ok
+		})...)
+	}
+	return events
+}
+
 // openIncidents are the incidents still open from before a restart, by the receivers
 // they are routed to, for the receivers that keep a live view of them.
 func (p *Pipeline) openIncidents(ctx context.Context) map[string][]*incidents.Incident {
 	var snap *facts.Snapshot
 	out := map[string][]*incidents.Incident{}
 	for _, s := range p.tracker.States() {
-		if s.Notified.IsZero() || s.Resolved {
+		if s.Notified.IsZero() || s.Resolved || s.Silent || s.Page != "" {
 			continue
 		}
 		if snap == nil {

@@ -92,16 +92,19 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 			}
 			events := tr.Observe(l)
 			join.Note(events)
-			for _, ev := range events {
-				if !ev.Kind.Notify() {
+			for _, nev := range events {
+				if !nev.Notify() {
 					continue
 				}
-				r := byID[ev.State.Rule]
-				inc := incidents.Build(r, ev, o.Host)
-				enrich.Attach(inc, r, o.Snapshot, nil)
-				inc.Related = join.Lookup(ev.State)
-				if err := emit(inc); err != nil {
-					return err
+				// As the live run: an event a page already covers updates that page.
+				for _, ev := range tr.Page(nev, join.Lookup(nev.State)) {
+					r := byID[ev.State.Rule]
+					inc := incidents.Build(r, ev, o.Host)
+					enrich.Attach(inc, r, o.Snapshot, nil)
+					inc.SetRelated(incidents.Causes(join.Lookup(ev.State), func(id string) *rules.Rule { return byID[id] }))
+					if err := emit(inc); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

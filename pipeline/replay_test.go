@@ -13,8 +13,9 @@ import (
 )
 
 // TestReplayJoinsByPid: the kernel's OOM kill of a PostgreSQL backend and
-// PostgreSQL's report of that backend's death are two incidents from two logs; each
-// names the other by the pid they share.
+// PostgreSQL's report of that backend's death come from two logs; as in the live run,
+// they are one page: the kernel's incident, paged first, and its update naming
+// PostgreSQL's line by the pid they share.
 func TestReplayJoinsByPid(t *testing.T) {
 	rs, err := rules.Builtin()
 	require.NoError(t, err)
@@ -25,30 +26,31 @@ func TestReplayJoinsByPid(t *testing.T) {
 	other := "2026-11-30T03:30:00.000Z kernel: Out of memory: Killed process 777 (redis-server) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:999 pgtables:1kB oom_score_adj:0\n"
 	var incs []*incidents.Incident
 	err = Replay(context.Background(), rs, []Input{
-		{Name: "kern.log", Reader: strings.NewReader(kernel + other)},
+		{Name: "kern.log", Reader: strings.NewReader(kernel)},
 		{Name: "postgresql.log", Reader: strings.NewReader(pg)},
+		{Name: "kern.log.1", Reader: strings.NewReader(other)},
 	}, ReplayOptions{Format: file.FormatPlain, Host: "db-1", Node: "m/b"}, func(v any) error {
 		incs = append(incs, v.(*incidents.Incident))
 		return nil
 	})
 	require.NoError(t, err)
-	byRule := map[string]*incidents.Incident{}
+	var pages []*incidents.Incident
 	for _, inc := range incs {
-		if byRule[inc.Rule.ID] == nil {
-			byRule[inc.Rule.ID] = inc
+		require.NotEqual(t, "postgres/backend-sigkill", inc.Rule.ID, "PostgreSQL's report is no page of its own")
+		if inc.Rule.ID == "kernel/oom-kill" && inc.Captures["pid"] == "4242" {
+			pages = append(pages, inc)
 		}
 	}
-	oom, crash := byRule["kernel/oom-kill"], byRule["postgres/backend-sigkill"]
-	require.NotNil(t, oom, "%v", byRule)
-	require.NotNil(t, crash, "%v", byRule)
+	require.Len(t, pages, 2, "the page and its update")
+	oom, update := pages[0], pages[1]
+	require.Equal(t, oom.Key, update.Key)
 	require.Empty(t, oom.Related, "the kernel line came first: nothing to name yet")
-	require.Len(t, crash.Related, 1)
-	rel := crash.Related[0]
-	require.Equal(t, "kernel/oom-kill", rel.Rule)
+	require.Len(t, update.Related, 1)
+	rel := update.Related[0]
+	require.Equal(t, "postgres/backend-sigkill", rel.Rule)
 	require.Equal(t, "4242", rel.PID)
-	require.Equal(t, "postgres", rel.Task)
-	require.Equal(t, oom.Key, rel.Key)
-	require.Contains(t, rel.Line, "Killed process 4242 (postgres)")
+	require.Equal(t, "server process", rel.Task)
+	require.Contains(t, rel.Line, "server process (PID 4242) was terminated by signal 9")
 	for _, inc := range incs {
 		for _, r := range inc.Related {
 			require.NotEqual(t, "777", r.PID, "a different process is not related")

@@ -44,9 +44,9 @@ func (r *Rule) decode(n *yaml.Node) error {
 		"id": &r.ID, "title": &r.Title, "severity": &r.Severity, "tags": &r.Tags,
 		"sources": &r.Sources, "labels": &r.Labels,
 		"match": &r.Match, "follow": &follow, "resolve": &resolve,
-		"resolve_after": &r.ResolveAfter, "threshold": &r.Threshold,
+		"resolve_after": &r.ResolveAfter, "resolve_when": &r.ResolveWhen, "threshold": &r.Threshold,
 		"cooldown": &r.Cooldown, "group_within": &r.GroupWithin, "key": &r.Key,
-		"probe": &r.Probe, "root_cause": &r.RootCause, "advice": &r.Advice,
+		"probe": &r.Probe, "root_cause": &r.RootCause, "cause": &r.Cause, "advice": &r.Advice,
 		"dead_ends": &r.DeadEnds, "docs": &r.Docs, "versions": &r.Versions,
 		"examples": &r.Examples,
 	})
@@ -92,7 +92,7 @@ func (r *Rule) check(n *yaml.Node, seen map[string]*yaml.Node) error {
 	case r.Match == nil && r.Probe == nil:
 		return yamlpos.At(n, "one of match and probe is required")
 	}
-	for _, k := range []string{"follow", "resolve"} {
+	for _, k := range []string{"follow", "resolve", "resolve_when"} {
 		if v := seen[k]; v != nil && r.Match == nil && !isNull(v) {
 			return yamlpos.At(v, "%s: needs match (a probe resolves when its condition clears)", k)
 		}

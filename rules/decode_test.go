@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/facts"
 )
 
 // ruleYAML is a valid rule's head; tests append fields to it.
@@ -54,6 +56,13 @@ func TestDecodeFields(t *testing.T) {
 			for _, p := range r.Patterns() {
 				require.True(t, p.Regexp.MatchString(strings.ToUpper(p.Regexp.String()[4:])), p.Regexp.String())
 			}
+		}},
+		{"resolve_when and cause", ruleYAML + "match: x\nresolve_when: 'vm.overcommit_memory == 1'\ncause: 'killed: {{.Captures.pid}}'\n", func(t *testing.T, r *Rule) {
+			require.Equal(t, "vm.overcommit_memory == 1", r.ResolveWhen.Source)
+			require.Equal(t, 4, r.ResolveWhen.Line)
+			out, err := r.Cause.Execute(facts.Env{Captures: map[string]string{"pid": "42"}})
+			require.NoError(t, err)
+			require.Equal(t, "killed: 42", out)
 		}},
 		{"probe defaults", ruleYAML + "probe: {condition: 'commit.mode == 2'}\n", func(t *testing.T, r *Rule) {
 			require.Equal(t, Duration(DefaultProbeInterval), r.Probe.Interval)
@@ -107,6 +116,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad unless regex", ruleYAML + "match: {any: [x], unless: ['[a']}\n", 3, 28, `match: unless[0]: error parsing regexp: missing closing ]`},
 		{"bad follow regex", ruleYAML + "match: x\nfollow: ['a)']\n", 4, 10, `follow[0]: error parsing regexp: unexpected )`},
 		{"bad resolve regex", ruleYAML + "match: x\nresolve: ['*']\n", 4, 11, `resolve[0]: error parsing regexp: missing argument`},
+		{"resolve_when unknown name", ruleYAML + "match: x\nresolve_when: 'vm.overcommit_memory == 1 && thp.enabeld == \"never\"'\n", 4, 0, `rule "t/x": resolve_when: type facts.THP has no field enabeld`},
+		{"resolve_when not a bool", ruleYAML + "match: x\nresolve_when: 'vm.overcommit_memory'\n", 4, 0, `resolve_when: expected bool`},
+		{"resolve_when on a probe", ruleYAML + "probe: {condition: 'true'}\nresolve_when: 'true'\n", 4, 15, `resolve_when: needs match (a probe resolves when its condition clears)`},
+		{"cause template", ruleYAML + "match: x\ncause: 'killed: {{.Captures.pid'\n", 4, 8, `cause: template: text:1: unclosed action`},
 		{"empty pattern", ruleYAML + "match: ''\n", 3, 8, "match: empty pattern"},
 		{"null pattern", ruleYAML + "match: [x, ~]\n", 3, 12, "match: any[1]: empty item"},
 		{"pattern not a string", ruleYAML + "match: {any: [{a: b}]}\n", 3, 15, "match: any[0]: expected a pattern string, got a mapping"},

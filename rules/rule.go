@@ -46,6 +46,10 @@ type Rule struct {
 	// ResolveAfter closes an incident after this long without a hit (the quiet period);
 	// zero keeps it open until a resolve line.
 	ResolveAfter Duration `yaml:"resolve_after" json:"resolve_after,omitempty"`
+	// ResolveWhen is a condition over the snapshot that resolves the rule's open
+	// incidents when it holds on a fresh one (the setting a warning is about was
+	// fixed: `vm.overcommit_memory == 1`). It is evaluated every snapshot interval.
+	ResolveWhen *Condition `yaml:"resolve_when" json:"resolve_when,omitempty"`
 
 	Threshold *Threshold `yaml:"threshold" json:"threshold,omitempty"`
 	// Cooldown suppresses repeat notifications of one incident key; the next one after
@@ -61,12 +65,17 @@ type Rule struct {
 	// evaluated every interval, open while it holds.
 	Probe *Probe `yaml:"probe" json:"probe,omitempty"`
 
-	RootCause string    `yaml:"root_cause" json:"root_cause,omitempty"`
-	Advice    []Advice  `yaml:"advice" json:"advice,omitempty"`
-	DeadEnds  []DeadEnd `yaml:"dead_ends" json:"dead_ends,omitempty"`
-	Docs      []string  `yaml:"docs" json:"docs,omitempty"`
-	Versions  []string  `yaml:"versions" json:"versions,omitempty"`
-	Examples  Examples  `yaml:"examples" json:"-"`
+	RootCause string `yaml:"root_cause" json:"root_cause,omitempty"`
+	// Cause is what an incident of this rule means for another incident about the
+	// same process, a template over its captures: the kernel's OOM kill is the cause
+	// of PostgreSQL's "terminated by signal 9" ("killed by the kernel OOM killer:
+	// anon-rss {{.Captures.anon_rss_kb}} kB"). The page of the other incident says it.
+	Cause    *Text     `yaml:"cause" json:"cause,omitempty"`
+	Advice   []Advice  `yaml:"advice" json:"advice,omitempty"`
+	DeadEnds []DeadEnd `yaml:"dead_ends" json:"dead_ends,omitempty"`
+	Docs     []string  `yaml:"docs" json:"docs,omitempty"`
+	Versions []string  `yaml:"versions" json:"versions,omitempty"`
+	Examples Examples  `yaml:"examples" json:"-"`
 
 	// File, Line and Column say where the rule was defined; Builtin marks the
 	// embedded pack.

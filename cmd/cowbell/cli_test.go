@@ -7,17 +7,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 // cowbell runs the built binary with args and returns stdout, stderr and exit code.
@@ -252,7 +256,8 @@ notifiers:
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "good (webhook): ok")
 	require.Contains(t, out, "bad (webhook): FAILED")
-	require.Contains(t, out, "404")
+	require.Contains(t, out, "404 Not Found: no such hook", "the endpoint's answer, quoted")
+	require.Contains(t, out, "the daemon would not retry it")
 	require.NotContains(t, out, "secret-token-path", "a URL is a secret")
 	mu.Lock()
 	require.Len(t, got, 1)
@@ -325,4 +330,76 @@ func TestReplayGzip(t *testing.T) {
 	_, stderr, code = cowbell(t, "\x1f\x8bnot gzip at all", "replay", "-")
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "gzip")
+}
+
+// vendorFake records the JSON bodies posted to it and answers each with status and
+// answer.
+func vendorFake(t *testing.T, status int, answer string) (url string, bodies func() []map[string]any) {
+	var mu sync.Mutex
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), got...)
+	}
+}
+
+// `cowbell notify test` leaves nothing open: the PagerDuty, Zenduty and Alertmanager
+// test alerts are resolved right after. It quotes each endpoint's answer, reports each
+// Alertmanager of a cluster on its own (one refusing connections fails the run), says
+// whether the daemon would retry a failure, and the timeouts in force.
+func TestNotifyTestResolvesAndReportsEveryEndpoint(t *testing.T) {
+	pdURL, pd := vendorFake(t, http.StatusAccepted, `{"status":"success","message":"Event processed"}`)
+	zdURL, zd := vendorFake(t, http.StatusOK, `{"message":"Alert created"}`)
+	busyURL, _ := vendorFake(t, http.StatusServiceUnavailable, "try later")
+	am := testenv.Alertmanager(t)
+	dead := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+host: test-host
+outbox: {timeout: 20s}
+notifiers:
+  - {name: pd, type: pagerduty, routing_key: R0UT1NGKEY0123456789abcdefabcdef, url: "%s/v2/enqueue", timeout: 7s}
+  - {name: zd, type: zenduty, url: "%s/api/events/INTEGRATIONKEY0123/"}
+  - {name: am, type: alertmanager, urls: [%q, %q]}
+  - {name: busy, type: webhook, url: %q}
+`, pdURL, zdURL, am, dead, busyURL))
+	out, stderr, code := cowbell(t, "", "notify", "test", "--config", cfg)
+	require.Equal(t, 1, code, stderr)
+	t.Logf("notify test said:\n%s", out)
+
+	events := pd()
+	require.Len(t, events, 2)
+	require.Equal(t, "trigger", events[0]["event_action"])
+	require.Equal(t, "resolve", events[1]["event_action"], "the test alert is resolved right after")
+	require.Equal(t, events[0]["dedup_key"], events[1]["dedup_key"])
+	alerts := zd()
+	require.Len(t, alerts, 2)
+	require.Equal(t, "resolved", alerts[1]["alert_type"])
+	require.Equal(t, alerts[0]["entity_id"], alerts[1]["entity_id"])
+
+	require.Contains(t, out, "pd (pagerduty): ok")
+	require.Contains(t, out, `trigger: POST `+strings.TrimPrefix(pdURL, "http://")+`: 202 Accepted: {"status":"success","message":"Event processed"}`)
+	require.Contains(t, out, "timeouts: 20s per attempt (outbox.timeout), 7s per request (timeout)")
+	require.Contains(t, out, "zd (zenduty): ok")
+	require.NotContains(t, out, "INTEGRATIONKEY0123", "a URL is a secret")
+	require.NotContains(t, out, "R0UT1NGKEY", "the routing key is a secret")
+
+	require.Contains(t, out, "am (alertmanager): delivered, but an endpoint FAILED")
+	require.Contains(t, out, "trigger: POST "+strings.TrimPrefix(am, "http://")+": 200 OK")
+	require.Regexp(t, `trigger: POST `+regexp.QuoteMeta(strings.TrimPrefix(dead, "http://"))+`: no answer: .*connection refused`, out)
+	require.Contains(t, out, "resolve: POST "+strings.TrimPrefix(am, "http://")+": 200 OK")
+
+	require.Contains(t, out, "busy (webhook): FAILED")
+	require.Contains(t, out, "503 Service Unavailable: try later")
+	require.Contains(t, out, "the daemon would retry it")
 }

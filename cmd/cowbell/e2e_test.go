@@ -255,7 +255,8 @@ metrics: {listen: %q}
 `, dir, seedPath, logPath, hook.URL, metricsAddr))
 	d := startDaemon(t, cfg)
 
-	t0 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	// Recent stamps (within incidents.max_age), twelve minutes of log time apart.
+	t0 := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
 	testenv.AppendFile(t, logPath, criLine(t0, "1:M ordinary line that matches nothing"))
 	testenv.AppendFile(t, logPath, criLine(t0.Add(time.Second), seedLine))
 	hook.waitFor(t, 1)
@@ -327,7 +328,8 @@ notifiers:
 	redisLine := func(at time.Time) string {
 		return "1:M " + at.UTC().Format("02 Jan 2006 15:04:05.000") + " # " + seedLine + "\n"
 	}
-	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	// Half an hour ago: within incidents.max_age, so the first line still pages.
+	t0 := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
 	for _, d := range []time.Duration{0, 2 * time.Minute, 3 * time.Minute, 12 * time.Minute} {
 		testenv.AppendFile(t, logPath, redisLine(t0.Add(d)))
 	}
@@ -432,6 +434,10 @@ metrics: {listen: %q}
 	testenv.AppendFile(t, logPath, seedLine+"\n")
 	scrapeUntil(t, "http://"+metricsAddr+"/metrics", `cowbell_outbox_dead_total{notifier="hook"} 1`)
 	d.stop(t, syscall.SIGTERM)
+	logged := d.stderr.String()
+	require.Contains(t, logged, "delivery given up")
+	require.Contains(t, logged, "invalid token", "the endpoint's answer is logged")
+	require.NotRegexp(t, `\n\t/\S+\.go:\d+`, logged, "no Go stack trace under a dead letter")
 
 	list, stderr, code := cowbell(t, "", "outbox", "list", "--config", cfg)
 	require.Equal(t, 0, code, stderr)

@@ -3,14 +3,42 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/cowbell-sidecar/cowbell/config"
 	"github.com/cowbell-sidecar/cowbell/internal/termtext"
 )
+
+// newLogger builds cowbell's own log on stderr, at level (which a reload changes).
+func newLogger(c config.Log, level zap.AtomicLevel) (*zap.Logger, error) {
+	return newLoggerTo(c, level, zapcore.Lock(os.Stderr))
+}
+
+// newLoggerTo builds cowbell's log writing to w: levelled, ISO 8601 times, console or
+// JSON, unsampled (every line counts), every string cleaned of terminal controls. It
+// adds no stack traces: an Error entry (a dead letter, an incident not spooled) says
+// what failed and why in its fields, and a Go stack of the goroutine that logged it
+// would bury that on every dead letter.
+func newLoggerTo(c config.Log, level zap.AtomicLevel, w zapcore.WriteSyncer) (*zap.Logger, error) {
+	l, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	level.SetLevel(l)
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc := zapcore.NewJSONEncoder(ec)
+	if c.Format == "console" {
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(cleanEncoder{enc}, w, level), zap.AddCaller(), zap.ErrorOutput(w)), nil
+}
 
 // nopLogger is for one-shot commands whose output is their answer.
 func nopLogger() *zap.Logger { return zap.NewNop() }

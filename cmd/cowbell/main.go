@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/cowbell-sidecar/cowbell/config"
 )
@@ -100,26 +99,4 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		c.Log.Level = g.logLevel
 	}
 	return c, nil
-}
-
-// newLogger builds cowbell's own log on stderr, at level (which a reload changes).
-// Errors carry no stack trace: they say what failed, and a trace per dead letter or
-// dropped notification only buries that.
-func newLogger(c config.Log, level zap.AtomicLevel) (*zap.Logger, error) {
-	l, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
-	}
-	level.SetLevel(l)
-	ec := zap.NewProductionEncoderConfig()
-	ec.EncodeTime = zapcore.ISO8601TimeEncoder
-	enc := zapcore.NewJSONEncoder(ec)
-	if c.Format == "console" {
-		ec.EncodeLevel = zapcore.CapitalLevelEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	}
-	stderr := zapcore.Lock(os.Stderr)
-	// Unsampled: every line counts.
-	core := zapcore.NewCore(cleanEncoder{enc}, stderr, level)
-	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(stderr)), nil
 }

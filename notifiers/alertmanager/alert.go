@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -10,19 +11,25 @@ import (
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
-// Label and annotation values are cut to these sizes: Alertmanager takes larger ones,
-// but every notification it sends carries them.
+// Label and annotation values are cut to these sizes. Alertmanager takes larger ones,
+// but every notification it sends carries them, and its own receivers have limits: the
+// summary fits PagerDuty's 1,024-character summary, the description a Slack section
+// (3,000) with room to spare in a PagerDuty or e-mail template. An alert is at most
+// about 8 KiB of annotations, whatever the incident's size.
 const (
-	maxLabelValue      = 1024
-	maxAnnotationValue = 8192
+	maxLabelValue  = 1024
+	maxSummary     = 1024
+	maxDescription = 4096
+	maxAnnotation  = 1024 // any other annotation
 )
 
 // alert is one postable alert of the API v2 (POST /api/v2/alerts takes an array).
 type alert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	StartsAt    string            `json:"startsAt,omitempty"`
-	EndsAt      string            `json:"endsAt,omitempty"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     string            `json:"startsAt,omitempty"`
+	EndsAt       string            `json:"endsAt,omitempty"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
 // alert renders inc as it is at now. A firing alert ends expiryIntervals re-sends
@@ -45,11 +52,25 @@ func (n *Notifier) alert(inc *incidents.Incident, now time.Time) alert {
 		starts = ends
 	}
 	return alert{
-		Labels:      n.alertLabels(inc),
-		Annotations: annotations(inc),
-		StartsAt:    starts.UTC().Format(time.RFC3339Nano),
-		EndsAt:      ends.UTC().Format(time.RFC3339Nano),
+		Labels:       n.alertLabels(inc),
+		Annotations:  annotations(inc),
+		StartsAt:     starts.UTC().Format(time.RFC3339Nano),
+		EndsAt:       ends.UTC().Format(time.RFC3339Nano),
+		GeneratorURL: n.generatorURL(inc),
 	}
+}
+
+// generatorURL fills the configured generator_url's placeholders ({host}, {rule},
+// {key}, each query-escaped); "" without one.
+func (n *Notifier) generatorURL(inc *incidents.Incident) string {
+	if n.generator == "" {
+		return ""
+	}
+	return strings.NewReplacer(
+		"{host}", url.QueryEscape(inc.Host),
+		"{rule}", url.QueryEscape(inc.Rule.ID),
+		"{key}", url.QueryEscape(inc.Key),
+	).Replace(n.generator)
 }
 
 // alertLabels identify the alert: the same incident always gets the same labels, so
@@ -81,29 +102,33 @@ func (n *Notifier) alertLabels(inc *incidents.Incident) map[string]string {
 
 func annotations(inc *incidents.Incident) map[string]string {
 	a := map[string]string{
-		"summary":     annotationValue(summary(inc)),
-		"cowbell_key": annotationValue(inc.Key),
+		"summary":     annotationValue(summary(inc), maxSummary),
+		"cowbell_key": annotationValue(inc.Key, maxAnnotation),
 	}
 	if d := description(inc); d != "" {
-		a["description"] = annotationValue(d)
+		a["description"] = annotationValue(d, maxDescription)
 	}
 	if u := runbook(inc.Docs); u != "" {
-		a["runbook_url"] = u
+		a["runbook_url"] = annotationValue(u, maxAnnotation)
+	}
+	if len(inc.Lines) > 0 {
+		a["log_line"] = annotationValue(inc.Lines[len(inc.Lines)-1].Text, maxAnnotation)
 	}
 	return a
 }
 
+// summary is the incident's headline: what broke, where, and the one thing to do or
+// the cause.
 func summary(inc *incidents.Incident) string {
-	title := inc.Rule.Title
-	if title == "" {
-		title = inc.Rule.ID
-	}
-	s := title
-	if inc.Host != "" {
-		s += " on " + inc.Host
-	}
-	if inc.Summary != "" && inc.Summary != title {
-		s += ": " + inc.Summary
+	s := inc.Summary
+	if s == "" {
+		s = inc.Rule.Title
+		if s == "" {
+			s = inc.Rule.ID
+		}
+		if inc.Host != "" {
+			s += " on " + inc.Host
+		}
 	}
 	if inc.Test {
 		s = "[TEST] " + s + " (test notification from cowbell notify test)"
@@ -111,21 +136,22 @@ func summary(inc *incidents.Incident) string {
 	return s
 }
 
-// description is the diagnosis: why it happened and what applies on this host.
+// description is what to do first, then why: the cause another incident names, the
+// advice that applied on this host, the root cause.
 func description(inc *incidents.Incident) string {
-	var b strings.Builder
-	if rc := strings.TrimSpace(inc.RootCause); rc != "" {
-		b.WriteString(rc)
+	var parts []string
+	if c := inc.Cause(); c != "" {
+		parts = append(parts, "Cause: "+c)
 	}
 	for _, a := range inc.Advice {
-		if t := strings.TrimSpace(a.Text); t != "" {
-			if b.Len() > 0 {
-				b.WriteString("\n")
-			}
-			b.WriteString("- " + t)
+		if t := incidents.Reflow(a.Text); t != "" {
+			parts = append(parts, "- "+t)
 		}
 	}
-	return b.String()
+	if rc := incidents.Reflow(inc.RootCause); rc != "" {
+		parts = append(parts, "Why: "+rc)
+	}
+	return strings.Join(parts, "\n")
 }
 
 // runbook is the rule's first http(s) doc; other schemes are not offered as links.
@@ -151,7 +177,7 @@ func labelValue(v string) string {
 
 // annotationValue keeps newlines (descriptions are multi-line) but drops other
 // control characters and invalid UTF-8.
-func annotationValue(v string) string {
+func annotationValue(v string, limit int) string {
 	v = strings.ToValidUTF8(v, "\uFFFD")
 	v = strings.Map(func(r rune) rune {
 		if r != '\n' && unicode.IsControl(r) {
@@ -159,5 +185,5 @@ func annotationValue(v string) string {
 		}
 		return r
 	}, v)
-	return notifiers.Truncate(strings.TrimSpace(v), maxAnnotationValue)
+	return notifiers.Truncate(strings.TrimSpace(v), limit)
 }

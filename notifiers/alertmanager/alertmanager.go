@@ -34,6 +34,7 @@ type Notifier struct {
 	client    *http.Client
 	headers   []notifiers.Header
 	labels    map[string]string
+	generator string
 	resend    time.Duration
 	now       func() time.Time
 	log       *zap.Logger
@@ -63,13 +64,18 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager: %w", err)
 	}
+	generator := c.GeneratorURL
+	if generator == "" {
+		generator = d.MetricsURL
+	}
 	n := &Notifier{
-		labels: c.Labels,
-		resend: c.ResendInterval,
-		now:    time.Now,
-		log:    d.Log,
-		active: map[string]*incidents.Incident{},
-		client: client,
+		labels:    c.Labels,
+		generator: generator,
+		resend:    c.ResendInterval,
+		now:       time.Now,
+		log:       d.Log,
+		active:    map[string]*incidents.Incident{},
+		client:    client,
 	}
 	if n.resend == 0 {
 		n.resend = DefaultConfig.ResendInterval
@@ -253,3 +259,6 @@ func (n *Notifier) markUp(i int) {
 		n.log.Info("alertmanager takes alerts again", zap.String("endpoint", ep.name))
 	}
 }
+
+// OpensAlerts implements notifiers.Alerter: Alertmanager keeps an alert firing until it ends.
+func (n *Notifier) OpensAlerts() bool { return true }

@@ -31,6 +31,11 @@ type Config struct {
 	ResendInterval time.Duration `yaml:"resend_interval"`
 	// Labels are added to every alert (cluster, region, ...).
 	Labels map[string]string `yaml:"labels"`
+	// GeneratorURL is each alert's generatorURL, the link Alertmanager's UI and
+	// notifications offer back to the source: a dashboard, or the host's /metrics.
+	// {host}, {rule} and {key} are replaced by the incident's (query-escaped). Unset:
+	// the host's cowbell /metrics when metrics.listen is set, else none.
+	GeneratorURL string `yaml:"generator_url"`
 
 	// Basic auth (username with password or password_file) or a bearer token
 	// (bearer_token or bearer_token_file), both optional.
@@ -91,6 +96,12 @@ func (c Config) check() error {
 	}
 	if c.ResendInterval < 0 {
 		return yamlpos.Field("resend_interval", errors.New("resend_interval must not be negative"))
+	}
+	if c.GeneratorURL != "" {
+		probe := strings.NewReplacer("{host}", "h", "{rule}", "r", "{key}", "k").Replace(c.GeneratorURL)
+		if err := notifiers.CheckURL(probe); err != nil {
+			return yamlpos.Field("generator_url", fmt.Errorf("generator_url: %w", err))
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 		if !labelName.MatchString(k) {

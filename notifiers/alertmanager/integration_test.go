@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,10 +21,11 @@ import (
 
 // gettableAlert is what GET /api/v2/alerts answers, as far as the tests read it.
 type gettableAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	Status      struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Status       struct {
 		State string `json:"state"`
 	} `json:"status"`
 }
@@ -82,7 +84,7 @@ func TestRealAlertmanager(t *testing.T) {
 		"incident_key": inc.Key,
 		"cluster":      "test",
 	}, a.Labels)
-	require.Equal(t, "Redis cannot fork for BGSAVE on cache-7: BGSAVE fork failed with ENOMEM 3 times", a.Annotations["summary"])
+	require.Equal(t, inc.Summary, a.Annotations["summary"], "the headline: what broke, where, what to do")
 	require.Equal(t, inc.Docs[0], a.Annotations["runbook_url"])
 	require.Equal(t, inc.Key, a.Annotations["cowbell_key"])
 	require.Contains(t, a.Annotations["description"], "`sysctl -w vm.overcommit_memory=1`")
@@ -109,4 +111,32 @@ func TestRealAlertmanagerOneDown(t *testing.T) {
 	require.False(t, retry)
 	activeAlert(t, base, inc.Key, true)
 	require.Equal(t, 1, logs.FilterMessage("alertmanager did not take alerts").Len())
+}
+
+// A 20 × 64 KiB repeat is a bounded alert that a real Alertmanager takes: the
+// summary is the headline within PagerDuty's summary length, the description and the
+// newest log line are cut, and the alert links back to its generator.
+func TestRealAlertmanagerAtTheSizeLimit(t *testing.T) {
+	base := testenv.Alertmanager(t)
+	n, err := New(Config{URLs: []string{base}, ResendInterval: time.Minute, GeneratorURL: "https://grafana.example/d/cowbell?var-host={host}",
+		HTTPConfig: notifiers.HTTPConfig{Timeout: 5 * time.Second}}, notifiers.Deps{Log: zap.NewNop()})
+	require.NoError(t, err)
+	huge := notifierstest.Huge(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	huge.FirstSeen, huge.LastSeen = now.Add(-time.Minute), now
+	huge.Advice = append(huge.Advice, incidents.Advice{Text: strings.Repeat("advice ", 2000)})
+	_, err = n.Notify(context.Background(), huge)
+	require.NoError(t, err)
+	a := activeAlert(t, base, huge.Key, true)
+	size := 0
+	for k, v := range a.Annotations {
+		size += len(k) + len(v)
+	}
+	t.Logf("annotations: %d bytes", size)
+	require.LessOrEqual(t, size, maxSummary+maxDescription+3*maxAnnotation+64)
+	require.Equal(t, huge.Summary, a.Annotations["summary"])
+	require.LessOrEqual(t, len(a.Annotations["description"]), maxDescription)
+	require.LessOrEqual(t, len(a.Annotations["log_line"]), maxAnnotation)
+	require.True(t, strings.HasPrefix(a.Annotations["log_line"], "1:M "), "the newest line's start")
+	require.Equal(t, "https://grafana.example/d/cowbell?var-host=cache-7", a.GeneratorURL)
 }

@@ -20,8 +20,10 @@ import (
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 )
 
-// Events API v2 limits.
+// Events API v2 limits: PagerDuty refuses an event larger than 512 KB (with a 400,
+// for good) and cuts a summary to 1,024 characters.
 const (
+	MaxEvent    = 512_000
 	maxSummary  = 1024
 	maxDedupKey = 255
 )
@@ -49,7 +51,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if c.URL == "" {
 		c.URL = EventsURL
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(key)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty: %w", err)
 	}
@@ -59,7 +61,9 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 // Notify makes one delivery attempt. PagerDuty answers 202 when it queued the event,
 // 400 for an event it will never accept, 429 and 5xx when it may later.
 func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
-	body, err := json.Marshal(n.event(inc))
+	body, err := notifiers.Fit(inc, MaxEvent, func(inc *incidents.Incident) ([]byte, error) {
+		return json.Marshal(n.event(inc))
+	})
 	if err != nil {
 		return false, fmt.Errorf("encode pagerduty event: %w", err)
 	}
@@ -150,30 +154,34 @@ func severity(s string) string {
 	return "error"
 }
 
+// summary is what a phone shows first: the incident's headline (what broke, where,
+// and the one thing to do or the cause).
 func summary(inc *incidents.Incident) string {
-	var b strings.Builder
+	s := inc.Summary
+	if s == "" {
+		s = inc.Rule.Title
+		if s == "" {
+			s = inc.Rule.ID
+		}
+		if inc.Host != "" {
+			s += " on " + inc.Host
+		}
+	}
 	if inc.Test {
-		b.WriteString("[TEST] ")
+		s = "[TEST] " + s
 	}
-	title := inc.Rule.Title
-	if title == "" {
-		title = inc.Rule.ID
-	}
-	b.WriteString(title)
-	if inc.Host != "" {
-		b.WriteString(" on " + inc.Host)
-	}
-	if inc.Summary != "" && inc.Summary != title {
-		b.WriteString(": " + inc.Summary)
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// links keeps the rule's http(s) docs; anything else is not a link to offer.
+// links keeps the rule's http(s) docs, each labelled with what it is; anything else is
+// not a link to offer.
 func links(docs []string) []link {
 	var out []link
 	for _, u := range notifiers.DocLinks(docs) {
-		out = append(out, link{Href: u.String(), Text: "Docs: " + u.Host})
+		out = append(out, link{Href: u.String(), Text: notifiers.LinkText(u)})
 	}
 	return out
 }
+
+// OpensAlerts implements notifiers.Alerter: PagerDuty keeps an alert open until its resolve.
+func (n *Notifier) OpensAlerts() bool { return true }

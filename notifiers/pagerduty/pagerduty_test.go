@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -81,6 +82,9 @@ type pdEvent struct {
 }
 
 func checkEvent(body []byte) error {
+	if len(body) > MaxEvent {
+		return fmt.Errorf("event of %d bytes: the maximum is 512 KB", len(body))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var ev pdEvent
@@ -264,4 +268,43 @@ func TestNewReadsKeyFile(t *testing.T) {
 
 	_, err = New(Config{}, notifierstest.Deps(t))
 	require.ErrorContains(t, err, "one of routing_key and routing_key_file is required")
+}
+
+// A 20 × 64 KiB repeat (a 1.3 MB incident) fits PagerDuty's 512 KB event: trigger and
+// resolve are accepted, the custom details say what was cut, the summary is the
+// headline.
+func TestNotifyAtTheSizeLimit(t *testing.T) {
+	pd, url := newServer(t)
+	n := newNotifier(t, url)
+	huge := notifierstest.Huge(t)
+	resolved := notifierstest.Huge(t)
+	notifierstest.Resolved(resolved)
+	for _, inc := range []*incidents.Incident{huge, resolved} {
+		retry, err := n.Notify(context.Background(), inc)
+		require.NoError(t, err)
+		require.False(t, retry)
+	}
+	trigger, resolve := <-pd.events, <-pd.events
+	require.LessOrEqual(t, len(trigger), MaxEvent)
+	t.Logf("trigger event: %d bytes of a %d-byte budget", len(trigger), MaxEvent)
+	var ev pdEvent
+	require.NoError(t, json.Unmarshal(trigger, &ev))
+	cut := ev.Payload.CustomDetails["truncated"].(map[string]any)
+	require.EqualValues(t, MaxEvent, cut["limit"])
+	require.Greater(t, cut["size"].(float64), float64(MaxEvent))
+	require.Len(t, ev.Payload.CustomDetails["lines"], incidents.MaxLines, "lines cut, none dropped at this budget")
+	require.Equal(t, huge.Summary, ev.Payload.Summary)
+	require.NoError(t, json.Unmarshal(resolve, &ev))
+	require.Equal(t, "resolve", ev.EventAction)
+}
+
+// Each link says what it points at: two pages of one site are told apart.
+func TestLinksAreLabelled(t *testing.T) {
+	ls := links([]string{
+		"https://redis.io/docs/latest/operate/oss_and_stack/management/admin/",
+		"https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/",
+	})
+	require.Len(t, ls, 2)
+	require.NotEqual(t, ls[0].Text, ls[1].Text)
+	require.Equal(t, "redis.io: persistence", ls[1].Text)
 }

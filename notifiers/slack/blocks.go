@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,27 +39,49 @@ type message struct {
 // mention @channel (<!channel>) or forge a link (<https://…|…>).
 func esc(s string) string { return slackutilsx.EscapeMessage(s) }
 
-// render lays out an incident as a person paged at 3 a.m. needs it: what, where,
-// the lines, why, what to do, what not to do, the facts behind it and the docs.
+// render lays out an incident as a person paged at 3 a.m. reads it, top down: what
+// broke where (the header), what to do first, why in a sentence (and the cause when
+// another incident about the same process names it), where and when, the newest lines,
+// the rest of the advice and the snapshot facts. Below a divider comes what is one
+// click away (Slack folds a long message behind "See more"): the whole root cause, the
+// dead ends, the docs, rule and key. Text is never hard-wrapped: Slack wraps it.
 func render(inc *incidents.Incident, maxLines int) message {
 	blocks := []slack.Block{header(inc)}
 	if inc.Test {
 		blocks = append(blocks, contextText(":test_tube: *Test notification* sent by `cowbell notify test`: nothing is wrong."))
 	}
-	blocks = append(blocks, overview(inc))
+	advice, rest := inc.Advice, "*What to do*"
+	if inc.Status == incidents.StatusResolved {
+		blocks = append(blocks, section(resolvedText(inc)))
+	} else if i := inc.DoIndex(); i >= 0 {
+		// The piece of advice the headline quotes comes first; the rest after.
+		if s := adviceText("*Do first:* ", advice[i:i+1]); s != "" {
+			blocks = append(blocks, section(s))
+		}
+		advice = append(slices.Clip(advice[:i]), advice[i+1:]...)
+		rest = "*Also*"
+	}
+	if s := whyText(inc); s != "" {
+		blocks = append(blocks, section(s))
+	}
+	blocks = append(blocks, contextText(whereText(inc)))
 	if s := linesText(inc.Lines, maxLines); s != "" {
 		blocks = append(blocks, section(s))
 	}
-	if rc := strings.TrimSpace(inc.RootCause); rc != "" {
-		blocks = append(blocks, section("*Root cause*\n"+esc(rc)))
-	}
-	if s := adviceText(inc.Advice); s != "" {
+	if s := relatedText(inc.Related); s != "" {
 		blocks = append(blocks, section(s))
 	}
-	if s := deadEndsText(inc.DeadEnds); s != "" {
+	if s := adviceText(rest, advice); s != "" {
 		blocks = append(blocks, section(s))
 	}
 	if s := factsText(inc); s != "" {
+		blocks = append(blocks, section(s))
+	}
+	blocks = append(blocks, slack.NewDividerBlock())
+	if rc := incidents.Reflow(inc.RootCause); rc != "" {
+		blocks = append(blocks, section("*Root cause*\n"+esc(rc)))
+	}
+	if s := deadEndsText(inc.DeadEnds); s != "" {
 		blocks = append(blocks, section(s))
 	}
 	if s := docsText(inc.Docs); s != "" {
@@ -68,12 +91,19 @@ func render(inc *incidents.Incident, maxLines int) message {
 	return message{text: fallback(inc, ""), blocks: fit(blocks)}
 }
 
-// renderRepeat is the thread reply for a repeat of an open incident: counts, the
-// newest lines and the facts as they are now.
+// renderRepeat is the thread reply for a repeat of an open incident (or an update
+// of its page by another incident about the same process): counts, the newest lines,
+// the cause if one is named now, and the facts as they are now.
 func renderRepeat(inc *incidents.Incident, maxLines int) message {
 	head := fmt.Sprintf(":repeat: *Again*: %s, last at %s.", counts(inc), stamp(inc.LastSeen))
 	blocks := []slack.Block{section(testMark(inc) + head)}
+	if c := inc.Cause(); c != "" {
+		blocks = append(blocks, section("*Cause:* "+esc(c)))
+	}
 	if s := linesText(inc.Lines, maxLines); s != "" {
+		blocks = append(blocks, section(s))
+	}
+	if s := relatedText(inc.Related); s != "" {
 		blocks = append(blocks, section(s))
 	}
 	if s := factsText(inc); s != "" {
@@ -86,6 +116,85 @@ func renderRepeat(inc *incidents.Incident, maxLines int) message {
 func renderResolvedReply(inc *incidents.Incident, at time.Time) message {
 	s := fmt.Sprintf(":white_check_mark: *Resolved* at %s after %s.", stamp(at), counts(inc))
 	return message{text: fallback(inc, ""), blocks: []slack.Block{section(testMark(inc) + s)}}
+}
+
+// resolvedText says when the incident resolved, in place of what to do.
+func resolvedText(inc *incidents.Incident) string {
+	if inc.ResolvedAt == nil {
+		return ":white_check_mark: *Resolved.*"
+	}
+	return fmt.Sprintf(":white_check_mark: *Resolved* at %s.", stamp(*inc.ResolvedAt))
+}
+
+// whyText is the root cause's first sentence (the rest is below the divider) and the
+// cause another incident about the same process names.
+func whyText(inc *incidents.Incident) string {
+	var parts []string
+	if c := inc.Cause(); c != "" {
+		parts = append(parts, "*Cause:* "+esc(c))
+	}
+	if rc := incidents.Reflow(inc.RootCause); rc != "" {
+		first, _, _ := strings.Cut(rc, "\n")
+		if ss := firstSentence(first); ss != "" {
+			parts = append(parts, "*Why:* "+esc(ss))
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// firstSentence is text up to its first ". ", at most 300 bytes.
+func firstSentence(text string) string {
+	if i := strings.Index(text, ". "); i >= 0 {
+		text = text[:i+1]
+	}
+	return notifiers.Truncate(text, 300)
+}
+
+// whereText is where and when, on one line: labels, source, counts, times.
+func whereText(inc *incidents.Incident) string {
+	var parts []string
+	var where []string
+	for _, k := range []string{sources.LabelNamespace, sources.LabelPod, sources.LabelContainer} {
+		if v := inc.Labels[k]; v != "" {
+			where = append(where, v)
+		}
+	}
+	if len(where) > 0 {
+		parts = append(parts, "`"+esc(strings.Join(where, "/"))+"`")
+	}
+	if u := inc.Labels[sources.LabelUnit]; u != "" {
+		parts = append(parts, "unit `"+esc(u)+"`")
+	}
+	if inc.Source != "" {
+		parts = append(parts, "source `"+esc(inc.Source)+"`")
+	}
+	parts = append(parts, counts(inc))
+	if !inc.FirstSeen.IsZero() {
+		parts = append(parts, "first "+stamp(inc.FirstSeen))
+	}
+	if !inc.LastSeen.IsZero() && !inc.LastSeen.Equal(inc.FirstSeen) {
+		parts = append(parts, "last "+stamp(inc.LastSeen))
+	}
+	if inc.ReadAt != nil {
+		parts = append(parts, "read by cowbell "+stamp(*inc.ReadAt)+" (from a backlog)")
+	}
+	return esc(inc.Host) + " · " + strings.Join(parts, " · ")
+}
+
+// relatedText shows the lines of other incidents about the same process.
+func relatedText(rel []incidents.Related) string {
+	if len(rel) == 0 {
+		return ""
+	}
+	var lines []string
+	for _, r := range rel {
+		s := esc(strings.ReplaceAll(r.Line, "```", "`\u200b``"))
+		if !r.Time.IsZero() {
+			s = r.Time.UTC().Format("15:04:05") + " " + s
+		}
+		lines = append(lines, cutEscaped(s, maxLinesText/len(rel)))
+	}
+	return fmt.Sprintf("*Same process* (pid %s, also `%s`)\n```\n%s\n```", esc(rel[0].PID), esc(rel[0].Rule), strings.Join(lines, "\n"))
 }
 
 func testMark(inc *incidents.Incident) string {
@@ -132,43 +241,20 @@ func emoji(inc *incidents.Incident) string {
 	return ":warning:"
 }
 
+// fallback is the message's text, what a phone's notification shows: the incident's
+// headline (what broke, where, and the one thing to do or the cause).
 func fallback(inc *incidents.Incident, prefix string) string {
-	s := prefix + title(inc)
-	if inc.Summary != "" {
-		s += ": " + inc.Summary
+	s := inc.Summary
+	if s == "" {
+		s = title(inc)
 	}
-	return cutEscaped(esc(s), maxFallback)
-}
-
-// overview is the summary with the facts of place and time as fields.
-func overview(inc *incidents.Incident) slack.Block {
-	var fields []*slack.TextBlockObject
-	add := func(name, value string) {
-		if value != "" && len(fields) < maxFields {
-			fields = append(fields, mrkdwn(cutEscaped("*"+name+"*\n"+esc(value), maxField)))
-		}
+	if inc.Status == incidents.StatusResolved {
+		s = "RESOLVED: " + s
 	}
-	add("Host", inc.Host)
-	add("Source", inc.Source)
-	var where []string
-	for _, k := range []string{sources.LabelNamespace, sources.LabelPod, sources.LabelContainer} {
-		if v := inc.Labels[k]; v != "" {
-			where = append(where, v)
-		}
+	if inc.Test {
+		s = "[TEST] " + s
 	}
-	add("Namespace/pod/container", strings.Join(where, "/"))
-	add("Unit", inc.Labels[sources.LabelUnit])
-	add("Count", counts(inc))
-	add("First seen", stamp(inc.FirstSeen))
-	add("Last seen", stamp(inc.LastSeen))
-	if inc.ResolvedAt != nil {
-		add("Resolved", stamp(*inc.ResolvedAt))
-	}
-	summary := inc.Summary
-	if summary == "" {
-		summary = title(inc)
-	}
-	return slack.NewSectionBlock(mrkdwn(cutEscaped(esc(summary), maxSection)), fields, nil)
+	return cutEscaped(esc(prefix+strings.Join(strings.Fields(s), " ")), maxFallback)
 }
 
 func counts(inc *incidents.Incident) string {
@@ -226,15 +312,16 @@ func linesText(lines []incidents.Line, maxLines int) string {
 }
 
 // adviceText keeps the rule's code formatting (backticks), escaped like any text,
-// and says which facts made each piece of advice apply.
-func adviceText(advice []incidents.Advice) string {
-	var b strings.Builder
+// and says which facts made each piece of advice apply. head starts the text: "*Also*"
+// heads a list, "*Do first:* " leads one piece of advice.
+func adviceText(head string, advice []incidents.Advice) string {
+	var items []string
 	for _, a := range advice {
-		text := strings.TrimSpace(a.Text)
+		text := incidents.Reflow(a.Text)
 		if text == "" {
 			continue
 		}
-		b.WriteString("\n• " + esc(text))
+		s := esc(text)
 		if len(a.Facts) > 0 {
 			keys := make([]string, 0, len(a.Facts))
 			for k := range a.Facts {
@@ -244,13 +331,17 @@ func adviceText(advice []incidents.Advice) string {
 			for i, k := range keys {
 				keys[i] = "`" + esc(k) + " = " + esc(a.Facts[k]) + "`"
 			}
-			b.WriteString("\n    _applies because_ " + strings.Join(keys, ", "))
+			s += "\n_applies because_ " + strings.Join(keys, ", ")
 		}
+		items = append(items, s)
 	}
-	if b.Len() == 0 {
+	switch {
+	case len(items) == 0:
 		return ""
+	case strings.HasSuffix(head, " "): // one piece, inline
+		return head + strings.Join(items, "\n")
 	}
-	return "*What to do*" + b.String()
+	return head + "\n• " + strings.Join(items, "\n• ")
 }
 
 func deadEndsText(des []incidents.DeadEnd) string {
@@ -278,8 +369,8 @@ func docsText(docs []string) string {
 	var links []string
 	for _, u := range notifiers.DocLinks(docs) {
 		href := strings.ReplaceAll(u.String(), "|", "%7C")
-		label := strings.ReplaceAll(strings.TrimSuffix(u.Host+u.Path, "/"), "|", "/")
-		links = append(links, "<"+esc(href)+"|"+esc(notifiers.Truncate(label, 80))+">")
+		label := strings.ReplaceAll(notifiers.LinkText(u), "|", "/")
+		links = append(links, "<"+esc(href)+"|"+esc(label)+">")
 	}
 	if len(links) == 0 {
 		return ""

@@ -7,6 +7,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,7 +62,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if c.APIURL == "" {
 		c.APIURL = APIURL
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(webhook, token)
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
@@ -86,21 +87,32 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 // channel_not_found, …) will not.
 func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
 	if n.api == nil {
-		m := render(inc, n.maxLines)
-		f := false
-		err := slack.PostWebhookCustomHTTPContext(ctx, n.webhook.Reveal(), n.client, &slack.WebhookMessage{
-			Text: m.text, Blocks: &slack.Blocks{BlockSet: m.blocks}, UnfurlLinks: &f, UnfurlMedia: &f,
-		})
-		if err != nil {
-			return n.classify("post slack webhook", err)
-		}
-		n.log.Debug("slack webhook accepted", zap.String("incident", inc.Key))
-		return false, nil
+		return n.postWebhook(ctx, inc)
 	}
 	if inc.Status == incidents.StatusResolved {
 		return n.resolve(ctx, inc)
 	}
 	return n.fire(ctx, inc)
+}
+
+// postWebhook posts one message to the incoming webhook. Slack answers a refused
+// message with a status and a word saying why (404 no_service, 400 invalid_blocks, 403
+// invalid_token): the error quotes it.
+func (n *Notifier) postWebhook(ctx context.Context, inc *incidents.Incident) (bool, error) {
+	m := render(inc, n.maxLines)
+	f := false
+	body, err := json.Marshal(&slack.WebhookMessage{
+		Text: m.text, Blocks: &slack.Blocks{BlockSet: m.blocks}, UnfurlLinks: &f, UnfurlMedia: &f,
+	})
+	if err != nil {
+		return false, fmt.Errorf("encode slack message: %w", err)
+	}
+	retry, err := notifiers.Post(ctx, n.client, n.webhook.Reveal(), "application/json", body)
+	if err != nil {
+		return retry, secret.Redact(fmt.Errorf("post slack webhook: %w", err), n.webhook)
+	}
+	n.log.Debug("slack webhook accepted", zap.String("incident", inc.Key))
+	return false, nil
 }
 
 // fire posts the first notification of a key as a message and later ones as
@@ -204,7 +216,11 @@ func (n *Notifier) classify(op string, err error) (bool, error) {
 	case errors.As(err, &rl):
 		return true, &RateLimitError{Op: op, After: rl.RetryAfter}
 	case errors.As(err, &api):
-		return transient[api.Err], fmt.Errorf("%s: slack answered %s", op, api.Err)
+		why := api.Err
+		if msgs := api.ResponseMetadata.Messages; len(msgs) > 0 {
+			why += ": " + notifiers.Truncate(strings.Join(msgs, "; "), notifiers.MaxQuotedBody)
+		}
+		return transient[api.Err], secret.Redact(fmt.Errorf("%s: slack answered %s", op, why), n.webhook, n.token)
 	case errors.As(err, &code):
 		return notifiers.Retryable(code.Code), fmt.Errorf("%s: slack answered %d %s", op, code.Code, http.StatusText(code.Code))
 	case errors.As(err, &ue):

@@ -23,12 +23,21 @@ type Config struct {
 	// Secret signs each body (X-Cowbell-Signature, see docs/webhook.md).
 	Secret     secret.Secret `yaml:"secret"`
 	SecretFile string        `yaml:"secret_file"`
+	// MaxBodyBytes caps a request body: a larger incident is cut to fit, in the order
+	// notifiers.Fit states, and says what was cut. Your receiver may read this much.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 
 	notifiers.HTTPConfig `yaml:",inline"`
 }
 
+// Body size cap: the default, and the least a cut incident always fits in.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	MinMaxBodyBytes     = 16 << 10
+)
+
 // DefaultConfig holds the defaults UnmarshalYAML starts from.
-var DefaultConfig = Config{HTTPConfig: notifiers.DefaultHTTPConfig}
+var DefaultConfig = Config{MaxBodyBytes: DefaultMaxBodyBytes, HTTPConfig: notifiers.DefaultHTTPConfig}
 
 // UnmarshalYAML sets defaults, decodes strictly and checks. It does no I/O: url_file
 // and secret_file are read by New.
@@ -63,6 +72,9 @@ func (c Config) check() error {
 	}
 	if err := secret.Check("secret", c.Secret, c.SecretFile, false); err != nil {
 		return err
+	}
+	if c.MaxBodyBytes != 0 && c.MaxBodyBytes < MinMaxBodyBytes {
+		return yamlpos.Field("max_body_bytes", fmt.Errorf("max_body_bytes: %d is below %d", c.MaxBodyBytes, MinMaxBodyBytes))
 	}
 	for name, v := range c.Headers {
 		if err := checkHeader(name, v); err != nil {

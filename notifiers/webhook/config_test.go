@@ -63,9 +63,9 @@ func TestConfigYAML(t *testing.T) {
 		wantErr string
 	}{
 		{"url", "url: https://hooks.example.com/T0KEN\n",
-			Config{URL: "https://hooks.example.com/T0KEN", HTTPConfig: notifiers.DefaultHTTPConfig}, ""},
+			Config{URL: "https://hooks.example.com/T0KEN", MaxBodyBytes: DefaultMaxBodyBytes, HTTPConfig: notifiers.DefaultHTTPConfig}, ""},
 		{"files", fmt.Sprintf("url_file: %s\nsecret_file: %s\ntimeout: 3s\nheaders: {Authorization: Bearer x}\n", urlFile, secretFile),
-			Config{URLFile: urlFile, SecretFile: secretFile,
+			Config{URLFile: urlFile, SecretFile: secretFile, MaxBodyBytes: DefaultMaxBodyBytes,
 				HTTPConfig: notifiers.HTTPConfig{Timeout: 3 * time.Second}, Headers: map[string]string{"Authorization": "Bearer x"}}, ""},
 		{"neither", "timeout: 3s\n", Config{}, "one of url and url_file is required"},
 		{"both", fmt.Sprintf("url: https://x.example.com/\nurl_file: %s\n", urlFile), Config{}, "only one of url and url_file"},

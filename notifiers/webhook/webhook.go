@@ -33,6 +33,7 @@ const (
 
 // Notifier posts incidents to one webhook.
 type Notifier struct {
+	maxBody int
 	url     string
 	secret  []byte
 	headers []notifiers.Header
@@ -59,16 +60,20 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(u, s)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	n := &Notifier{
-		url:    strings.TrimSpace(u.Reveal()),
-		secret: []byte(s.Reveal()),
-		client: client,
-		log:    d.Log,
-		now:    time.Now,
+		maxBody: c.MaxBodyBytes,
+		url:     strings.TrimSpace(u.Reveal()),
+		secret:  []byte(s.Reveal()),
+		client:  client,
+		log:     d.Log,
+		now:     time.Now,
 	}
 	names := make([]string, 0, len(c.Headers))
 	for name := range c.Headers {
@@ -84,7 +89,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 // Notify posts inc once. 408, 429, 5xx and transport errors may succeed later; other
 // answers will not. Errors name neither the URL nor any header value.
 func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
-	body, err := json.Marshal(inc)
+	body, err := notifiers.Fit(inc, n.maxBody, func(inc *incidents.Incident) ([]byte, error) { return json.Marshal(inc) })
 	if err != nil {
 		return false, fmt.Errorf("encode incident %s: %w", inc.Key, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -191,4 +192,27 @@ func TestNotifyStatusRetry(t *testing.T) {
 			{Status: 502, Retry: true}, {Status: 503, Retry: true}, {Status: 504, Retry: true},
 		},
 	}.Run(t)
+}
+
+// A 20 × 64 KiB repeat is cut to the configured cap, default or set, and is signed as
+// sent: the receiver docs/webhook.md shows reads at most the cap and verifies it.
+func TestNotifyAtTheSizeLimit(t *testing.T) {
+	for _, limit := range []int{0, MinMaxBodyBytes} {
+		t.Run(strconv.Itoa(limit), func(t *testing.T) {
+			rec := newRecorder(t, http.StatusOK, "")
+			n := newNotifier(t, Config{URL: secret.Secret(rec.URL), Secret: "k3y", MaxBodyBytes: limit})
+			_, err := n.Notify(context.Background(), notifierstest.Huge(t))
+			require.NoError(t, err)
+			r := rec.last(t)
+			want := limit
+			if want == 0 {
+				want = DefaultMaxBodyBytes
+			}
+			require.LessOrEqual(t, len(r.body), want)
+			var got incidents.Incident
+			require.NoError(t, json.Unmarshal(r.body, &got))
+			require.Equal(t, want, got.Truncated.Limit)
+			verifySignature(t, "k3y", r)
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -18,9 +19,13 @@ import (
 )
 
 // Field limits of the Generic Integration: message becomes the incident title.
+// Zenduty documents no body limit; cowbell holds a request to MaxEvent, PagerDuty's,
+// so that a resolve is never refused for its size (which would leave the incident
+// open for good).
 const (
 	maxMessage = 512
 	maxSummary = 4096
+	MaxEvent   = 512_000
 )
 
 // Notifier posts incidents to one Zenduty integration.
@@ -44,7 +49,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := notifiers.CheckURL(u.Reveal()); err != nil {
 		return nil, fmt.Errorf("zenduty: url_file: %w", err)
 	}
-	client, err := c.NewClient()
+	client, err := c.NewClient(u)
 	if err != nil {
 		return nil, fmt.Errorf("zenduty: %w", err)
 	}
@@ -54,7 +59,9 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 // Notify makes one delivery attempt: 2xx is success, 408, 429 and 5xx may succeed
 // later, any other answer will not.
 func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
-	body, err := json.Marshal(newEvent(inc))
+	body, err := notifiers.Fit(inc, MaxEvent, func(inc *incidents.Incident) ([]byte, error) {
+		return json.Marshal(newEvent(inc))
+	})
 	if err != nil {
 		return false, fmt.Errorf("encode zenduty event: %w", err)
 	}
@@ -105,16 +112,18 @@ func alertType(inc *incidents.Incident) string {
 	return "error"
 }
 
+// message is the incident's title, what a phone shows: its headline (what broke,
+// where, and the one thing to do or the cause).
 func message(inc *incidents.Incident) string {
-	title := inc.Rule.Title
+	title := inc.Summary
 	if title == "" {
-		title = inc.Summary
-	}
-	if title == "" {
-		title = inc.Rule.ID
-	}
-	if inc.Host != "" {
-		title += " on " + inc.Host
+		title = inc.Rule.Title
+		if title == "" {
+			title = inc.Rule.ID
+		}
+		if inc.Host != "" {
+			title += " on " + inc.Host
+		}
 	}
 	if inc.Test {
 		title = "[TEST] " + title
@@ -122,30 +131,43 @@ func message(inc *incidents.Incident) string {
 	return oneLine(title)
 }
 
-// summary is plain text: where, why, and the first thing to do.
+// summary is plain text: what to do first, then why, where and when.
 func summary(inc *incidents.Incident) string {
 	var b strings.Builder
 	if inc.Test {
 		b.WriteString("TEST NOTIFICATION from `cowbell notify test`: nothing is wrong.\n")
 	}
-	fmt.Fprintf(&b, "Host: %s\n", inc.Host)
-	if inc.Summary != "" {
-		fmt.Fprintf(&b, "What: %s\n", inc.Summary)
+	if c := inc.Cause(); c != "" {
+		fmt.Fprintf(&b, "Cause: %s\n", c)
+	}
+	for i, a := range inc.Advice {
+		if t := incidents.Reflow(a.Text); t != "" {
+			if i == 0 {
+				fmt.Fprintf(&b, "Do: %s\n", t)
+			} else {
+				fmt.Fprintf(&b, "Also: %s\n", t)
+			}
+		}
 	}
 	if inc.RootCause != "" {
-		fmt.Fprintf(&b, "Root cause: %s\n", strings.TrimSpace(inc.RootCause))
+		fmt.Fprintf(&b, "Root cause: %s\n", incidents.Reflow(inc.RootCause))
 	}
-	if len(inc.Advice) > 0 {
-		fmt.Fprintf(&b, "Do: %s\n", strings.TrimSpace(inc.Advice[0].Text))
+	fmt.Fprintf(&b, "Host: %s\n", inc.Host)
+	if inc.ReadAt != nil {
+		fmt.Fprintf(&b, "Happened: %s (read %s)\n", inc.LastSeen.UTC().Format(time.RFC3339), inc.ReadAt.UTC().Format(time.RFC3339))
+	}
+	for _, r := range inc.Related {
+		fmt.Fprintf(&b, "Same process (%s): %s\n", r.Rule, r.Line)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// links keeps the rule's http(s) docs; anything else is not a link to offer.
+// links keeps the rule's http(s) docs, each labelled with what it is; anything else is
+// not a link to offer.
 func links(docs []string) []link {
 	var out []link
 	for _, u := range notifiers.DocLinks(docs) {
-		out = append(out, link{URL: u.String(), Text: "Docs: " + u.Host})
+		out = append(out, link{URL: u.String(), Text: notifiers.LinkText(u)})
 	}
 	return out
 }
@@ -153,3 +175,6 @@ func links(docs []string) []link {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// OpensAlerts implements notifiers.Alerter: Zenduty keeps an incident open until its resolve.
+func (n *Notifier) OpensAlerts() bool { return true }

@@ -56,6 +56,9 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // message, summary and alert_type are required strings, alert_type is one of six,
 // the optional fields have their documented types, and nothing else is sent.
 func checkSchema(body []byte) error {
+	if len(body) > MaxEvent {
+		return errors.New("body larger than cowbell's 512 KB budget")
+	}
 	var ev map[string]json.RawMessage
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return err
@@ -222,3 +225,29 @@ func TestNewReadsURLFile(t *testing.T) {
 }
 
 func secretOf(s string) secret.Secret { return secret.Secret(s) }
+
+// A 20 × 64 KiB repeat fits the budget, firing and resolved: a resolve Zenduty
+// refused for its size would leave the incident open for good.
+func TestNotifyAtTheSizeLimit(t *testing.T) {
+	rec, url := newServer(t, http.StatusOK)
+	n := newNotifier(t, url)
+	for _, edit := range []func(*incidents.Incident){nil, notifierstest.Resolved} {
+		inc := notifierstest.Huge(t)
+		if edit != nil {
+			edit(inc)
+		}
+		_, err := n.Notify(context.Background(), inc)
+		require.NoError(t, err)
+		body := <-rec.bodies
+		require.LessOrEqual(t, len(body), MaxEvent)
+		var ev struct {
+			AlertType string              `json:"alert_type"`
+			Message   string              `json:"message"`
+			Payload   *incidents.Incident `json:"payload"`
+		}
+		require.NoError(t, json.Unmarshal(body, &ev))
+		require.NotNil(t, ev.Payload.Truncated, "the payload says what was cut")
+		require.Equal(t, inc.Summary, ev.Message, "the title a phone shows is the headline")
+		t.Logf("%s: %d bytes", ev.AlertType, len(body))
+	}
+}
