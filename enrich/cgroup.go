@@ -41,6 +41,17 @@ func cgroupPath(file []byte) (version int, path string) {
 	return version, path
 }
 
+// cgroupDir is the directory of a memory cgroup under sys, for hierarchy version 1 or
+// 2. The path may come from a log line (a kernel OOM line's task_memcg): it is cleaned
+// as an absolute path first, so "/../../etc" stays below the cgroup root.
+func cgroupDir(sys string, version int, path string) string {
+	base := filepath.Join(sys, "fs", "cgroup")
+	if version == 1 {
+		base = filepath.Join(base, "memory")
+	}
+	return filepath.Join(base, filepath.Clean("/"+path))
+}
+
 // readCgroup reads the memory cgroup of the process whose cgroup file is pidDir/cgroup.
 func readCgroup(sys, pidDir string) (facts.Cgroup, error) {
 	b, err := os.ReadFile(filepath.Join(pidDir, "cgroup"))
@@ -50,9 +61,9 @@ func readCgroup(sys, pidDir string) (facts.Cgroup, error) {
 	version, path := cgroupPath(b)
 	switch version {
 	case 1:
-		return readCgroupV1(filepath.Join(sys, "fs", "cgroup", "memory", path), path)
+		return readCgroupV1(cgroupDir(sys, 1, path), path)
 	case 2:
-		return readCgroupV2(filepath.Join(sys, "fs", "cgroup", path), path)
+		return readCgroupV2(cgroupDir(sys, 2, path), path)
 	}
 	return facts.Cgroup{}, errors.New("read cgroup membership: no memory cgroup listed")
 }
@@ -63,7 +74,7 @@ func readCgroupV2(dir, path string) (facts.Cgroup, error) {
 	cg := facts.Cgroup{Version: 2, Path: path, LimitBytes: -1, SwapLimit: -1}
 	var errs []error
 	read := func(name string, dst *int64) {
-		v, err := readTrimmed(filepath.Join(dir, name))
+		v, err := readTrimmed(filepath.Join(dir, name)) //nolint:gosec // dir is a cgroupDir: below the cgroup root
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return
@@ -104,7 +115,7 @@ func readCgroupV1(dir, path string) (facts.Cgroup, error) {
 	cg := facts.Cgroup{Version: 1, Path: path, LimitBytes: -1, SwapLimit: -1}
 	var errs []error
 	read := func(name string, optional bool) int64 {
-		v, err := readTrimmed(filepath.Join(dir, name))
+		v, err := readTrimmed(filepath.Join(dir, name)) //nolint:gosec // dir is a cgroupDir: below the cgroup root
 		if err != nil {
 			if !optional || !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("read %s: %w", name, err))

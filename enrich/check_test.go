@@ -27,3 +27,16 @@ func TestCheckFiles(t *testing.T) {
 	require.NotContains(t, err.Error(), "s3cret", "a DSN holds a password")
 	require.ErrorContains(t, Config{Postgres: &PostgresConfig{DSNFile: filepath.Join(dir, "none")}}.CheckFiles(), "dsn_file")
 }
+
+// TestCgroupDirStaysBelowRoot: a memory cgroup named by a log line cannot lead the
+// snapshot out of the cgroup hierarchy.
+func TestCgroupDirStaysBelowRoot(t *testing.T) {
+	for path, want := range map[string]string{
+		"/kubepods/pod1/c1":           "/sys/fs/cgroup/kubepods/pod1/c1",
+		"/../../../etc":               "/sys/fs/cgroup/etc",
+		"system.slice/../../../../..": "/sys/fs/cgroup",
+	} {
+		require.Equal(t, want, cgroupDir("/sys", 2, path), path)
+	}
+	require.Equal(t, "/sys/fs/cgroup/memory/etc", cgroupDir("/sys", 1, "/../etc"))
+}

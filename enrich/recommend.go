@@ -10,6 +10,8 @@ import (
 )
 
 // The documents the host recommendation rests on.
+//
+//nolint:gosec // G101 takes "overcommit" URLs for credentials: they are documentation.
 const (
 	DocKernelOvercommit   = "https://docs.kernel.org/mm/overcommit-accounting.html"
 	DocKernelSysctlVM     = "https://docs.kernel.org/admin-guide/sysctl/vm.html#overcommit-memory"

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"regexp"
+	"strconv"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
 )
@@ -57,7 +58,7 @@ func Reconcile(rs []Applied, env facts.Env) []Applied {
 func contradicts(text string, mode int64) bool {
 	for _, m := range asksMode.FindAllStringSubmatch(text, -1) {
 		want := m[1] + m[2]
-		if want != "" && want[0]-'0' != byte(mode) {
+		if want != "" && want != strconv.FormatInt(mode, 10) {
 			return true
 		}
 	}

@@ -164,12 +164,12 @@ func (e *Enricher) readMemcg(captures map[string]string) (facts.Target, bool) {
 // readCgroupAt reads the memory cgroup at path, v2 first, then v1's memory
 // controller; ok is false when neither has it.
 func readCgroupAt(sys, path string) (facts.Cgroup, bool) {
-	v2 := filepath.Join(sys, "fs", "cgroup", path)
+	v2 := cgroupDir(sys, 2, path)
 	if _, err := os.Stat(filepath.Join(v2, "memory.max")); err == nil {
 		cg, _ := readCgroupV2(v2, path)
 		return cg, true
 	}
-	if v1 := filepath.Join(sys, "fs", "cgroup", "memory", path); dirExists(v1) {
+	if v1 := cgroupDir(sys, 1, path); dirExists(v1) {
 		cg, _ := readCgroupV1(v1, path)
 		return cg, true
 	}

@@ -312,6 +312,6 @@ func hex4(b []byte, at int) (rune, bool) {
 	if len(b) < at+4 {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(b[at:at+4]), 16, 32)
-	return rune(v), err == nil
+	v, err := strconv.ParseUint(string(b[at:at+4]), 16, 16)
+	return rune(v), err == nil //nolint:gosec // four hex digits: at most 0xFFFF
 }

@@ -92,14 +92,14 @@ func decodeEntry(notifier string, k, v []byte, withBody bool) (Entry, error) {
 func splitEntry(v []byte) (m meta, body []byte, err error) {
 	if len(v) > 0 && v[0] == entryV1 {
 		n, w := binary.Uvarint(v[1:])
-		if w <= 0 || n > uint64(len(v)-1-w) {
+		if w <= 0 || n > uint64(len(v)-1-w) { //nolint:gosec // w ≤ len(v)-1: Uvarint read it from v[1:]
 			return meta{}, nil, errBadEntry
 		}
-		head := v[1+w : 1+w+int(n)]
-		if err := json.Unmarshal(head, &m); err != nil {
+		end := 1 + w + int(n) //nolint:gosec // n ≤ len(v), checked above
+		if err := json.Unmarshal(v[1+w:end], &m); err != nil {
 			return meta{}, nil, err
 		}
-		return m, v[1+w+int(n):], nil
+		return m, v[end:], nil
 	}
 	var r record
 	if err := json.Unmarshal(v, &r); err != nil {
@@ -117,7 +117,7 @@ func encodeEntry(e Entry) ([]byte, error) {
 	}
 	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(head)+len(e.Incident))
 	v = append(v, entryV1)
-	v = binary.AppendUvarint(v, uint64(len(head)))
+	v = binary.AppendUvarint(v, uint64(len(head))) //nolint:gosec // a length: not negative
 	v = append(v, head...)
 	return append(v, e.Incident...), nil
 }

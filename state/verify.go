@@ -98,8 +98,8 @@ func checkFile(path string) error {
 	if m.pageSize < 512 || m.pageSize > 1<<20 {
 		return fmt.Errorf("meta page: page size %d", m.pageSize)
 	}
-	if need := int64(m.pgid) * int64(m.pageSize); fi.Size() < need {
-		return fmt.Errorf("cut short: %d bytes where its pages need %d", fi.Size(), need)
+	if m.pgid > uint64(fi.Size())/uint64(m.pageSize) { //nolint:gosec // a file's size is not negative; divided, no product to overflow
+		return fmt.Errorf("cut short: %d bytes where its %d pages need %d", fi.Size(), m.pgid, m.pgid*uint64(m.pageSize))
 	}
 	return nil
 }
