@@ -59,13 +59,36 @@ func readCgroup(sys, pidDir string) (facts.Cgroup, error) {
 		return facts.Cgroup{}, fmt.Errorf("read cgroup membership: %w", err)
 	}
 	version, path := cgroupPath(b)
+	dir := cgroupDir(sys, version, path)
+	if version != 0 && !dirExists(dir) && path != "/" {
+		// In a container without a cgroup namespace (cgroup v1, or v2 under an older
+		// runtime), /proc/self/cgroup names the host's path while the container's
+		// /sys/fs/cgroup shows its own cgroup at the root: read that, not nothing.
+		if root := cgroupDir(sys, version, "/"); fileExists(filepath.Join(root, limitFile(version))) {
+			dir = root
+		}
+	}
 	switch version {
 	case 1:
-		return readCgroupV1(cgroupDir(sys, 1, path), path)
+		return readCgroupV1(dir, path)
 	case 2:
-		return readCgroupV2(cgroupDir(sys, 2, path), path)
+		return readCgroupV2(dir, path)
 	}
 	return facts.Cgroup{}, errors.New("read cgroup membership: no memory cgroup listed")
+}
+
+// limitFile is the memory limit's file in a cgroup of hierarchy version v; the host's
+// root cgroup has none in v2.
+func limitFile(v int) string {
+	if v == 1 {
+		return "memory.limit_in_bytes"
+	}
+	return "memory.max"
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // readCgroupV2 reads a unified-hierarchy memory cgroup. The root cgroup has no

@@ -40,3 +40,28 @@ func TestCgroupDirStaysBelowRoot(t *testing.T) {
 	}
 	require.Equal(t, "/sys/fs/cgroup/memory/etc", cgroupDir("/sys", 1, "/../etc"))
 }
+
+// TestCgroupV1InsideAContainer: a container on cgroup v1 (no cgroup namespace) sees
+// the host's path in /proc/self/cgroup but its own cgroup at the root of
+// /sys/fs/cgroup/memory. The snapshot reads that, instead of "no limit".
+func TestCgroupV1InsideAContainer(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "proc/self"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "proc/self/cgroup"),
+		[]byte("12:memory:/kubepods/burstable/pod7f3/4c1d9e\n11:pids:/kubepods/burstable/pod7f3/4c1d9e\n0::/\n"), 0o644))
+	mem := filepath.Join(root, "sys/fs/cgroup/memory")
+	require.NoError(t, os.MkdirAll(mem, 0o755))
+	for name, v := range map[string]string{
+		"memory.limit_in_bytes": "268435456", "memory.usage_in_bytes": "201326592",
+		"memory.max_usage_in_bytes": "260046848", "memory.failcnt": "3",
+		"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(mem, name), []byte(v+"\n"), 0o644))
+	}
+	cg, err := readCgroup(filepath.Join(root, "sys"), filepath.Join(root, "proc/self"))
+	require.NoError(t, err)
+	require.Equal(t, int64(256<<20), cg.LimitBytes)
+	require.Equal(t, int64(192<<20), cg.UsageBytes)
+	require.Equal(t, int64(1), cg.OOMKill)
+	require.Equal(t, "/kubepods/burstable/pod7f3/4c1d9e", cg.Path)
+}
