@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cowbell-sidecar/cowbell/rules"
+)
+
+// services are the 45 service words the service-specific rules and the ordinary
+// traffic share: the ordinary lines carry them too, so a rule's service word alone
+// says little about whether the line is an incident.
+var services = []string{
+	"orders", "payments", "users", "inventory", "billing", "search", "checkout", "cart",
+	"catalog", "shipping", "auth", "sessions", "notifications", "reports", "invoices",
+	"accounts", "profiles", "reviews", "recommendations", "pricing", "coupons", "wishlist",
+	"media", "uploads", "exports", "imports", "ledger", "gateway", "webhooks", "tenants",
+	"audit", "metrics", "alerts", "messages", "chat", "feeds", "comments", "tickets",
+	"scheduler", "workflows", "documents", "contracts", "subscriptions", "refunds", "analytics",
+}
+
+// serviceTemplates are the service-specific patterns, <W> standing for the service
+// word (a word of lower-case letters: it needs no quoting). Each has an incident line in
+// lines.go that fires it.
+var serviceTemplates = []string{
+	`(GET|POST|PUT|DELETE) /api/v[0-9]+/<W>/[0-9]+ HTTP/1\.[01]" 5[0-9][0-9]`,
+	`ERROR .*connection refused to <W>-[0-9]+:[0-9]+`,
+	`upstream timed out \(110: Connection timed out\) while reading response header from upstream, client: [0-9.]+, upstream: "http://<W>-[0-9]+:`,
+	`"level":"error","service":"<W>","msg":"[^"]*deadline exceeded`,
+	`<W>\[[0-9]+\]: panic: runtime error: `,
+	`level=error component=<W> msg="[^"]*" err="[^"]*circuit breaker open"`,
+	`FATAL: <W> worker [0-9]+ exited with status [1-9][0-9]*`,
+	`<W>: retry budget exhausted after [0-9]+ attempts`,
+	`"service":"<W>",.*"status":5[0-9][0-9]`,
+	`<W>/[0-9.]+ \[[a-z-]+\] Exception in thread "[^"]*" java\.lang\.OutOfMemoryError`,
+	`FATAL:  password authentication failed for user "<W>_[a-z]+"`,
+	`<W>-(primary|replica)-[0-9]+ replication lag [0-9]{4,} ms`,
+	`POST /api/v[0-9]+/<W>/batch HTTP/1\.[01]" 413`,
+	`<W> queue depth [0-9]{5,} exceeds limit`,
+	`ERROR:  duplicate key value violates unique constraint "<W>_[a-z_]+_key"`,
+	`WARN <W> cache hit ratio 0\.[0-4][0-9]`,
+	`<W>: TLS handshake (failed|timed out) with [0-9.]+:[0-9]+`,
+	`<W>-[0-9]+ disk usage (9[0-9]|100)%`,
+	`<W> consumer group rebalanc(e|ing) at generation [0-9]+ failed`,
+	`Back-off restarting failed container <W> in pod <W>-[a-z0-9]+-[a-z0-9]{5}`,
+	`agent: <W> health check failed: HTTP 50[0-9]`,
+	`<W>: slow query \([0-9]{4,} ms\)`,
+}
+
+// benchRule is one rule of a set: its id and its pattern in Go's syntax.
+type benchRule struct {
+	id, pattern string
+}
+
+// ruleSet returns n rules: the first 10 match patterns of the built-in pack (real
+// incident patterns, in pack order), then service patterns, template by template, each
+// over every service word.
+func ruleSet(n int) ([]benchRule, error) {
+	pack, err := builtinPatterns(10)
+	if err != nil {
+		return nil, err
+	}
+	var out []benchRule
+	for i, p := range pack {
+		if len(out) == n {
+			return out, nil
+		}
+		out = append(out, benchRule{id: fmt.Sprintf("bench/pack-%02d", i), pattern: p})
+	}
+	for t, tpl := range serviceTemplates {
+		for _, w := range services {
+			if len(out) == n {
+				return out, nil
+			}
+			out = append(out, benchRule{
+				id:      fmt.Sprintf("bench/svc-%02d-%s", t, w),
+				pattern: strings.ReplaceAll(tpl, "<W>", w),
+			})
+		}
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("only %d rules can be made", len(out))
+	}
+	return out, nil
+}
+
+// builtinPatterns returns the first n match patterns of the built-in pack's log rules.
+func builtinPatterns(n int) ([]string, error) {
+	rs, err := rules.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		if r.Match == nil || r.Match.IgnoreCase {
+			continue
+		}
+		for _, p := range append(append([]rules.Pattern(nil), r.Match.Any...), r.Match.All...) {
+			if len(out) < n {
+				out = append(out, p.Regexp.String())
+			}
+		}
+	}
+	return out, nil
+}
