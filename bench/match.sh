@@ -15,6 +15,7 @@
 #                 mtail:1000:50000"): mtail is about 100x slower than the others and
 #                 grep's DFA gives up on 1000 rules. Lines/s is a rate; a prefixed tool
 #                 runs once and is checked against cowbell on the same prefix
+#   TOOLS         the tools besides mtail and BEFORE (default "rg grep cowbell")
 #   NO_MTAIL=1    leave mtail out
 #   OUT           also write the markdown report there
 #
@@ -48,7 +49,7 @@ fi
 
 # Binaries: this tree's, and BEFORE's when asked.
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
-tools=(rg grep cowbell)
+read -r -a tools <<<"${TOOLS:-rg grep cowbell}"
 if [ -n "${BEFORE:-}" ]; then
 	before_src="$dir/src-before"
 	rm -rf "$before_src" && mkdir -p "$before_src"
@@ -57,10 +58,10 @@ if [ -n "${BEFORE:-}" ]; then
 	tools+=(before)
 fi
 [ -n "${NO_MTAIL:-}" ] || tools+=(mtail)
-go build -o "$dir/corpus" ./bench/corpus
+go build -o "$dir/corpus" ./bench/cmd/corpus
 
 # The corpus and rules, made again only when the generator or LINES changed.
-stamp="$lines $(cat bench/corpus/*.go rules/builtin/*.yaml | sha256sum | cut -c1-16)"
+stamp="$lines $(cat bench/corpus/*.go bench/cmd/corpus/*.go rules/builtin/*.yaml | sha256sum | cut -c1-16)"
 if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
 	echo "generating $lines lines in $dir" >&2
 	"$dir/corpus" gen -lines "$lines" "$dir"

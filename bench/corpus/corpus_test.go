@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"regexp"
@@ -12,12 +12,12 @@ import (
 // Go's regexp matches with the rule as written: incident lines of the rule's own
 // template and ordinary traffic.
 func TestTranslate(t *testing.T) {
-	rs, err := ruleSet(1000)
+	rs, err := RuleSet(1000)
 	require.NoError(t, err)
-	g := newGen(7)
+	g := NewGen(7)
 	var ordinary []string
 	for range 300 {
-		ordinary = append(ordinary, g.ordinary(), g.packIncident())
+		ordinary = append(ordinary, g.Ordinary(), g.packIncident())
 	}
 	for i, r := range rs {
 		lines := ordinary
@@ -27,17 +27,17 @@ func TestTranslate(t *testing.T) {
 				lines = append(lines[:len(lines):len(lines)], g.serviceIncident(tpl, w))
 			}
 		}
-		want := regexp.MustCompile(r.pattern)
-		for _, f := range []flavor{flavorRust, flavorERE, flavorMtail} {
-			p, err := translate(r.pattern, f)
+		want := regexp.MustCompile(r.Pattern)
+		for _, f := range []Flavor{Rust, ERE, Mtail} {
+			p, err := Translate(r.Pattern, f)
 			require.NoError(t, err)
-			if f == flavorMtail {
+			if f == Mtail {
 				p = strings.ReplaceAll(p, `\/`, "/")
 			}
 			got, err := regexp.Compile(p)
-			require.NoError(t, err, "%s flavor %d: %s", r.id, f, p)
+			require.NoError(t, err, "%s Flavor %d: %s", r.ID, f, p)
 			for _, l := range lines {
-				require.Equal(t, want.MatchString(l), got.MatchString(l), "%s flavor %d: %s on %q", r.id, f, p, l)
+				require.Equal(t, want.MatchString(l), got.MatchString(l), "%s Flavor %d: %s on %q", r.ID, f, p, l)
 			}
 		}
 	}
@@ -46,18 +46,18 @@ func TestTranslate(t *testing.T) {
 // TestIncidentLines checks that the incident lines fire the rule they are made for,
 // and that ordinary lines fire none of the service rules.
 func TestIncidentLines(t *testing.T) {
-	rs, err := ruleSet(1000)
+	rs, err := RuleSet(1000)
 	require.NoError(t, err)
-	g := newGen(3)
+	g := NewGen(3)
 	for i, r := range rs[10:] {
 		tpl, w := i/len(services), services[i%len(services)]
-		re := regexp.MustCompile(r.pattern)
+		re := regexp.MustCompile(r.Pattern)
 		l := g.serviceIncident(tpl, w)
-		require.True(t, re.MatchString(l), "%s: %q", r.id, l)
+		require.True(t, re.MatchString(l), "%s: %q", r.ID, l)
 	}
 	pack := make([]*regexp.Regexp, 10)
 	for i := range pack {
-		pack[i] = regexp.MustCompile(rs[i].pattern)
+		pack[i] = regexp.MustCompile(rs[i].Pattern)
 	}
 	for range 200 {
 		l := g.packIncident()
@@ -69,22 +69,22 @@ func TestIncidentLines(t *testing.T) {
 	}
 	var all []*regexp.Regexp
 	for _, r := range rs {
-		all = append(all, regexp.MustCompile(r.pattern))
+		all = append(all, regexp.MustCompile(r.Pattern))
 	}
 	for range 300 {
-		l := g.ordinary()
+		l := g.Ordinary()
 		for j, re := range all {
-			require.False(t, re.MatchString(l), "%s fires on ordinary %q", rs[j].id, l)
+			require.False(t, re.MatchString(l), "%s fires on ordinary %q", rs[j].ID, l)
 		}
 	}
 }
 
 // TestLineLength keeps the corpus at about 150 bytes a line, starting with a plain line.
 func TestLineLength(t *testing.T) {
-	g := newGen(1)
+	g := NewGen(1)
 	total, n := 0, 20000
 	for i := range n {
-		l := g.line()
+		l := g.Line()
 		if i == 0 {
 			require.NotEqual(t, byte('{'), l[0])
 		}

@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// gen writes the corpus: ordinary traffic of a busy node (nginx access and error
+// Gen makes the corpus: ordinary traffic of a busy node (nginx access and error
 // logs, JSON application logs, logfmt and syslog services, Redis, PostgreSQL and the
 // kernel), about 150 bytes a line, with rare incident lines. The same seed gives the
 // same bytes on every machine and Go version (math/rand/v2's PCG is specified).
-type gen struct {
+type Gen struct {
 	r    *rand.Rand
 	now  time.Time
 	boot float64 // kernel seconds since boot
@@ -21,26 +21,27 @@ type gen struct {
 // incidentEvery: about one line in this many is an incident line.
 const incidentEvery = 1000
 
-func newGen(seed uint64) *gen {
-	return &gen{
+// NewGen returns a generator; the seed picks the corpus.
+func NewGen(seed uint64) *Gen {
+	return &Gen{
 		r:    rand.New(rand.NewPCG(seed, 0x636f7762656c6c)),
 		now:  time.Date(2024, 6, 5, 0, 0, 0, 0, time.UTC),
 		boot: 86400,
 	}
 }
 
-// line returns the next line, never the same text as the one before (the hit checks
+// Line returns the next line, never the same text as the one before (the hit checks
 // tell lines apart by text and order).
-func (g *gen) line() string {
+func (g *Gen) Line() string {
 	for {
 		step := time.Duration(g.r.IntN(10_000)) * time.Microsecond
 		g.now = g.now.Add(step)
 		g.boot += step.Seconds()
 		var s string
 		if g.r.IntN(incidentEvery) == 0 {
-			s = g.incident()
+			s = g.Incident()
 		} else {
-			s = g.ordinary()
+			s = g.Ordinary()
 		}
 		if s != g.prev {
 			g.prev = s
@@ -49,10 +50,10 @@ func (g *gen) line() string {
 	}
 }
 
-func (g *gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
-func (g *gen) svc() string             { return g.pick(services) }
-func (g *gen) n(lo, hi int) int        { return lo + g.r.IntN(hi-lo+1) }
-func (g *gen) hex(n int) string {
+func (g *Gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
+func (g *Gen) svc() string             { return g.pick(services) }
+func (g *Gen) n(lo, hi int) int        { return lo + g.r.IntN(hi-lo+1) }
+func (g *Gen) hex(n int) string {
 	const digits = "0123456789abcdef"
 	b := make([]byte, n)
 	for i := range b {
@@ -60,19 +61,20 @@ func (g *gen) hex(n int) string {
 	}
 	return string(b)
 }
-func (g *gen) ip() string {
+func (g *Gen) ip() string {
 	return fmt.Sprintf("10.%d.%d.%d", g.n(0, 3), g.n(0, 255), g.n(1, 254))
 }
 
 // Stamps as each writer prints them.
-func (g *gen) nginxTime() string { return g.now.Format("02/Jan/2006:15:04:05 -0700") }
-func (g *gen) isoTime() string   { return g.now.Format("2006-01-02T15:04:05.000Z") }
-func (g *gen) redisTime() string { return g.now.Format("02 Jan 2006 15:04:05.000") }
-func (g *gen) pgTime() string    { return g.now.Format("2006-01-02 15:04:05.000 MST") }
-func (g *gen) sysTime() string   { return g.now.Format("Jan _2 15:04:05") }
-func (g *gen) kern() string      { return fmt.Sprintf("[%12.6f]", g.boot) }
+func (g *Gen) nginxTime() string { return g.now.Format("02/Jan/2006:15:04:05 -0700") }
+func (g *Gen) isoTime() string   { return g.now.Format("2006-01-02T15:04:05.000Z") }
+func (g *Gen) redisTime() string { return g.now.Format("02 Jan 2006 15:04:05.000") }
+func (g *Gen) pgTime() string    { return g.now.Format("2006-01-02 15:04:05.000 MST") }
+func (g *Gen) sysTime() string   { return g.now.Format("Jan _2 15:04:05") }
+func (g *Gen) kern() string      { return fmt.Sprintf("[%12.6f]", g.boot) }
 
-func (g *gen) ordinary() string {
+// Ordinary returns an ordinary line, one that fires none of the rules.
+func (g *Gen) Ordinary() string {
 	switch x := g.r.IntN(100); {
 	case x < 30:
 		return g.nginxAccess()
@@ -97,7 +99,7 @@ var (
 	okStatuses = []int{200, 200, 200, 200, 200, 201, 204, 304, 400, 401, 403, 404, 404, 429}
 )
 
-func (g *gen) nginxAccess() string {
+func (g *Gen) nginxAccess() string {
 	path := fmt.Sprintf("/api/v%d/%s/%d", g.n(1, 3), g.svc(), g.n(1, 999999))
 	status := okStatuses[g.r.IntN(len(okStatuses))]
 	if g.r.IntN(50) == 0 { // server errors outside the API are not incidents
@@ -110,7 +112,7 @@ func (g *gen) nginxAccess() string {
 
 var jsonMsgs = []string{"request served", "cache refreshed", "job finished", "message published", "token validated", "retrying request"}
 
-func (g *gen) jsonApp() string {
+func (g *Gen) jsonApp() string {
 	w := g.svc()
 	level := g.pick([]string{"info", "info", "info", "debug", "warn"})
 	status := okStatuses[g.r.IntN(len(okStatuses))]
@@ -130,7 +132,7 @@ var redisMsgs = []string{
 	"Client id=%d addr=%s:%d closed for overcoming of output buffer limits.",
 }
 
-func (g *gen) redis() string {
+func (g *Gen) redis() string {
 	m := g.pick(redisMsgs)
 	var body string
 	switch strings.Count(m, "%") {
@@ -152,7 +154,7 @@ func (g *gen) redis() string {
 }
 
 // pad adds a redis-like client listing so short lines reach the corpus's line length.
-func (g *gen) pad(short int) string {
+func (g *Gen) pad(short int) string {
 	if g.r.IntN(4) == 0 {
 		return ""
 	}
@@ -160,7 +162,7 @@ func (g *gen) pad(short int) string {
 		g.n(1, 9999999), g.n(1, 99999), g.n(1, 9999999), short, g.n(1, 9999999))
 }
 
-func (g *gen) postgres() string {
+func (g *Gen) postgres() string {
 	pid := g.n(1000, 99999)
 	w := g.svc()
 	var msg string
@@ -194,7 +196,7 @@ var kernelMsgs = []string{
 	"nf_conntrack: nf_conntrack: table full, dropping packet",
 }
 
-func (g *gen) kernel() string {
+func (g *Gen) kernel() string {
 	var msg string
 	switch m := g.pick(kernelMsgs); {
 	case strings.HasPrefix(m, "eth0"), strings.HasPrefix(m, "IPv6"):
@@ -213,7 +215,7 @@ func (g *gen) kernel() string {
 
 var logfmtMsgs = []string{"request completed", "reconciled", "lease renewed", "connection refused, retrying", "circuit breaker closed", "cache hit ratio"}
 
-func (g *gen) logfmt() string {
+func (g *Gen) logfmt() string {
 	w := g.svc()
 	level := g.pick([]string{"info", "info", "debug", "warn", "error"})
 	msg := g.pick(logfmtMsgs)
@@ -221,7 +223,7 @@ func (g *gen) logfmt() string {
 		g.isoTime(), level, w, msg, g.pick([]string{"", "context canceled", "EOF"}), g.n(1, 900), g.hex(12))
 }
 
-func (g *gen) syslog() string {
+func (g *Gen) syslog() string {
 	w := g.svc()
 	host := fmt.Sprintf("node-%d", g.n(1, 40))
 	var msg string
@@ -246,16 +248,16 @@ func (g *gen) syslog() string {
 	return fmt.Sprintf("%s %s %s[%d]: %s", g.sysTime(), host, w, g.n(100, 99999), msg)
 }
 
-// incident returns a line that fires one rule of the largest set: a built-in pack
+// Incident returns a line that fires one rule of the largest set: a built-in pack
 // incident, or a service incident for a random template and word.
-func (g *gen) incident() string {
+func (g *Gen) Incident() string {
 	if g.r.IntN(10) < 4 {
 		return g.packIncident()
 	}
 	return g.serviceIncident(g.r.IntN(len(serviceTemplates)), g.svc())
 }
 
-func (g *gen) packIncident() string {
+func (g *Gen) packIncident() string {
 	task := g.pick([]string{"postgres", "redis-server", "java", "node"})
 	pid := g.n(100, 99999)
 	switch g.r.IntN(8) {
@@ -281,7 +283,7 @@ func (g *gen) packIncident() string {
 	}
 }
 
-func (g *gen) serviceIncident(t int, w string) string {
+func (g *Gen) serviceIncident(t int, w string) string {
 	switch t {
 	case 0:
 		return fmt.Sprintf(`%s - - [%s] "%s /api/v%d/%s/%d HTTP/1.1" %d %d "-" "%s" rt=%.3f uct=0.000`,

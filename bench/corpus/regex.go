@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"fmt"
@@ -7,25 +7,25 @@ import (
 	"unicode"
 )
 
-// flavor is the regexp dialect a pattern is printed in. The rules are written in Go's
+// Flavor is the regexp dialect a pattern is printed in. The rules are written in Go's
 // syntax; ripgrep, GNU grep -E and mtail each read a slightly different one, so every
 // tool gets the same pattern rewritten from Go's syntax tree, not a hand-made copy.
-type flavor int
+type Flavor int
 
 const (
-	// flavorRust is ripgrep's (Rust regex) syntax; Go reads it the same way.
-	flavorRust flavor = iota
-	// flavorERE is POSIX extended syntax with GNU's \b, for grep -E in the C locale.
-	flavorERE
-	// flavorMtail is Go syntax inside mtail's /.../ literal: a slash is escaped.
-	flavorMtail
+	// Rust is ripgrep's (Rust regex) syntax; Go reads it the same way.
+	Rust Flavor = iota
+	// ERE is POSIX extended syntax with GNU's \b, for grep -E in the C locale.
+	ERE
+	// Mtail is Go syntax inside mtail's /.../ literal: a slash is escaped.
+	Mtail
 )
 
-// translate prints the Go pattern src in flavor f. The result matches the same lines
+// Translate prints the Go pattern src in flavor f. The result matches the same lines
 // of printable ASCII text, which is all the corpus holds: a line holds no newline
 // (classes drop it), laziness does not change whether a line matches (quantifiers
 // become greedy), and captures become plain groups.
-func translate(src string, f flavor) (string, error) {
+func Translate(src string, f Flavor) (string, error) {
 	re, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
 		return "", fmt.Errorf("parse %q: %w", src, err)
@@ -37,10 +37,10 @@ func translate(src string, f flavor) (string, error) {
 	return b.String(), nil
 }
 
-// meta are the bytes escaped outside a class, in every flavor.
+// meta are the bytes escaped outside a class, in every Flavor.
 const meta = `\.+*?()|[]{}^$`
 
-func printRe(b *strings.Builder, re *syntax.Regexp, f flavor) error {
+func printRe(b *strings.Builder, re *syntax.Regexp, f Flavor) error {
 	switch re.Op {
 	case syntax.OpEmptyMatch:
 		b.WriteString("()")
@@ -115,7 +115,7 @@ func printRe(b *strings.Builder, re *syntax.Regexp, f flavor) error {
 }
 
 // atom prints re so that a quantifier can follow it.
-func atom(b *strings.Builder, re *syntax.Regexp, f flavor) error {
+func atom(b *strings.Builder, re *syntax.Regexp, f Flavor) error {
 	switch {
 	case re.Op == syntax.OpLiteral && len(re.Rune) == 1 && re.Flags&syntax.FoldCase == 0,
 		re.Op == syntax.OpCharClass, re.Op == syntax.OpAnyChar, re.Op == syntax.OpAnyCharNotNL,
@@ -125,7 +125,7 @@ func atom(b *strings.Builder, re *syntax.Regexp, f flavor) error {
 	return group(b, re, f)
 }
 
-func group(b *strings.Builder, re *syntax.Regexp, f flavor) error {
+func group(b *strings.Builder, re *syntax.Regexp, f Flavor) error {
 	b.WriteByte('(')
 	if err := printRe(b, re, f); err != nil {
 		return err
@@ -134,7 +134,7 @@ func group(b *strings.Builder, re *syntax.Regexp, f flavor) error {
 	return nil
 }
 
-func literalRune(b *strings.Builder, r rune, fold bool, f flavor) {
+func literalRune(b *strings.Builder, r rune, fold bool, f Flavor) {
 	if fold && unicode.IsLetter(r) && r < 0x80 {
 		lo, up := unicode.ToLower(r), unicode.ToUpper(r)
 		if lo != up {
@@ -146,7 +146,7 @@ func literalRune(b *strings.Builder, r rune, fold bool, f flavor) {
 	case strings.ContainsRune(meta, r):
 		b.WriteByte('\\')
 		b.WriteRune(r)
-	case r == '/' && f == flavorMtail:
+	case r == '/' && f == Mtail:
 		b.WriteString(`\/`)
 	default:
 		b.WriteRune(r)
@@ -155,7 +155,7 @@ func literalRune(b *strings.Builder, r rune, fold bool, f flavor) {
 
 // class prints a character class over printable ASCII plus tab: a class holding most
 // of that range is printed negated, as its complement.
-func class(b *strings.Builder, ranges []rune, f flavor) error {
+func class(b *strings.Builder, ranges []rune, f Flavor) error {
 	in := func(c rune) bool {
 		for i := 0; i < len(ranges); i += 2 {
 			if ranges[i] <= c && c <= ranges[i+1] {
@@ -196,12 +196,12 @@ func class(b *strings.Builder, ranges []rune, f flavor) error {
 		b.WriteByte(']')
 		return nil
 	}
-	// ']' first and '-' last are literal in every flavor (Rust escapes ']' too); in
+	// ']' first and '-' last are literal in every Flavor (Rust escapes ']' too); in
 	// Rust a '\\', '[', '&', '~' or '^' inside needs a backslash, in ERE a backslash is
 	// itself. Runs of letters or digits print as ranges.
 	var tail string
 	if strings.ContainsRune(string(list), ']') {
-		if f == flavorERE {
+		if f == ERE {
 			b.WriteByte(']')
 		} else {
 			b.WriteString(`\]`)
@@ -223,14 +223,14 @@ func class(b *strings.Builder, ranges []rune, f flavor) error {
 		case c == '-':
 			tail = "-"
 		case c == '\t':
-			if f == flavorERE {
+			if f == ERE {
 				b.WriteByte('\t')
 			} else {
 				b.WriteString(`\t`)
 			}
-		case c == '/' && f == flavorMtail:
+		case c == '/' && f == Mtail:
 			b.WriteString(`\/`)
-		case strings.ContainsRune(`\[&~^`, c) && f != flavorERE:
+		case strings.ContainsRune(`\[&~^`, c) && f != ERE:
 			b.WriteByte('\\')
 			b.WriteRune(c)
 		default:

@@ -1,4 +1,8 @@
-package main
+// Package corpus makes the matching benchmark's inputs: a deterministic corpus of
+// ordinary log lines with rare incidents (Gen), the rule sets (RuleSet) and each
+// rule in every compared tool's regexp dialect (Translate). bench/cmd/corpus writes
+// them for bench/match.sh; the matcher's benchmarks use them directly.
+package corpus
 
 import (
 	"fmt"
@@ -47,34 +51,34 @@ var serviceTemplates = []string{
 	`<W>: slow query \([0-9]{4,} ms\)`,
 }
 
-// benchRule is one rule of a set: its id and its pattern in Go's syntax.
-type benchRule struct {
-	id, pattern string
+// Rule is one rule of a set: its id and its pattern in Go's syntax.
+type Rule struct {
+	ID, Pattern string
 }
 
-// ruleSet returns n rules: the first 10 match patterns of the built-in pack (real
+// RuleSet returns n rules: the first 10 match patterns of the built-in pack (real
 // incident patterns, in pack order), then service patterns, template by template, each
 // over every service word.
-func ruleSet(n int) ([]benchRule, error) {
+func RuleSet(n int) ([]Rule, error) {
 	pack, err := builtinPatterns(10)
 	if err != nil {
 		return nil, err
 	}
-	var out []benchRule
+	var out []Rule
 	for i, p := range pack {
 		if len(out) == n {
 			return out, nil
 		}
-		out = append(out, benchRule{id: fmt.Sprintf("bench/pack-%02d", i), pattern: p})
+		out = append(out, Rule{ID: fmt.Sprintf("bench/pack-%02d", i), Pattern: p})
 	}
 	for t, tpl := range serviceTemplates {
 		for _, w := range services {
 			if len(out) == n {
 				return out, nil
 			}
-			out = append(out, benchRule{
-				id:      fmt.Sprintf("bench/svc-%02d-%s", t, w),
-				pattern: strings.ReplaceAll(tpl, "<W>", w),
+			out = append(out, Rule{
+				ID:      fmt.Sprintf("bench/svc-%02d-%s", t, w),
+				Pattern: strings.ReplaceAll(tpl, "<W>", w),
 			})
 		}
 	}

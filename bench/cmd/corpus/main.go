@@ -1,4 +1,4 @@
-// Command corpus makes the matching benchmark's inputs and reads the tools' answers
+// Command corpus writes the matching benchmark's inputs (package bench/corpus) and reads the tools' answers
 // back, so bench/match.sh can check that every tool found the same lines.
 //
 //	corpus gen [-lines N] [-seed S] DIR   corpus.log and rules-{10,100,1000}/ in DIR
@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/cowbell-sidecar/cowbell/bench/corpus"
 )
 
 // ruleCounts are the rule set sizes the benchmark runs.
@@ -78,9 +80,9 @@ func writeCorpus(path string, lines int, seed uint64) error {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	g := newGen(seed)
+	g := corpus.NewGen(seed)
 	for range lines {
-		w.WriteString(g.line())
+		w.WriteString(g.Line())
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
@@ -92,31 +94,31 @@ func writeCorpus(path string, lines int, seed uint64) error {
 
 // writeRules writes the n-rule set in every tool's form under dir.
 func writeRules(dir string, n int) error {
-	rs, err := ruleSet(n)
+	rs, err := corpus.RuleSet(n)
 	if err != nil {
 		return err
 	}
 	var yml, rg, ere, mt strings.Builder
-	yml.WriteString("# The matching benchmark's rules, made by bench/corpus.\nrules:\n")
-	mt.WriteString("# The matching benchmark's rules, made by bench/corpus.\ncounter bench_hits by rule\n")
+	yml.WriteString("# The matching benchmark's rules, made by bench/cmd/corpus.\nrules:\n")
+	mt.WriteString("# The matching benchmark's rules, made by bench/cmd/corpus.\ncounter bench_hits by rule\n")
 	for _, r := range rs {
 		fmt.Fprintf(&yml, "  - id: %s\n    title: benchmark rule\n    match:\n      any:\n        - '%s'\n",
-			r.id, strings.ReplaceAll(r.pattern, "'", "''"))
+			r.ID, strings.ReplaceAll(r.Pattern, "'", "''"))
 		for _, t := range []struct {
 			b *strings.Builder
-			f flavor
-		}{{&rg, flavorRust}, {&ere, flavorERE}} {
-			p, err := translate(r.pattern, t.f)
+			f corpus.Flavor
+		}{{&rg, corpus.Rust}, {&ere, corpus.ERE}} {
+			p, err := corpus.Translate(r.Pattern, t.f)
 			if err != nil {
 				return err
 			}
 			t.b.WriteString(p + "\n")
 		}
-		p, err := translate(r.pattern, flavorMtail)
+		p, err := corpus.Translate(r.Pattern, corpus.Mtail)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&mt, "/%s/ {\n  bench_hits[%q]++\n}\n", p, r.id)
+		fmt.Fprintf(&mt, "/%s/ {\n  bench_hits[%q]++\n}\n", p, r.ID)
 	}
 	files := map[string]string{
 		"cowbell/rules.yaml": yml.String(),
