@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,47 +23,73 @@ type literal struct {
 	fold bool
 }
 
-// requiredLiterals returns literals such that every match of the pattern contains at
-// least one of them, or ok=false when none can be derived (the pattern is then
-// evaluated on every line).
-func requiredLiterals(pattern string) (lits []literal, ok bool) {
+// clause is a set of literals of which every match of a pattern holds at least one.
+type clause []literal
+
+// factors returns clauses that every match of pattern satisfies all of: a line the
+// pattern matches holds one literal of each clause. None: nothing can be derived, the
+// pattern must run on every line.
+func factors(pattern string) []clause {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	return required(re)
+	var out []clause
+	for _, c := range conj(re) {
+		if !slices.ContainsFunc(out, func(o clause) bool { return slices.Equal(o, c) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
-// required walks the syntax tree. A node's set must be hit by every string the node
-// can match: a concatenation takes the best set of any of its parts, an alternation
-// needs a set from every branch and unites them, a repetition needs at least one
-// occurrence.
-func required(re *syntax.Regexp) ([]literal, bool) {
+// requiredLiterals returns the best single clause of the pattern (see better), or
+// ok=false when none can be derived.
+func requiredLiterals(pattern string) (lits []literal, ok bool) {
+	best := bestClause(factors(pattern))
+	return best, best != nil
+}
+
+func bestClause(cs []clause) clause {
+	var best clause
+	for _, c := range cs {
+		if better(c, best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// conj walks the syntax tree. Every clause of a node must hold for every string the
+// node can match: a concatenation needs the clauses of all its parts, an alternation
+// one clause uniting a clause from every branch, a repetition at least one
+// occurrence; a literal's runs of exact runes are each a clause of one.
+func conj(re *syntax.Regexp) []clause {
 	switch re.Op {
 	case syntax.OpLiteral:
-		l, ok := literalRun(re.Rune, re.Flags&syntax.FoldCase != 0)
-		if !ok {
-			return nil, false
+		var out []clause
+		for _, l := range literalRuns(re.Rune, re.Flags&syntax.FoldCase != 0) {
+			out = append(out, clause{l})
 		}
-		return []literal{l}, true
+		return out
 	case syntax.OpCapture, syntax.OpPlus:
-		return required(re.Sub[0])
+		return conj(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return required(re.Sub[0])
+			return conj(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		var best []literal
+		var out []clause
 		for _, sub := range re.Sub {
-			if set, ok := required(sub); ok && better(set, best) {
-				best = set
-			}
+			out = append(out, conj(sub)...)
 		}
-		return best, best != nil
+		return out
 	case syntax.OpAlternate:
-		return alternation(re.Sub)
+		if c, ok := alternation(re.Sub); ok {
+			return []clause{c}
+		}
 	}
-	return nil, false
+	return nil
 }
 
 // alternation unites the sets of every branch; one branch without a set (or too many
@@ -70,8 +97,8 @@ func required(re *syntax.Regexp) ([]literal, bool) {
 func alternation(subs []*syntax.Regexp) ([]literal, bool) {
 	var all []literal
 	for _, sub := range subs {
-		set, ok := required(sub)
-		if !ok {
+		set := bestClause(conj(sub))
+		if set == nil {
 			return nil, false
 		}
 		for _, l := range set {
@@ -118,16 +145,21 @@ func shortest(set []literal) int {
 	return n
 }
 
-// literalRun picks the longest run of runes that a line must hold byte for byte (up to
-// ASCII case when folding). Runes break a run when the regexp could match them with
-// other bytes: U+FFFD (it matches any invalid UTF-8 byte) and, when folding, any rune
-// with a non-ASCII case variant ('k' also matches the Kelvin sign, 's' the long s).
-func literalRun(runes []rune, fold bool) (literal, bool) {
-	var best, cur strings.Builder
+// literalRuns returns the runs of runes that a line must hold byte for byte (up to
+// ASCII case when folding), in order. Runes break a run when the regexp could match
+// them with other bytes: U+FFFD (it matches any invalid UTF-8 byte) and, when folding,
+// any rune with a non-ASCII case variant ('k' also matches the Kelvin sign, 's' the
+// long s). A run longer than maxLiteralLen keeps its start.
+func literalRuns(runes []rune, fold bool) []literal {
+	var out []literal
+	var cur strings.Builder
 	flush := func() {
-		if cur.Len() > best.Len() {
-			best.Reset()
-			best.WriteString(cur.String())
+		text := cur.String()
+		if len(text) > maxLiteralLen {
+			text = text[:maxLiteralLen]
+		}
+		if text != "" {
+			out = append(out, literal{text: text, fold: fold})
 		}
 		cur.Reset()
 	}
@@ -142,11 +174,7 @@ func literalRun(runes []rune, fold bool) (literal, bool) {
 		cur.WriteRune(r)
 	}
 	flush()
-	text := best.String()
-	if len(text) > maxLiteralLen {
-		text = text[:maxLiteralLen]
-	}
-	return literal{text: text, fold: fold}, text != ""
+	return out
 }
 
 // exactRune reports whether a line matching the rune must hold its UTF-8 bytes (up to

@@ -1,0 +1,194 @@
+package matcher
+
+import "math/bits"
+
+// minGramLiteral is the shortest literal the gram scanner finds; shorter ones go to
+// the automaton (or strings.Contains when they are few).
+const minGramLiteral = 4
+
+// maxStride caps how far apart the scanner probes; a wider stride needs more grams a
+// literal (stride of them), which fills the filter.
+const maxStride = 8
+
+// grams finds which of a set of literals (each at least minGramLiteral bytes) a text
+// holds, probing one 4-byte window every stride bytes instead of stepping an
+// automaton byte by byte. Every literal is at least stride+3 bytes long, so each of
+// its occurrences covers a probed window at one of its first stride offsets; those
+// windows are what the filter holds. A probe is a load, a multiply and a bit test,
+// with no dependency from one probe to the next; a window in the filter is then
+// checked against the literals it belongs to.
+//
+// Windows are folded to lower case (every byte ORed with 0x20) on both sides: a
+// folding literal is then found in any case, and an exact one is compared byte for
+// byte after its window matched.
+type grams struct {
+	stride int
+	shift  uint // hash → filter bit: the top bits of the product
+	filter []uint64
+	// buckets: a window's entries are entries[start[b]:start[b+1]], b its hash's top
+	// bucketBits bits.
+	bucketShift uint
+	start       []uint32
+	entries     []gramEntry
+	lits        []literal
+}
+
+// gramEntry says: when the folded window at a probe is gram, literal lit (n bytes)
+// may start off bytes before it. head and mask are the literal's first 8 bytes (folded
+// when it folds, zero past its end), to turn most false alarms away without a call.
+type gramEntry struct {
+	head, mask uint64
+	gram       uint32
+	lit        int32
+	off        int32
+	n          int32
+	fold       bool
+}
+
+const gramMul = 0x9E3779B1 // Fibonacci hashing: the top bits of the product mix all four bytes
+
+func foldGram(s string, i int) uint32 {
+	return (uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24) | 0x20202020
+}
+
+// load64 reads 8 bytes of s at i, little-endian; i+8 must not pass the end.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const fold64 = 0x2020202020202020
+
+// head returns the first (up to) 8 bytes of lit and the mask of those it has.
+func head(lit literal) (h, mask uint64) {
+	for i := 0; i < len(lit.text) && i < 8; i++ {
+		h |= uint64(lit.text[i]) << (8 * i)
+		mask |= 0xff << (8 * i)
+	}
+	if lit.fold {
+		h |= fold64 & mask
+	}
+	return h, mask
+}
+
+// newGrams builds the scanner for lits; every literal must be at least minGramLiteral
+// bytes long.
+func newGrams(lits []literal) *grams {
+	shortest := maxStride + 3
+	for _, l := range lits {
+		shortest = min(shortest, len(l.text))
+	}
+	g := &grams{stride: shortest - 3, lits: lits}
+	es := g.windows()
+	// About 64 filter bits a window keeps a probe's false alarm rate near 1/64; the
+	// filter stays small enough for the first-level cache up to a few thousand windows.
+	filterBits := max(12, min(20, bits.Len(uint(len(es)*64))))
+	g.shift = uint(32 - filterBits)
+	g.filter = make([]uint64, 1<<filterBits/64)
+	bucketBits := max(4, min(16, bits.Len(uint(len(es)))))
+	g.bucketShift = uint(32 - bucketBits)
+	g.start = make([]uint32, 1<<bucketBits+1)
+	for _, e := range es {
+		h := e.gram * gramMul
+		g.filter[h>>g.shift/64] |= 1 << (h >> g.shift % 64)
+		g.start[h>>g.bucketShift+1]++
+	}
+	for b := 1; b < len(g.start); b++ {
+		g.start[b] += g.start[b-1]
+	}
+	g.entries = make([]gramEntry, len(es))
+	fill := append([]uint32(nil), g.start[:len(g.start)-1]...)
+	for _, e := range es {
+		b := (e.gram * gramMul) >> g.bucketShift
+		g.entries[fill[b]] = e
+		fill[b]++
+	}
+	return g
+}
+
+// windows picks, for every literal, stride consecutive windows to put in the filter:
+// any stride consecutive offsets will do, so the ones fewest other literals share are
+// taken. A window every literal of a service has ("orde" for "/orders/", "orders-",
+// "orders: slow query (") would otherwise send each line naming the service to
+// compare all of them.
+func (g *grams) windows() []gramEntry {
+	holders := map[uint32]int{} // window → literals holding it at any offset
+	for _, l := range g.lits {
+		seen := map[uint32]bool{}
+		for off := 0; off+4 <= len(l.text); off++ {
+			if w := foldGram(l.text, off); !seen[w] {
+				seen[w] = true
+				holders[w]++
+			}
+		}
+	}
+	var es []gramEntry
+	for i, l := range g.lits {
+		best, bestShare := 0, -1
+		for k := 0; k+g.stride-1+4 <= len(l.text); k++ {
+			share := 0
+			for off := k; off < k+g.stride; off++ {
+				share = max(share, holders[foldGram(l.text, off)])
+			}
+			if bestShare < 0 || share < bestShare {
+				best, bestShare = k, share
+			}
+		}
+		h, mask := head(l)
+		for off := best; off < best+g.stride; off++ {
+			es = append(es, gramEntry{head: h, mask: mask, gram: foldGram(l.text, off),
+				lit: int32(i), off: int32(off), n: int32(len(l.text)), fold: l.fold})
+		}
+	}
+	return es
+}
+
+// scan appends to found the index of every literal text holds, each once.
+func (g *grams) scan(text string, found []int32) []int32 {
+	filter, shift, stride := g.filter, g.shift, g.stride
+	for q := 0; q+4 <= len(text); q += stride {
+		w := foldGram(text, q)
+		h := (w * gramMul) >> shift
+		if filter[h/64]&(1<<(h%64)) != 0 {
+			found = g.check(text, q, w, found)
+		}
+	}
+	return found
+}
+
+// check looks up the literals whose window w is at q and compares them with text.
+func (g *grams) check(text string, q int, w uint32, found []int32) []int32 {
+	b := (w * gramMul) >> g.bucketShift
+	for i := g.start[b]; i < g.start[b+1]; i++ {
+		e := &g.entries[i]
+		p := q - int(e.off)
+		if e.gram != w || p < 0 || p+int(e.n) > len(text) {
+			continue
+		}
+		if p+8 <= len(text) {
+			x := load64(text, p)
+			if e.fold {
+				x |= fold64
+			}
+			if x&e.mask != e.head {
+				continue
+			}
+		}
+		s, l := text[p:p+int(e.n)], g.lits[e.lit].text
+		if e.fold && equalFold(s, l) || !e.fold && (len(s) <= 8 && p+8 <= len(text) || s == l) {
+			found = addOnce(found, e.lit)
+		}
+	}
+	return found
+}
+
+// equalFold reports whether s equals lit ignoring ASCII case; lit is lower-case.
+func equalFold(s, lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		if lower(s[i]) != lit[i] {
+			return false
+		}
+	}
+	return true
+}
