@@ -40,7 +40,171 @@ func factors(pattern string) []clause {
 			out = append(out, c)
 		}
 	}
+	// A clause another one implies ("HTTP/1." beside `HTTP/1.0" 5|HTTP/1.1" 5`)
+	// would only be checked twice.
+	var kept []clause
+	for i, c := range out {
+		redundant := false
+		for j, o := range out {
+			// Of two clauses implying each other the first stays.
+			if j != i && implies(o, c) && (j < i || !implies(c, o)) {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// implies reports whether a line satisfying a satisfies b: every literal of a holds
+// one of b's.
+func implies(a, b clause) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y literal) bool {
+			return x.fold == y.fold && strings.Contains(x.text, y.text)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxExpansion caps how many strings a run of small classes and alternations expands
+// to.
+const maxExpansion = 16
+
+// expandedRuns returns a clause for each run of adjacent parts of a concatenation
+// that together match only a few strings: `HTTP/1\.[01]" 5` is the clause
+// {`HTTP/1.0" 5`, `HTTP/1.1" 5`}, longer and rarer than any of its pieces.
+func expandedRuns(subs []*syntax.Regexp) []clause {
+	var out []clause
+	var run []string
+	parts := 0
+	flush := func() {
+		if parts > 1 && !slices.Contains(run, "") {
+			c := make(clause, len(run))
+			for i, s := range run {
+				if len(s) > maxLiteralLen {
+					s = s[:maxLiteralLen]
+				}
+				c[i] = literal{text: s}
+			}
+			out = append(out, c)
+		}
+		run, parts = nil, 0
+	}
+	for _, sub := range subs {
+		set, ok := expand(sub)
+		if !ok {
+			flush()
+			continue
+		}
+		if parts == 0 {
+			run, parts = set, 1
+			continue
+		}
+		next, ok := product(run, set)
+		if !ok || len(set) > 1 && shortestString(run) >= expandLong {
+			flush()
+			run, parts = set, 1
+			continue
+		}
+		run, parts = next, parts+1
+	}
+	flush()
 	return out
+}
+
+// expandLong is the length past which a run is not multiplied any more: `"status":5`
+// is rare enough, and `"status":5[0-9]` would be ten literals a JSON line with a
+// status compares.
+const expandLong = 10
+
+func shortestString(ss []string) int {
+	n := -1
+	for _, s := range ss {
+		if n < 0 || len(s) < n {
+			n = len(s)
+		}
+	}
+	return n
+}
+
+// expand returns every string re matches, when they are few and each is matched
+// byte for byte (no case folding, no U+FFFD, which matches any invalid byte).
+func expand(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 || slices.Contains(re.Rune, utf8.RuneError) {
+			return nil, false
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if lo <= utf8.RuneError && utf8.RuneError <= hi || hi-lo >= maxExpansion || len(out)+int(hi-lo) >= maxExpansion {
+				return nil, false
+			}
+			for r := lo; r <= hi; r++ {
+				out = append(out, string(r))
+			}
+		}
+		return out, len(out) > 0
+	case syntax.OpCapture:
+		return expand(re.Sub[0])
+	case syntax.OpQuest:
+		set, ok := expand(re.Sub[0])
+		if !ok || len(set) >= maxExpansion {
+			return nil, false
+		}
+		return append(set, ""), true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			set, ok := expand(sub)
+			if !ok {
+				return nil, false
+			}
+			if out, ok = product(out, set); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			set, ok := expand(sub)
+			if !ok || len(out)+len(set) > maxExpansion {
+				return nil, false
+			}
+			out = append(out, set...)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// product returns every a followed by every b, when they are few enough.
+func product(a, b []string) ([]string, bool) {
+	if len(a)*len(b) > maxExpansion {
+		return nil, false
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			if len(x)+len(y) > 4*maxLiteralLen {
+				return nil, false
+			}
+			out = append(out, x+y)
+		}
+	}
+	return out, true
 }
 
 // requiredLiterals returns the best single clause of the pattern (see better), or
@@ -83,7 +247,7 @@ func conj(re *syntax.Regexp) []clause {
 		for _, sub := range re.Sub {
 			out = append(out, conj(sub)...)
 		}
-		return out
+		return append(out, expandedRuns(re.Sub)...)
 	case syntax.OpAlternate:
 		if c, ok := alternation(re.Sub); ok {
 			return []clause{c}
