@@ -23,11 +23,13 @@ const maxStride = 8
 // byte after its window matched.
 type grams struct {
 	stride int
-	shift  uint // hash → filter bit: the top bits of the product
+	shift  uint // hash → filter bits: the top shift.. bits of the product, twice
+	mask   uint64
 	filter []uint64
 	// buckets: a window's entries are entries[start[b]:start[b+1]], b its hash's top
 	// bucketBits bits.
 	bucketShift uint
+	bucketMask  uint64
 	start       []uint32
 	entries     []gramEntry
 	lits        []literal
@@ -45,7 +47,28 @@ type gramEntry struct {
 	fold       bool
 }
 
-const gramMul = 0x9E3779B1 // Fibonacci hashing: the top bits of the product mix all four bytes
+// gramMul is Fibonacci hashing: the top bits of the product mix all four bytes. The
+// filter takes two bit positions from them (a Bloom filter with two hashes), the
+// buckets the bits below.
+const gramMul = 0x9E3779B97F4A7C15
+
+func gramHash(w uint32) uint64 { return uint64(w) * gramMul }
+
+// gramSlots is the size of a window count table; gramSlot is a window's place in it.
+const gramSlots = 1 << 16
+
+func gramSlot(w uint32) uint32 { return uint32(gramHash(w) >> 48) }
+
+// countWindows counts, for each slot, the sample lines' windows (every offset).
+func countWindows(sample []string) []uint32 {
+	seen := make([]uint32, gramSlots)
+	for _, text := range sample {
+		for i := 0; i+4 <= len(text); i++ {
+			seen[gramSlot(foldGram(text, i))]++
+		}
+	}
+	return seen
+}
 
 func foldGram(s string, i int) uint32 {
 	return (uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24) | 0x20202020
@@ -73,26 +96,31 @@ func head(lit literal) (h, mask uint64) {
 }
 
 // newGrams builds the scanner for lits; every literal must be at least minGramLiteral
-// bytes long.
-func newGrams(lits []literal) *grams {
+// bytes long. seen, when not nil, counts how often sample lines hold each window (by
+// gramSlot); windows are then picked by it.
+func newGrams(lits []literal, seen []uint32) *grams {
 	shortest := maxStride + 3
 	for _, l := range lits {
 		shortest = min(shortest, len(l.text))
 	}
 	g := &grams{stride: shortest - 3, lits: lits}
-	es := g.windows()
-	// About 64 filter bits a window keeps a probe's false alarm rate near 1/64; the
-	// filter stays small enough for the first-level cache up to a few thousand windows.
-	filterBits := max(12, min(20, bits.Len(uint(len(es)*64))))
-	g.shift = uint(32 - filterBits)
+	es := g.windows(seen)
+	// About 32 filter bits a window keep a probe's false alarm rate near 1/32, and the
+	// filter within 16 KiB, a part of the first-level cache, up to 4096 windows.
+	filterBits := max(12, min(17, bits.Len(uint(len(es)*32))))
+	g.shift = uint(64 - filterBits)
+	g.mask = 1<<filterBits - 1
 	g.filter = make([]uint64, 1<<filterBits/64)
 	bucketBits := max(4, min(16, bits.Len(uint(len(es)))))
-	g.bucketShift = uint(32 - bucketBits)
+	g.bucketShift = uint(64 - 2*filterBits - bucketBits)
+	g.bucketMask = 1<<bucketBits - 1
 	g.start = make([]uint32, 1<<bucketBits+1)
 	for _, e := range es {
-		h := e.gram * gramMul
-		g.filter[h>>g.shift/64] |= 1 << (h >> g.shift % 64)
-		g.start[h>>g.bucketShift+1]++
+		h := gramHash(e.gram)
+		for _, bit := range [2]uint64{h >> g.shift, h >> (g.shift - uint(filterBits)) & g.mask} {
+			g.filter[bit/64] |= 1 << (bit % 64)
+		}
+		g.start[h>>g.bucketShift&g.bucketMask+1]++
 	}
 	for b := 1; b < len(g.start); b++ {
 		g.start[b] += g.start[b-1]
@@ -100,7 +128,7 @@ func newGrams(lits []literal) *grams {
 	g.entries = make([]gramEntry, len(es))
 	fill := append([]uint32(nil), g.start[:len(g.start)-1]...)
 	for _, e := range es {
-		b := (e.gram * gramMul) >> g.bucketShift
+		b := gramHash(e.gram) >> g.bucketShift & g.bucketMask
 		g.entries[fill[b]] = e
 		fill[b]++
 	}
@@ -108,11 +136,12 @@ func newGrams(lits []literal) *grams {
 }
 
 // windows picks, for every literal, stride consecutive windows to put in the filter:
-// any stride consecutive offsets will do, so the ones fewest other literals share are
-// taken. A window every literal of a service has ("orde" for "/orders/", "orders-",
-// "orders: slow query (") would otherwise send each line naming the service to
-// compare all of them.
-func (g *grams) windows() []gramEntry {
+// any stride consecutive offsets will do, so the ones lines hold least are taken:
+// by seen when sample lines were counted, else those fewest other literals share. A
+// window every literal of a service has ("orde" for "/orders/", "orders-", "orders:
+// slow query (") would otherwise send each line naming the service to compare all of
+// them, and ".1\" " in ` HTTP/1.1" 5` every nginx line.
+func (g *grams) windows(seen []uint32) []gramEntry {
 	holders := map[uint32]int{} // window → literals holding it at any offset
 	for _, l := range g.lits {
 		seen := map[uint32]bool{}
@@ -125,14 +154,18 @@ func (g *grams) windows() []gramEntry {
 	}
 	var es []gramEntry
 	for i, l := range g.lits {
-		best, bestShare := 0, -1
+		best, bestCost := 0, [2]int{-1, -1}
 		for k := 0; k+g.stride-1+4 <= len(l.text); k++ {
-			share := 0
+			var cost [2]int // the most seen window, then the most shared
 			for off := k; off < k+g.stride; off++ {
-				share = max(share, holders[foldGram(l.text, off)])
+				w := foldGram(l.text, off)
+				if seen != nil {
+					cost[0] = max(cost[0], int(seen[gramSlot(w)]))
+				}
+				cost[1] = max(cost[1], holders[w])
 			}
-			if bestShare < 0 || share < bestShare {
-				best, bestShare = k, share
+			if bestCost[0] < 0 || cost[0] < bestCost[0] || cost[0] == bestCost[0] && cost[1] < bestCost[1] {
+				best, bestCost = k, cost
 			}
 		}
 		h, mask := head(l)
@@ -146,11 +179,14 @@ func (g *grams) windows() []gramEntry {
 
 // scan appends to found the index of every literal text holds, each once.
 func (g *grams) scan(text string, found []int32) []int32 {
-	filter, shift, stride := g.filter, g.shift, g.stride
+	filter, shift, shift2, mask, stride := g.filter, g.shift, g.shift-uint(bits.Len64(g.mask)), g.mask, g.stride
 	for q := 0; q+4 <= len(text); q += stride {
 		w := foldGram(text, q)
-		h := (w * gramMul) >> shift
-		if filter[h/64]&(1<<(h%64)) != 0 {
+		h := gramHash(w)
+		if b := h >> shift; filter[b/64]&(1<<(b%64)) == 0 {
+			continue
+		}
+		if b := h >> shift2 & mask; filter[b/64]&(1<<(b%64)) != 0 {
 			found = g.check(text, q, w, found)
 		}
 	}
@@ -159,7 +195,7 @@ func (g *grams) scan(text string, found []int32) []int32 {
 
 // check looks up the literals whose window w is at q and compares them with text.
 func (g *grams) check(text string, q int, w uint32, found []int32) []int32 {
-	b := (w * gramMul) >> g.bucketShift
+	b := gramHash(w) >> g.bucketShift & g.bucketMask
 	for i := g.start[b]; i < g.start[b+1]; i++ {
 		e := &g.entries[i]
 		p := q - int(e.off)

@@ -24,12 +24,13 @@ type prefilter struct {
 	lits    []literal // anchor literals
 	entries [][]int32 // anchor literal index → entries anchored on it
 	always  []int32   // entries without a clause, sorted
-	checks  [][]clause
+	checks  [][]check
 	// Anchors of at least minGramLiteral bytes are found by gram, shorter ones by
 	// dfa when there are many (nil otherwise), or one by one.
 	gram  *grams
 	dfa   *automaton
 	short []int32 // indexes of the short anchors
+	b     *prefilterBuilder
 }
 
 // prefilterBuilder collects entries and their clauses.
@@ -46,10 +47,13 @@ func (b *prefilterBuilder) add(id int32, pattern string) {
 	b.clauses = append(b.clauses, factors(pattern))
 }
 
-func (b *prefilterBuilder) build() *prefilter {
-	p := &prefilter{}
+// build makes the prefilter. freq, when not nil, is how often lines hold each
+// literal (measured on a sample of the lines to come); without it anchors and check
+// order are guessed from the literals' lengths.
+func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefilter {
+	p := &prefilter{b: b}
 	if len(b.ids) > 0 {
-		p.checks = make([][]clause, b.ids[len(b.ids)-1]+1)
+		p.checks = make([][]check, b.ids[len(b.ids)-1]+1)
 	}
 	shared := map[literal]int{} // literal → entries holding it in a clause
 	for _, cs := range b.clauses {
@@ -63,6 +67,13 @@ func (b *prefilterBuilder) build() *prefilter {
 			}
 		}
 	}
+	often := func(l literal) float64 {
+		if f, ok := freq[l]; ok {
+			return f
+		}
+		return rarity(l)
+	}
+	floor := freq[literal{}] // measured: what a clause costs beyond its literals
 	index := map[literal]int{}
 	for i, id := range b.ids {
 		cs := b.clauses[i]
@@ -70,16 +81,20 @@ func (b *prefilterBuilder) build() *prefilter {
 			p.always = append(p.always, id)
 			continue
 		}
-		a := anchor(cs, shared)
+		a := anchor(cs, shared, often, floor, freq != nil)
+		var checks []clause
 		for j, c := range cs {
 			if j != a && worthChecking(c) {
-				p.checks[id] = append(p.checks[id], c)
+				checks = append(checks, c)
 			}
 		}
 		// The clause likeliest to fail goes first.
-		slices.SortStableFunc(p.checks[id], func(x, y clause) int {
-			return cmp.Compare(passRate(x), passRate(y))
+		slices.SortStableFunc(checks, func(x, y clause) int {
+			return cmp.Compare(passRate(x, often), passRate(y, often))
 		})
+		for _, c := range checks {
+			p.checks[id] = append(p.checks[id], newCheck(c))
+		}
 		for _, l := range cs[a] {
 			li, ok := index[l]
 			if !ok {
@@ -92,31 +107,98 @@ func (b *prefilterBuilder) build() *prefilter {
 		}
 	}
 	slices.Sort(p.always)
-	p.buildScanners()
+	p.buildScanners(seen)
 	return p
 }
 
-// anchor picks the clause an entry is looked up by: the one whose literals are
-// expected to cost least, each found in a line as often as a literal of its length
-// (rarity) and then checked for every entry holding it (share). A literal every
-// nginx rule holds is found on every nginx line and sends all those rules to their
-// checks; a long one is rarely found at all. Short literals only anchor an entry that
-// has no clause the gram scanner can look for, and an anchor under 6 bytes makes the
-// scanner probe more often.
-func anchor(cs []clause, shared map[literal]int) int {
+// tune rebuilds the prefilter with each literal's frequency, and each window's, in
+// sample.
+func (p *prefilter) tune(sample []string) *prefilter {
+	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample))
+}
+
+// frequencies returns the share of sample lines holding each literal of the clauses.
+func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
+	index := map[literal]int32{}
+	var long, short []literal
+	for _, cs := range clauses {
+		for _, c := range cs {
+			for _, l := range c {
+				if _, ok := index[l]; ok {
+					continue
+				}
+				if len(l.text) >= minGramLiteral {
+					index[l] = int32(len(long))
+					long = append(long, l)
+				} else {
+					index[l] = -1 - int32(len(short))
+					short = append(short, l)
+				}
+			}
+		}
+	}
+	longCount := make([]int, len(long))
+	shortCount := make([]int, len(short))
+	var g *grams
+	if len(long) > 0 {
+		g = newGrams(long, nil)
+	}
+	var found []int32
+	for _, text := range sample {
+		if g != nil {
+			found = g.scan(text, found[:0])
+			for _, li := range found {
+				longCount[li]++
+			}
+		}
+		for i, l := range short {
+			if contains(text, l) {
+				shortCount[i]++
+			}
+		}
+	}
+	n := float64(len(sample) + 1)
+	freq := make(map[literal]float64, len(index))
+	for l, i := range index {
+		c := 0
+		if i >= 0 {
+			c = longCount[i]
+		} else {
+			c = shortCount[-1-i]
+		}
+		freq[l] = float64(c) / n
+	}
+	// A clause the sample never satisfies still counts half a line: rare, not
+	// impossible (however many literals it has).
+	freq[literal{}] = 0.5 / n
+	return freq
+}
+
+// anchor picks the clause an entry is looked up by: the one expected to send it to
+// its checks least often. A measured frequency says that directly. A guessed one
+// (from length) is weighed by how many entries share the literal too: one that
+// every nginx rule holds (" HTTP/1.") tends to be one every nginx line holds. Short
+// literals only anchor an entry that has no clause the gram scanner can look for,
+// and an anchor under 8 bytes makes the scanner probe every line more often.
+func anchor(cs []clause, shared map[literal]int, often func(literal) float64, floor float64, measured bool) int {
 	best, bestCost := 0, 0.0
 	for i, c := range cs {
-		cost := 0.0
+		cost := floor
 		for _, l := range c {
-			cost += float64(shared[l]) * rarity(l)
+			if measured {
+				cost += often(l)
+			} else {
+				cost += float64(shared[l]) * often(l)
+			}
 		}
 		// The shortest anchor sets how far apart the gram scanner probes every line
-		// (shortest-3 bytes); below 6 bytes that costs about a literal check a line.
+		// (shortest-3 bytes, at most maxStride): each byte under 8 costs about half a
+		// literal check a line.
 		switch n := shortest(c); {
 		case n < minGramLiteral:
 			cost += 1e6
-		case n < 6:
-			cost += float64(6 - n)
+		case n < 8:
+			cost += float64(8-n) / 2
 		}
 		if i == 0 || cost < bestCost {
 			best, bestCost = i, cost
@@ -125,17 +207,17 @@ func anchor(cs []clause, shared map[literal]int) int {
 	return best
 }
 
-// rarity guesses how often a line holds l, from its length alone: each two bytes
-// more, half as often.
+// rarity guesses how often a line holds l from its length alone, when no sample of
+// lines says: each two bytes more, half as often.
 func rarity(l literal) float64 {
 	return math.Exp2(-float64(min(len(l.text), 40)) / 2)
 }
 
-// passRate guesses how often a line satisfies c.
-func passRate(c clause) float64 {
+// passRate is about how often a line satisfies c.
+func passRate(c clause, often func(literal) float64) float64 {
 	p := 0.0
 	for _, l := range c {
-		p += rarity(l)
+		p += often(l)
 	}
 	return p
 }
@@ -145,7 +227,7 @@ func passRate(c clause) float64 {
 func worthChecking(c clause) bool { return shortest(c) > 1 }
 
 // buildScanners splits the anchors between the gram scanner and the short path.
-func (p *prefilter) buildScanners() {
+func (p *prefilter) buildScanners(seen []uint32) {
 	var long []literal
 	var longIdx []int32
 	for i, l := range p.lits {
@@ -157,7 +239,7 @@ func (p *prefilter) buildScanners() {
 		}
 	}
 	if len(long) > 0 {
-		p.gram = newGrams(long)
+		p.gram = newGrams(long, seen)
 		// The scanner numbers its literals from 0; entries follow its order.
 		p.remap(longIdx)
 	}
@@ -204,10 +286,40 @@ func (p *prefilter) candidates(text string, found, dst []int32) []int32 {
 	return dst
 }
 
+// check is a clause to check with strings.Contains; a clause of several literals
+// sharing a start (" disk usage 90%", ... " disk usage 100%") first looks for the
+// start once.
+type check struct {
+	clause
+	prefix string
+}
+
+func newCheck(c clause) check {
+	k := check{clause: c}
+	if len(c) < 2 || c[0].fold {
+		return k
+	}
+	prefix := c[0].text
+	for _, l := range c[1:] {
+		if l.fold {
+			return k
+		}
+		n := 0
+		for n < len(prefix) && n < len(l.text) && prefix[n] == l.text[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	if len(prefix) >= 3 {
+		k.prefix = prefix
+	}
+	return k
+}
+
 // holds reports whether text satisfies every clause of entry id besides its anchor.
 func (p *prefilter) holds(id int32, text string) bool {
 	for _, c := range p.checks[id] {
-		if !containsAny(text, c) {
+		if c.prefix != "" && !strings.Contains(text, c.prefix) || !containsAny(text, c.clause) {
 			return false
 		}
 	}
