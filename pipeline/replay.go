@@ -64,7 +64,7 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 	if d.loc == nil {
 		d.loc = time.Local
 	}
-	tr := matcher.NewTracker(m, matcher.Identity{Host: o.Host, Node: o.Node}, d.now)
+	var tr *matcher.Tracker
 	var hits []matcher.Hit
 	var rel related
 	handle := func(l sources.Line, clock time.Time) error {
@@ -93,13 +93,48 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 		}
 		return nil
 	}
+	// The first lines are held back to fit the matcher's prefilter to them (which
+	// literals these logs hold often), then matched with it like every other line.
+	var held []dated
+	tune := func() error {
+		sample := make([]string, len(held))
+		for i, l := range held {
+			sample[i] = l.line.Text
+		}
+		m = m.Tune(sample)
+		tr = matcher.NewTracker(m, matcher.Identity{Host: o.Host, Node: o.Node}, d.now)
+		for _, l := range held {
+			if err := handle(l.line, l.clock); err != nil {
+				return err
+			}
+		}
+		held = nil
+		return nil
+	}
+	hold := func(l sources.Line, clock time.Time) error {
+		if tr != nil {
+			return handle(l, clock)
+		}
+		d.clock = clock // the next input's lines go on from it
+		held = append(held, dated{l, clock})
+		if len(held) < tuneLines {
+			return nil
+		}
+		return tune()
+	}
 	for _, in := range inputs {
-		if err := scanBatches(ctx, in, o.Format, &d, handle); err != nil {
+		if err := scanBatches(ctx, in, o.Format, &d, hold); err != nil {
 			return err
 		}
 	}
+	if tr == nil {
+		return tune()
+	}
 	return nil
 }
+
+// tuneLines is how many lines replay fits the matcher to before matching.
+const tuneLines = 4096
 
 // dater gives each replayed line its time: its own stamp, or else the latest time
 // seen so far, which is also the replay's clock.
