@@ -74,6 +74,18 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefi
 		return rarity(l)
 	}
 	floor := freq[literal{}] // measured: what a clause costs beyond its literals
+	cost := func(c clause) float64 {
+		x := floor
+		for _, l := range c {
+			if freq != nil {
+				x += often(l)
+			} else {
+				x += float64(shared[l]) * often(l)
+			}
+		}
+		return x
+	}
+	minLen := b.anchorLength(cost)
 	index := map[literal]int{}
 	for i, id := range b.ids {
 		cs := b.clauses[i]
@@ -81,7 +93,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefi
 			p.always = append(p.always, id)
 			continue
 		}
-		a := anchor(cs, shared, often, floor, freq != nil)
+		a, _ := anchor(cs, cost, minLen)
 		var checks []clause
 		for j, c := range cs {
 			if j != a && worthChecking(c) {
@@ -175,33 +187,59 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 }
 
 // anchor picks the clause an entry is looked up by: the one expected to send it to
-// its checks least often. A measured frequency says that directly. A guessed one
-// (from length) is weighed by how many entries share the literal too: one that
-// every nginx rule holds (" HTTP/1.") tends to be one every nginx line holds. Short
-// literals only anchor an entry that has no clause the gram scanner can look for,
-// and an anchor under 8 bytes makes the scanner probe every line more often.
-func anchor(cs []clause, shared map[literal]int, often func(literal) float64, floor float64, measured bool) int {
-	best, bestCost := 0, 0.0
+// its checks least often (cost), among those whose literals are all at least minLen
+// bytes, else the longest. A measured frequency says how often directly. A guessed
+// one (from length) is weighed by how many entries share the literal too: one every
+// nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
+func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
+	best, bestCost := -1, 0.0
 	for i, c := range cs {
-		cost := floor
-		for _, l := range c {
-			if measured {
-				cost += often(l)
-			} else {
-				cost += float64(shared[l]) * often(l)
+		if shortest(c) < minLen {
+			continue
+		}
+		if x := cost(c); best < 0 || x < bestCost {
+			best, bestCost = i, x
+		}
+	}
+	if best >= 0 {
+		return best, bestCost
+	}
+	for i, c := range cs {
+		if best < 0 || shortest(c) > shortest(cs[best]) {
+			best = i
+		}
+	}
+	return best, cost(cs[best])
+}
+
+// probesPerCheck is about how many probes of the gram scanner cost as much as a
+// found literal and its entries' checks.
+const probesPerCheck = 10
+
+// typicalLine is the line length, in bytes, the probe count is weighed for.
+const typicalLine = 150
+
+// anchorLength chooses the shortest anchor the gram scanner gets, which sets its
+// stride (length-3, every line pays typicalLine/stride probes) against the anchors
+// each entry must then do with: the total expected cost of a line is least.
+func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
+	best, bestTotal := minGramLiteral, -1.0
+	for stride := maxStride; stride >= 1; stride-- {
+		n := stride + 3
+		total := float64(typicalLine) / float64(stride)
+		for _, cs := range b.clauses {
+			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral }) {
+				continue // short anchors only: the gram scanner does not see it
 			}
+			a, x := anchor(cs, cost, n)
+			if shortest(cs[a]) < n {
+				total = -1 // this entry has no anchor that long
+				break
+			}
+			total += probesPerCheck * x
 		}
-		// The shortest anchor sets how far apart the gram scanner probes every line
-		// (shortest-3 bytes, at most maxStride): each byte under 8 costs about half a
-		// literal check a line.
-		switch n := shortest(c); {
-		case n < minGramLiteral:
-			cost += 1e6
-		case n < 8:
-			cost += float64(8-n) / 2
-		}
-		if i == 0 || cost < bestCost {
-			best, bestCost = i, cost
+		if total >= 0 && (bestTotal < 0 || total < bestTotal) {
+			best, bestTotal = n, total
 		}
 	}
 	return best
