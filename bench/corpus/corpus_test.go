@@ -16,7 +16,7 @@ func TestTranslate(t *testing.T) {
 	require.NoError(t, err)
 	g := NewGen(7)
 	var ordinary []string
-	for range 300 {
+	for range 100 {
 		ordinary = append(ordinary, g.Ordinary(), g.packIncident())
 	}
 	for i, r := range rs {
@@ -71,7 +71,7 @@ func TestIncidentLines(t *testing.T) {
 	for _, r := range rs {
 		all = append(all, regexp.MustCompile(r.Pattern))
 	}
-	for range 300 {
+	for range 100 {
 		l := g.Ordinary()
 		for j, re := range all {
 			require.False(t, re.MatchString(l), "%s fires on ordinary %q", rs[j].ID, l)
