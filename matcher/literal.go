@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,47 +23,237 @@ type literal struct {
 	fold bool
 }
 
-// requiredLiterals returns literals such that every match of the pattern contains at
-// least one of them, or ok=false when none can be derived (the pattern is then
-// evaluated on every line).
-func requiredLiterals(pattern string) (lits []literal, ok bool) {
+// clause is a set of literals of which every match of a pattern holds at least one.
+type clause []literal
+
+// factors returns clauses that every match of pattern satisfies all of: a line the
+// pattern matches holds one literal of each clause. None: nothing can be derived, the
+// pattern must run on every line.
+func factors(pattern string) []clause {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	return required(re)
-}
-
-// required walks the syntax tree. A node's set must be hit by every string the node
-// can match: a concatenation takes the best set of any of its parts, an alternation
-// needs a set from every branch and unites them, a repetition needs at least one
-// occurrence.
-func required(re *syntax.Regexp) ([]literal, bool) {
-	switch re.Op {
-	case syntax.OpLiteral:
-		l, ok := literalRun(re.Rune, re.Flags&syntax.FoldCase != 0)
-		if !ok {
-			return nil, false
+	var out []clause
+	for _, c := range conj(re) {
+		if !slices.ContainsFunc(out, func(o clause) bool { return slices.Equal(o, c) }) {
+			out = append(out, c)
 		}
-		return []literal{l}, true
-	case syntax.OpCapture, syntax.OpPlus:
-		return required(re.Sub[0])
-	case syntax.OpRepeat:
-		if re.Min >= 1 {
-			return required(re.Sub[0])
-		}
-	case syntax.OpConcat:
-		var best []literal
-		for _, sub := range re.Sub {
-			if set, ok := required(sub); ok && better(set, best) {
-				best = set
+	}
+	// A clause another one implies ("HTTP/1." beside `HTTP/1.0" 5|HTTP/1.1" 5`)
+	// would only be checked twice.
+	var kept []clause
+	for i, c := range out {
+		redundant := false
+		for j, o := range out {
+			// Of two clauses implying each other the first stays.
+			if j != i && implies(o, c) && (j < i || !implies(c, o)) {
+				redundant = true
+				break
 			}
 		}
-		return best, best != nil
+		if !redundant {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// implies reports whether a line satisfying a satisfies b: every literal of a holds
+// one of b's.
+func implies(a, b clause) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y literal) bool {
+			return x.fold == y.fold && strings.Contains(x.text, y.text)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxExpansion caps how many strings a run of small classes and alternations expands
+// to.
+const maxExpansion = 16
+
+// expandedRuns returns a clause for each run of adjacent parts of a concatenation
+// that together match only a few strings: `HTTP/1\.[01]" 5` is the clause
+// {`HTTP/1.0" 5`, `HTTP/1.1" 5`}, longer and rarer than any of its pieces.
+func expandedRuns(subs []*syntax.Regexp) []clause {
+	var out []clause
+	var run []string
+	parts := 0
+	flush := func() {
+		if parts > 1 && !slices.Contains(run, "") {
+			c := make(clause, len(run))
+			for i, s := range run {
+				if len(s) > maxLiteralLen {
+					s = s[:maxLiteralLen]
+				}
+				c[i] = literal{text: s}
+			}
+			out = append(out, c)
+		}
+		run, parts = nil, 0
+	}
+	for _, sub := range subs {
+		set, ok := expand(sub)
+		if !ok {
+			flush()
+			continue
+		}
+		if parts == 0 {
+			run, parts = set, 1
+			continue
+		}
+		next, ok := product(run, set)
+		if !ok || len(set) > 1 && shortestString(run) >= expandLong {
+			flush()
+			run, parts = set, 1
+			continue
+		}
+		run, parts = next, parts+1
+	}
+	flush()
+	return out
+}
+
+// expandLong is the length past which a run is not multiplied any more: `"status":5`
+// is rare enough, and `"status":5[0-9]` would be ten literals a JSON line with a
+// status compares.
+const expandLong = 10
+
+func shortestString(ss []string) int {
+	n := -1
+	for _, s := range ss {
+		if n < 0 || len(s) < n {
+			n = len(s)
+		}
+	}
+	return n
+}
+
+// expand returns every string re matches, when they are few and each is matched
+// byte for byte (no case folding, no U+FFFD, which matches any invalid byte).
+func expand(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 || slices.Contains(re.Rune, utf8.RuneError) {
+			return nil, false
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if lo <= utf8.RuneError && utf8.RuneError <= hi || hi-lo >= maxExpansion || len(out)+int(hi-lo) >= maxExpansion {
+				return nil, false
+			}
+			for r := lo; r <= hi; r++ {
+				out = append(out, string(r))
+			}
+		}
+		return out, len(out) > 0
+	case syntax.OpCapture:
+		return expand(re.Sub[0])
+	case syntax.OpQuest:
+		set, ok := expand(re.Sub[0])
+		if !ok || len(set) >= maxExpansion {
+			return nil, false
+		}
+		return append(set, ""), true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			set, ok := expand(sub)
+			if !ok {
+				return nil, false
+			}
+			if out, ok = product(out, set); !ok {
+				return nil, false
+			}
+		}
+		return out, true
 	case syntax.OpAlternate:
-		return alternation(re.Sub)
+		var out []string
+		for _, sub := range re.Sub {
+			set, ok := expand(sub)
+			if !ok || len(out)+len(set) > maxExpansion {
+				return nil, false
+			}
+			out = append(out, set...)
+		}
+		return out, true
 	}
 	return nil, false
+}
+
+// product returns every a followed by every b, when they are few enough.
+func product(a, b []string) ([]string, bool) {
+	if len(a)*len(b) > maxExpansion {
+		return nil, false
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			if len(x)+len(y) > 4*maxLiteralLen {
+				return nil, false
+			}
+			out = append(out, x+y)
+		}
+	}
+	return out, true
+}
+
+// requiredLiterals returns the best single clause of the pattern (see better), or
+// ok=false when none can be derived.
+func requiredLiterals(pattern string) (lits []literal, ok bool) {
+	best := bestClause(factors(pattern))
+	return best, best != nil
+}
+
+func bestClause(cs []clause) clause {
+	var best clause
+	for _, c := range cs {
+		if better(c, best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// conj walks the syntax tree. Every clause of a node must hold for every string the
+// node can match: a concatenation needs the clauses of all its parts, an alternation
+// one clause uniting a clause from every branch, a repetition at least one
+// occurrence; a literal's runs of exact runes are each a clause of one.
+func conj(re *syntax.Regexp) []clause {
+	switch re.Op {
+	case syntax.OpLiteral:
+		var out []clause
+		for _, l := range literalRuns(re.Rune, re.Flags&syntax.FoldCase != 0) {
+			out = append(out, clause{l})
+		}
+		return out
+	case syntax.OpCapture, syntax.OpPlus:
+		return conj(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return conj(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var out []clause
+		for _, sub := range re.Sub {
+			out = append(out, conj(sub)...)
+		}
+		return append(out, expandedRuns(re.Sub)...)
+	case syntax.OpAlternate:
+		if c, ok := alternation(re.Sub); ok {
+			return []clause{c}
+		}
+	}
+	return nil
 }
 
 // alternation unites the sets of every branch; one branch without a set (or too many
@@ -70,8 +261,8 @@ func required(re *syntax.Regexp) ([]literal, bool) {
 func alternation(subs []*syntax.Regexp) ([]literal, bool) {
 	var all []literal
 	for _, sub := range subs {
-		set, ok := required(sub)
-		if !ok {
+		set := bestClause(conj(sub))
+		if set == nil {
 			return nil, false
 		}
 		for _, l := range set {
@@ -118,16 +309,21 @@ func shortest(set []literal) int {
 	return n
 }
 
-// literalRun picks the longest run of runes that a line must hold byte for byte (up to
-// ASCII case when folding). Runes break a run when the regexp could match them with
-// other bytes: U+FFFD (it matches any invalid UTF-8 byte) and, when folding, any rune
-// with a non-ASCII case variant ('k' also matches the Kelvin sign, 's' the long s).
-func literalRun(runes []rune, fold bool) (literal, bool) {
-	var best, cur strings.Builder
+// literalRuns returns the runs of runes that a line must hold byte for byte (up to
+// ASCII case when folding), in order. Runes break a run when the regexp could match
+// them with other bytes: U+FFFD (it matches any invalid UTF-8 byte) and, when folding,
+// any rune with a non-ASCII case variant ('k' also matches the Kelvin sign, 's' the
+// long s). A run longer than maxLiteralLen keeps its start.
+func literalRuns(runes []rune, fold bool) []literal {
+	var out []literal
+	var cur strings.Builder
 	flush := func() {
-		if cur.Len() > best.Len() {
-			best.Reset()
-			best.WriteString(cur.String())
+		text := cur.String()
+		if len(text) > maxLiteralLen {
+			text = text[:maxLiteralLen]
+		}
+		if text != "" {
+			out = append(out, literal{text: text, fold: fold})
 		}
 		cur.Reset()
 	}
@@ -142,11 +338,7 @@ func literalRun(runes []rune, fold bool) (literal, bool) {
 		cur.WriteRune(r)
 	}
 	flush()
-	text := best.String()
-	if len(text) > maxLiteralLen {
-		text = text[:maxLiteralLen]
-	}
-	return literal{text: text, fold: fold}, text != ""
+	return out
 }
 
 // exactRune reports whether a line matching the rune must hold its UTF-8 bytes (up to

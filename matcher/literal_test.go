@@ -27,10 +27,10 @@ func TestRequiredLiterals(t *testing.T) {
 		want    []literal // nil: always a candidate
 	}{
 		{"Cannot allocate memory", exact("Cannot allocate memory")},
-		{"fork: (?P<error>Cannot allocate memory)", exact("Cannot allocate memory")},
+		{"fork: (?P<error>Cannot allocate memory)", exact("fork: Cannot allocate memory")}, // a capture of a literal is a literal
 		{`Killed process (?P<pid>\d+) \((?P<comm>[^)]+)\)`, exact("Killed process ")},
 		{"BGSAVE failed|fork failed", exact("BGSAVE failed", "fork failed")},
-		{"(?:out of memory|oom-kill):", exact("ut of memory", "om-kill")}, // the parser factors out "o"
+		{"(?:out of memory|oom-kill):", exact("out of memory:", "oom-kill:")},
 		{"[Cc]annot allocate", exact("annot allocate")},
 		{"(?i)Out of Memory", fold("out of memory")},
 		{"(?i)killed", fold("illed")},           // k also matches the Kelvin sign
@@ -54,6 +54,38 @@ func TestRequiredLiterals(t *testing.T) {
 			got, ok := requiredLiterals(tt.pattern)
 			require.Equal(t, tt.want != nil, ok)
 			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestFactors: every clause a match must satisfy, runs of small classes and
+// alternations expanded, and no clause another one implies.
+func TestFactors(t *testing.T) {
+	lits := func(ss ...string) clause {
+		out := make(clause, len(ss))
+		for i, s := range ss {
+			out[i] = literal{text: s}
+		}
+		return out
+	}
+	tests := []struct {
+		pattern string
+		want    []clause
+	}{
+		{`(GET|POST) /api/v[0-9]+/orders/[0-9]+ HTTP/1\.[01]" 5[0-9][0-9]`, []clause{ // at most 16 strings
+			lits("/orders/"), lits("GET /api/v", "POST /api/v"), lits(` HTTP/1.0" 5`, ` HTTP/1.1" 5`),
+		}},
+		{`ERROR .*connection refused to orders-[0-9]+:[0-9]+`, []clause{lits("ERROR "), lits("connection refused to orders-"), lits(":")}},
+		{`level=(?:error|fatal) msg`, []clause{lits("level=error msg", "level=fatal msg")}},
+		{`disk usage (9[0-9]|100)%`, []clause{lits("disk usage "), // long enough: not multiplied by 11
+			lits("90%", "91%", "92%", "93%", "94%", "95%", "96%", "97%", "98%", "99%", "100%")}},
+		{`"status":5[0-9]{2}`, []clause{lits(`"status":5`)}},
+		{`a(?i)bc`, []clause{lits("a"), {{text: "bc", fold: true}}}}, // folding pieces are not expanded
+		{`x?`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			require.Equal(t, tt.want, factors(tt.pattern))
 		})
 	}
 }

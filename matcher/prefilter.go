@@ -1,65 +1,308 @@
 package matcher
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"strings"
 )
 
-// smallLiterals is how many literals are searched one by one (strings.Contains is
-// vectorised) before the automaton pays off.
+// smallLiterals is how many short anchors are searched one by one (strings.Contains
+// is vectorised) before the automaton pays off.
 const smallLiterals = 4
 
 // prefilter turns a line into the sorted list of pattern entries worth running: those
-// whose required literal the line holds, plus those without one. Its cost grows with
-// the line, not with the number of rules.
+// whose every literal clause the line satisfies, plus those without any. Its cost
+// grows with the line, not with the number of rules.
+//
+// Each entry is looked up through one clause, its anchor: the line is scanned once for
+// every entry's anchor literals, and an entry whose anchor is there then has its other
+// clauses checked with strings.Contains. A line holding a literal shared by many rules
+// (a service word, " HTTP/1.") so runs none of their regexps unless it also holds the
+// rest of some rule's literals, as `" 5` and ` HTTP/1.` and the service word together.
 type prefilter struct {
-	lits    []literal
-	entries [][]int32 // literal index → entries requiring it
-	always  []int32   // entries without a literal, sorted
-	dfa     *automaton
+	lits    []literal // anchor literals
+	entries [][]int32 // anchor literal index → entries anchored on it
+	always  []int32   // entries without a clause, sorted
+	checks  [][]check
+	// Anchors of at least minGramLiteral bytes are found by gram, shorter ones by
+	// dfa when there are many (nil otherwise), or one by one.
+	gram  *grams
+	dfa   *automaton
+	short []int32 // indexes of the short anchors
+	b     *prefilterBuilder
 }
 
-// prefilterBuilder collects entries and their literal sets.
+// prefilterBuilder collects entries and their clauses.
 type prefilterBuilder struct {
-	p     prefilter
-	index map[literal]int
+	ids     []int32
+	clauses [][]clause
 }
 
-func newPrefilterBuilder() *prefilterBuilder {
-	return &prefilterBuilder{index: map[literal]int{}}
-}
+func newPrefilterBuilder() *prefilterBuilder { return &prefilterBuilder{} }
 
-// add registers entry id for pattern: a candidate when the line holds one of its
-// required literals, always when it has none.
+// add registers entry id (ids come in increasing order) for pattern.
 func (b *prefilterBuilder) add(id int32, pattern string) {
-	lits, ok := requiredLiterals(pattern)
-	if !ok {
-		b.p.always = append(b.p.always, id)
-		return
-	}
-	for _, l := range lits {
-		i, seen := b.index[l]
-		if !seen {
-			i = len(b.p.lits)
-			b.index[l] = i
-			b.p.lits = append(b.p.lits, l)
-			b.p.entries = append(b.p.entries, nil)
-		}
-		b.p.entries[i] = append(b.p.entries[i], id)
-	}
+	b.ids = append(b.ids, id)
+	b.clauses = append(b.clauses, factors(pattern))
 }
 
-func (b *prefilterBuilder) build() *prefilter {
-	p := &b.p
+// build makes the prefilter. freq, when not nil, is how often lines hold each
+// literal (measured on a sample of the lines to come); without it anchors and check
+// order are guessed from the literals' lengths.
+func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefilter {
+	p := &prefilter{b: b}
+	if len(b.ids) > 0 {
+		p.checks = make([][]check, b.ids[len(b.ids)-1]+1)
+	}
+	shared := map[literal]int{} // literal → entries holding it in a clause
+	for _, cs := range b.clauses {
+		seen := map[literal]bool{}
+		for _, c := range cs {
+			for _, l := range c {
+				if !seen[l] {
+					seen[l] = true
+					shared[l]++
+				}
+			}
+		}
+	}
+	often := func(l literal) float64 {
+		if f, ok := freq[l]; ok {
+			return f
+		}
+		return rarity(l)
+	}
+	floor := freq[literal{}] // measured: what a clause costs beyond its literals
+	cost := func(c clause) float64 {
+		x := floor
+		for _, l := range c {
+			if freq != nil {
+				x += often(l)
+			} else {
+				x += float64(shared[l]) * often(l)
+			}
+		}
+		return x
+	}
+	minLen := b.anchorLength(cost)
+	index := map[literal]int{}
+	for i, id := range b.ids {
+		cs := b.clauses[i]
+		if len(cs) == 0 {
+			p.always = append(p.always, id)
+			continue
+		}
+		a, _ := anchor(cs, cost, minLen)
+		var checks []clause
+		for j, c := range cs {
+			if j != a && worthChecking(c) {
+				checks = append(checks, c)
+			}
+		}
+		// The clause likeliest to fail goes first.
+		slices.SortStableFunc(checks, func(x, y clause) int {
+			return cmp.Compare(passRate(x, often), passRate(y, often))
+		})
+		for _, c := range checks {
+			p.checks[id] = append(p.checks[id], newCheck(c))
+		}
+		for _, l := range cs[a] {
+			li, ok := index[l]
+			if !ok {
+				li = len(p.lits)
+				index[l] = li
+				p.lits = append(p.lits, l)
+				p.entries = append(p.entries, nil)
+			}
+			p.entries[li] = append(p.entries[li], id)
+		}
+	}
 	slices.Sort(p.always)
-	if len(p.lits) > smallLiterals {
-		texts := make([]string, len(p.lits))
-		for i, l := range p.lits {
-			texts[i] = asciiLower(l.text)
+	p.buildScanners(seen)
+	return p
+}
+
+// tune rebuilds the prefilter with each literal's frequency, and each window's, in
+// sample.
+func (p *prefilter) tune(sample []string) *prefilter {
+	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample))
+}
+
+// frequencies returns the share of sample lines holding each literal of the clauses.
+func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
+	index := map[literal]int32{}
+	var long, short []literal
+	for _, cs := range clauses {
+		for _, c := range cs {
+			for _, l := range c {
+				if _, ok := index[l]; ok {
+					continue
+				}
+				if len(l.text) >= minGramLiteral {
+					index[l] = int32(len(long))
+					long = append(long, l)
+				} else {
+					index[l] = -1 - int32(len(short))
+					short = append(short, l)
+				}
+			}
+		}
+	}
+	longCount := make([]int, len(long))
+	shortCount := make([]int, len(short))
+	var g *grams
+	if len(long) > 0 {
+		g = newGrams(long, nil)
+	}
+	var found []int32
+	for _, text := range sample {
+		if g != nil {
+			found = g.scan(text, found[:0])
+			for _, li := range found {
+				longCount[li]++
+			}
+		}
+		for i, l := range short {
+			if contains(text, l) {
+				shortCount[i]++
+			}
+		}
+	}
+	n := float64(len(sample) + 1)
+	freq := make(map[literal]float64, len(index))
+	for l, i := range index {
+		c := 0
+		if i >= 0 {
+			c = longCount[i]
+		} else {
+			c = shortCount[-1-i]
+		}
+		freq[l] = float64(c) / n
+	}
+	// A clause the sample never satisfies still counts half a line: rare, not
+	// impossible (however many literals it has).
+	freq[literal{}] = 0.5 / n
+	return freq
+}
+
+// anchor picks the clause an entry is looked up by: the one expected to send it to
+// its checks least often (cost), among those whose literals are all at least minLen
+// bytes, else the longest. A measured frequency says how often directly. A guessed
+// one (from length) is weighed by how many entries share the literal too: one every
+// nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
+func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
+	best, bestCost := -1, 0.0
+	for i, c := range cs {
+		if shortest(c) < minLen {
+			continue
+		}
+		if x := cost(c); best < 0 || x < bestCost {
+			best, bestCost = i, x
+		}
+	}
+	if best >= 0 {
+		return best, bestCost
+	}
+	for i, c := range cs {
+		if best < 0 || shortest(c) > shortest(cs[best]) {
+			best = i
+		}
+	}
+	return best, cost(cs[best])
+}
+
+// probesPerCheck is about how many probes of the gram scanner cost as much as a
+// found literal and its entries' checks.
+const probesPerCheck = 10
+
+// typicalLine is the line length, in bytes, the probe count is weighed for.
+const typicalLine = 150
+
+// anchorLength chooses the shortest anchor the gram scanner gets, which sets its
+// stride (length-3, every line pays typicalLine/stride probes) against the anchors
+// each entry must then do with: the total expected cost of a line is least.
+func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
+	best, bestTotal := minGramLiteral, -1.0
+	for stride := maxStride; stride >= 1; stride-- {
+		n := stride + 3
+		total := float64(typicalLine) / float64(stride)
+		for _, cs := range b.clauses {
+			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral }) {
+				continue // short anchors only: the gram scanner does not see it
+			}
+			a, x := anchor(cs, cost, n)
+			if shortest(cs[a]) < n {
+				total = -1 // this entry has no anchor that long
+				break
+			}
+			total += probesPerCheck * x
+		}
+		if total >= 0 && (bestTotal < 0 || total < bestTotal) {
+			best, bestTotal = n, total
+		}
+	}
+	return best
+}
+
+// rarity guesses how often a line holds l from its length alone, when no sample of
+// lines says: each two bytes more, half as often.
+func rarity(l literal) float64 {
+	return math.Exp2(-float64(min(len(l.text), 40)) / 2)
+}
+
+// passRate is about how often a line satisfies c.
+func passRate(c clause, often func(literal) float64) float64 {
+	p := 0.0
+	for _, l := range c {
+		p += often(l)
+	}
+	return p
+}
+
+// worthChecking leaves out clauses of single bytes: nearly every line holds a ':' or
+// a ' ', so checking them costs more than it filters.
+func worthChecking(c clause) bool { return shortest(c) > 1 }
+
+// buildScanners splits the anchors between the gram scanner and the short path.
+func (p *prefilter) buildScanners(seen []uint32) {
+	var long []literal
+	var longIdx []int32
+	for i, l := range p.lits {
+		if len(l.text) >= minGramLiteral {
+			long = append(long, l)
+			longIdx = append(longIdx, int32(i))
+		} else {
+			p.short = append(p.short, int32(i))
+		}
+	}
+	if len(long) > 0 {
+		p.gram = newGrams(long, seen)
+		// The scanner numbers its literals from 0; entries follow its order.
+		p.remap(longIdx)
+	}
+	if len(p.short) > smallLiterals {
+		texts := make([]string, len(p.short))
+		for i, li := range p.short {
+			texts[i] = asciiLower(p.lits[li].text)
 		}
 		p.dfa = newAutomaton(texts)
 	}
-	return p
+}
+
+// remap renumbers the anchors so that the long ones come first, in the gram
+// scanner's order, and the short ones after them.
+func (p *prefilter) remap(longIdx []int32) {
+	order := append(append([]int32(nil), longIdx...), p.short...)
+	lits := make([]literal, len(order))
+	entries := make([][]int32, len(order))
+	for to, from := range order {
+		lits[to], entries[to] = p.lits[from], p.entries[from]
+	}
+	p.lits, p.entries = lits, entries
+	for i := range p.short {
+		p.short[i] = int32(len(longIdx) + i)
+	}
 }
 
 // candidates appends to dst the sorted, distinct entries to evaluate for text. found
@@ -68,23 +311,91 @@ func (p *prefilter) candidates(text string, found, dst []int32) []int32 {
 	found = p.found(text, found)
 	dst = append(dst, p.always...)
 	for _, li := range found {
-		dst = append(dst, p.entries[li]...)
+		for _, id := range p.entries[li] {
+			if p.holds(id, text) {
+				dst = append(dst, id)
+			}
+		}
 	}
-	if len(found) > 0 {
+	if len(found) > 1 || len(found) > 0 && len(p.always) > 0 {
 		slices.Sort(dst)
 		dst = slices.Compact(dst)
 	}
 	return dst
 }
 
-// found appends the ids of the literals text holds.
-func (p *prefilter) found(text string, found []int32) []int32 {
-	if p.dfa != nil {
-		return p.dfa.scan(text, found)
+// check is a clause to check with strings.Contains; a clause of several literals
+// sharing a start (" disk usage 90%", ... " disk usage 100%") first looks for the
+// start once.
+type check struct {
+	clause
+	prefix string
+}
+
+func newCheck(c clause) check {
+	k := check{clause: c}
+	if len(c) < 2 || c[0].fold {
+		return k
 	}
-	for i, l := range p.lits {
-		if l.fold && containsFold(text, l.text) || !l.fold && strings.Contains(text, l.text) {
-			found = append(found, int32(i))
+	prefix := c[0].text
+	for _, l := range c[1:] {
+		if l.fold {
+			return k
+		}
+		n := 0
+		for n < len(prefix) && n < len(l.text) && prefix[n] == l.text[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	if len(prefix) >= 3 {
+		k.prefix = prefix
+	}
+	return k
+}
+
+// holds reports whether text satisfies every clause of entry id besides its anchor.
+func (p *prefilter) holds(id int32, text string) bool {
+	for _, c := range p.checks[id] {
+		if c.prefix != "" && !strings.Contains(text, c.prefix) || !containsAny(text, c.clause) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsAny(text string, c clause) bool {
+	for _, l := range c {
+		if contains(text, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(text string, l literal) bool {
+	if l.fold {
+		return containsFold(text, l.text)
+	}
+	return strings.Contains(text, l.text)
+}
+
+// found appends the ids of the anchor literals text holds.
+func (p *prefilter) found(text string, found []int32) []int32 {
+	if p.gram != nil {
+		found = p.gram.scan(text, found)
+	}
+	if p.dfa != nil {
+		// The automaton numbers the short anchors from 0 and dedupes among them only:
+		// it appends after found, and each id is renumbered in place.
+		for _, id := range p.dfa.scan(text, found[len(found):]) {
+			found = append(found, p.short[id])
+		}
+		return found
+	}
+	for _, li := range p.short {
+		if contains(text, p.lits[li]) {
+			found = append(found, li)
 		}
 	}
 	return found

@@ -218,12 +218,18 @@ func TestPrefilterNeverDropsAMatch(t *testing.T) {
 			for round := range 6 {
 				rs := genRules(r, n)
 				m, brute := newMatcher(t, rs...), compileBrute(rs)
+				sample := make([]string, 50)
+				for i := range sample {
+					sample[i] = genLine(r)
+				}
+				tm := m.Tune(sample) // anchors and windows picked by what these lines hold
 				hits := 0
 				for range 300 {
 					l := sources.Line{Source: []string{"redis", "kernel"}[r.IntN(2)], Text: genLine(r)}
 					want := bruteMatch(brute, l)
 					hits += len(want)
 					require.Equal(t, want, asBrute(m.Match(l, nil)), "round %d line %q", round, l.Text)
+					require.Equal(t, want, asBrute(tm.Match(l, nil)), "tuned, round %d line %q", round, l.Text)
 				}
 				t.Logf("round %d: %d hits", round, hits)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -91,6 +92,12 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 			} else {
 				o.Host, _ = os.Hostname()
 			}
+			if os.Getenv("GOGC") == "" {
+				// A replay allocates every line it reads and keeps almost none: with
+				// the default GOGC the collector took a quarter of its CPU on 2M
+				// lines; at 400 it takes a third of that, for about 10 MB more RSS.
+				debug.SetGCPercent(replayGCPercent)
+			}
 			return pipeline.Replay(cmd.Context(), rs, inputs, o, emitter(cmd.Context(), cmd.OutOrStdout(), asJSON))
 		},
 	}
@@ -104,6 +111,9 @@ input (a rotated redis-server.log.2.gz) is read as it is.`,
 	f.StringVar(&timeZone, "time-zone", "Local", "zone of stamps that name none (Redis, syslog): an IANA name, UTC or Local")
 	return cmd
 }
+
+// replayGCPercent is replay's GOGC unless the environment sets one.
+const replayGCPercent = 400
 
 // emitter prints replay results as JSON lines or for people.
 func emitter(ctx context.Context, w io.Writer, asJSON bool) func(any) error {

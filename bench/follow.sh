@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Following speed: 2,000,000 lines (bench/match.sh's corpus) appended at once to a file
+# that `cowbell run` follows with the built-in pack, against `tail -F | grep -E` with
+# the pack's first 10 patterns following the same append. The time is from the start
+# of the append to the moment the follower has read the last line: for cowbell when
+# cowbell_lines_read_total reaches the line count (polled every 10 ms on /metrics),
+# for tail | grep when grep prints the marker line appended last. cowbell's CPU over
+# that time comes from /proc/PID/stat (utime + stime).
+#
+#   bench/follow.sh [RUNS]     (default 3; the tools alternate within each run)
+#
+# Environment: BENCH_DIR (default /tmp/cowbell-bench, shared with match.sh), LINES.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+dir=${BENCH_DIR:-/tmp/cowbell-bench}
+lines=${LINES:-2000000}
+work="$dir/follow"
+mkdir -p "$dir"
+./scripts/build.sh "$dir/cowbell" 2>/dev/null
+go build -o "$dir/corpus" ./bench/cmd/corpus
+[ -s "$dir/corpus.log" ] && [ "$(wc -l <"$dir/corpus.log")" = "$lines" ] ||
+	"$dir/corpus" gen -lines "$lines" "$dir"
+marker="cowbell-follow-bench-end"
+cp "$dir/corpus.log" "$dir/append.log" # what is appended: the corpus and a marker
+echo "$marker" >>"$dir/append.log"
+total=$((lines + 1))
+cat "$dir/append.log" >/dev/null
+hz=$(getconf CLK_TCK)
+port=$((20000 + RANDOM % 20000))
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+metric() { # NAME → its value summed over labels, or nothing
+	curl -sf "http://127.0.0.1:$port/metrics" 2>/dev/null |
+		awk -v n="$1" '$1 == n || index($1, n "{") == 1 {s += $2; f = 1} END {if (f) printf "%d", s}'
+}
+now() { date +%s.%N; }
+
+# follow_cowbell → "seconds cpu_seconds peak_rss_kib" for one append.
+follow_cowbell() {
+	rm -rf "$work" && mkdir -p "$work/state"
+	: >"$work/app.log"
+	cat >"$work/cowbell.yaml" <<EOF
+host: bench
+state_dir: $work/state
+metrics: {listen: "127.0.0.1:$port"}
+sources:
+  - {name: bench, type: file, paths: ["$work/app.log"], start_at: end, format: plain}
+notifiers:
+  - {name: console, type: console}
+log: {level: error}
+EOF
+	"$dir/cowbell" run --config "$work/cowbell.yaml" >"$work/cowbell.out" 2>"$work/cowbell.err" &
+	local pid=$!
+	pids+=("$pid")
+	until [ "$(metric cowbell_source_up)" = 1 ]; do sleep 0.05; done
+	sleep 1 # the file is open and at its end
+	local t0 c0 n
+	c0=$(cpu_ticks "$pid")
+	t0=$(now)
+	cat "$dir/append.log" >>"$work/app.log"
+	until n=$(metric cowbell_lines_read_total) && [ "${n:-0}" -ge "$total" ]; do sleep 0.01; done
+	local t1 c1 rss
+	t1=$(now)
+	c1=$(cpu_ticks "$pid")
+	rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	kill "$pid"
+	wait "$pid" || true
+	awk -v a="$t0" -v b="$t1" -v c="$((c1 - c0))" -v hz="$hz" -v r="$rss" 'BEGIN {printf "%.2f %.2f %d\n", b - a, c / hz, r}'
+}
+
+# follow_tail → "seconds" for one append through tail -F | grep.
+follow_tail() {
+	rm -rf "$work" && mkdir -p "$work"
+	: >"$work/app.log"
+	local fifo="$work/grep.out"
+	mkfifo "$fifo"
+	(LC_ALL=C tail -n 0 -F "$work/app.log" 2>/dev/null |
+		LC_ALL=C grep --line-buffered -E -e "$marker" -f "$dir/rules-10/patterns.ere" >"$fifo") &
+	local pipe=$!
+	pids+=("$pipe")
+	exec 3<"$fifo"
+	sleep 1 # tail has the file open
+	local t0 t1 l
+	t0=$(now)
+	cat "$dir/append.log" >>"$work/app.log"
+	while read -r l <&3; do [ "$l" = "$marker" ] && break; done
+	t1=$(now)
+	exec 3<&-
+	pkill -P "$pipe" 2>/dev/null || true
+	kill "$pipe" 2>/dev/null || true
+	wait "$pipe" 2>/dev/null || true
+	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}'
+}
+
+command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }
+: >"$dir/follow.times"
+for r in $(seq "$runs"); do
+	read -r s c k < <(follow_cowbell)
+	echo "cowbell $s $c $k" >>"$dir/follow.times"
+	echo "  run $r cowbell: $s s, $c CPU-s, $k KiB" >&2
+	read -r s < <(follow_tail)
+	echo "tail $s" >>"$dir/follow.times"
+	echo "  run $r tail -F | grep: $s s" >&2
+done
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cs=$(awk '$1 == "cowbell" {print $2}' "$dir/follow.times" | median)
+cc=$(awk '$1 == "cowbell" {print $3}' "$dir/follow.times" | median)
+ck=$(awk '$1 == "cowbell" {print $4}' "$dir/follow.times" | median)
+ts=$(awk '$1 == "tail" {print $2}' "$dir/follow.times" | median)
+echo "Command: \`bench/follow.sh $runs\`, $(date -u +%Y-%m-%d), cowbell $(git describe --tags --always --dirty), $(nproc) cores."
+echo
+echo "| follower of $total appended lines | to the last line | lines/s | CPU | peak RSS |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+awk -v s="$cs" -v c="$cc" -v k="$ck" -v t="$ts" -v n="$total" 'BEGIN {
+	printf "| `cowbell run`, built-in pack | %.2f s (%.1fx tail) | %.0fk | %.2f CPU-s (%.2f a million lines) | %d MiB |\n", s, s / t, n / s / 1000, c, c / (n / 1e6), k / 1024
+	printf "| `tail -F \\| grep -E`, 10 pack patterns | %.2f s | %.0fk | | |\n", t, n / t / 1000
+}'

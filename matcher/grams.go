@@ -1,0 +1,259 @@
+package matcher
+
+import "math/bits"
+
+// minGramLiteral is the shortest literal the gram scanner finds; shorter ones go to
+// the automaton (or strings.Contains when they are few).
+const minGramLiteral = 4
+
+// maxStride caps how far apart the scanner probes; a wider stride needs more grams a
+// literal (stride of them), which fills the filter.
+const maxStride = 8
+
+// grams finds which of a set of literals (each at least minGramLiteral bytes) a text
+// holds, probing one 4-byte window every stride bytes instead of stepping an
+// automaton byte by byte. Every literal is at least stride+3 bytes long, so each of
+// its occurrences covers a probed window at one of its first stride offsets; those
+// windows are what the filter holds. A probe is a load, a multiply and a bit test,
+// with no dependency from one probe to the next; a window in the filter is then
+// checked against the literals it belongs to.
+//
+// Windows are folded to lower case (every byte ORed with 0x20) on both sides: a
+// folding literal is then found in any case, and an exact one is compared byte for
+// byte after its window matched.
+type grams struct {
+	stride int
+	shift  uint // hash → filter bits: the top shift.. bits of the product, twice
+	mask   uint64
+	filter []uint64
+	// buckets: a window's entries are entries[start[b]:start[b+1]], b its hash's top
+	// bucketBits bits.
+	bucketShift uint
+	bucketMask  uint64
+	start       []uint32
+	entries     []gramEntry
+	lits        []literal
+}
+
+// gramEntry says: when the folded window at a probe is gram, literal lit (n bytes)
+// may start off bytes before it. head is the literal's first 8 bytes (folded when it
+// folds, zero past its end), to turn most false alarms away without a call. 24 bytes:
+// the entries of a thousand rules stay in the second-level cache.
+type gramEntry struct {
+	head uint64
+	gram uint32
+	lit  int32
+	off  uint8 // < maxLiteralLen
+	n    uint8 // ≤ maxLiteralLen
+	at   uint8 // where in the literal head starts
+	fold bool
+}
+
+// mask selects the bytes of head the literal has.
+func (e *gramEntry) mask() uint64 {
+	if e.n >= 8 {
+		return ^uint64(0)
+	}
+	return 1<<(8*e.n) - 1
+}
+
+// gramMul is Fibonacci hashing: the top bits of the product mix all four bytes. The
+// filter takes two bit positions from them (a Bloom filter with two hashes), the
+// buckets the bits below.
+const gramMul = 0x9E3779B97F4A7C15
+
+func gramHash(w uint32) uint64 { return uint64(w) * gramMul }
+
+// gramSlots is the size of a window count table; gramSlot is a window's place in it.
+const gramSlots = 1 << 16
+
+func gramSlot(w uint32) uint32 { return uint32(gramHash(w) >> 48) }
+
+// countWindows counts, for each slot, the sample lines' windows (every offset).
+func countWindows(sample []string) []uint32 {
+	seen := make([]uint32, gramSlots)
+	for _, text := range sample {
+		for i := 0; i+4 <= len(text); i++ {
+			seen[gramSlot(foldGram(text, i))]++
+		}
+	}
+	return seen
+}
+
+func foldGram(s string, i int) uint32 {
+	return (uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24) | 0x20202020
+}
+
+// load64 reads 8 bytes of s at i, little-endian; i+8 must not pass the end.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const fold64 = 0x2020202020202020
+
+// head returns (up to) 8 bytes of lit from at and the mask of those it has.
+func head(lit literal, at int) (h, mask uint64) {
+	for i := 0; at+i < len(lit.text) && i < 8; i++ {
+		h |= uint64(lit.text[at+i]) << (8 * i)
+		mask |= 0xff << (8 * i)
+	}
+	if lit.fold {
+		h |= fold64 & mask
+	}
+	return h, mask
+}
+
+// newGrams builds the scanner for lits; every literal must be at least minGramLiteral
+// bytes long. seen, when not nil, counts how often sample lines hold each window (by
+// gramSlot); windows are then picked by it.
+func newGrams(lits []literal, seen []uint32) *grams {
+	shortest := maxStride + 3
+	for _, l := range lits {
+		shortest = min(shortest, len(l.text))
+	}
+	g := &grams{stride: shortest - 3, lits: lits}
+	es := g.windows(seen)
+	// About 32 filter bits a window keep a probe's false alarm rate near 1/32, and the
+	// filter within 16 KiB, a part of the first-level cache, up to 4096 windows.
+	filterBits := max(12, min(17, bits.Len(uint(len(es)*32))))
+	g.shift = uint(64 - filterBits)
+	g.mask = 1<<filterBits - 1
+	g.filter = make([]uint64, 1<<filterBits/64)
+	bucketBits := max(4, min(16, bits.Len(uint(len(es)/2))))
+	g.bucketShift = uint(64 - 2*filterBits - bucketBits)
+	g.bucketMask = 1<<bucketBits - 1
+	g.start = make([]uint32, 1<<bucketBits+1)
+	for _, e := range es {
+		h := gramHash(e.gram)
+		for _, bit := range [2]uint64{h >> g.shift, h >> (g.shift - uint(filterBits)) & g.mask} {
+			g.filter[bit/64] |= 1 << (bit % 64)
+		}
+		g.start[h>>g.bucketShift&g.bucketMask+1]++
+	}
+	for b := 1; b < len(g.start); b++ {
+		g.start[b] += g.start[b-1]
+	}
+	g.entries = make([]gramEntry, len(es))
+	fill := append([]uint32(nil), g.start[:len(g.start)-1]...)
+	for _, e := range es {
+		b := gramHash(e.gram) >> g.bucketShift & g.bucketMask
+		g.entries[fill[b]] = e
+		fill[b]++
+	}
+	return g
+}
+
+// windows picks, for every literal, stride consecutive windows to put in the filter:
+// any stride consecutive offsets will do, so the ones lines hold least are taken:
+// by seen when sample lines were counted, else those fewest other literals share. A
+// window every literal of a service has ("orde" for "/orders/", "orders-", "orders:
+// slow query (") would otherwise send each line naming the service to compare all of
+// them, and ".1\" " in ` HTTP/1.1" 5` every nginx line.
+func (g *grams) windows(seen []uint32) []gramEntry {
+	holders := map[uint32]int{} // window → literals holding it at any offset
+	for _, l := range g.lits {
+		seen := map[uint32]bool{}
+		for off := 0; off+4 <= len(l.text); off++ {
+			if w := foldGram(l.text, off); !seen[w] {
+				seen[w] = true
+				holders[w]++
+			}
+		}
+	}
+	var es []gramEntry
+	for i, l := range g.lits {
+		best, bestCost := 0, [2]int{-1, -1}
+		for k := 0; k+g.stride-1+4 <= len(l.text); k++ {
+			var cost [2]int // the most seen window, then the most shared
+			for off := k; off < k+g.stride; off++ {
+				w := foldGram(l.text, off)
+				if seen != nil {
+					cost[0] = max(cost[0], int(seen[gramSlot(w)]))
+				}
+				cost[1] = max(cost[1], holders[w])
+			}
+			if bestCost[0] < 0 || cost[0] < bestCost[0] || cost[0] == bestCost[0] && cost[1] < bestCost[1] {
+				best, bestCost = k, cost
+			}
+		}
+		at := headAt(l, holders)
+		h, _ := head(l, at)
+		for off := best; off < best+g.stride; off++ {
+			es = append(es, gramEntry{head: h, gram: foldGram(l.text, off),
+				lit: int32(i), off: uint8(off), n: uint8(len(l.text)), at: uint8(at), fold: l.fold})
+		}
+	}
+	return es
+}
+
+// headAt picks the 8 bytes of l that tell it best from the other literals: those whose
+// windows the fewest literals share (the last such), so that literals alike but for a
+// service word or a code ("autovacuum worker timed out [E0500]: ", "... [E0501]: ")
+// are told apart without a full comparison.
+func headAt(l literal, holders map[uint32]int) int {
+	best, bestShare := 0, -1
+	for at := 0; at+8 <= len(l.text); at++ {
+		share := 0
+		for off := at; off+4 <= at+8; off++ {
+			share = max(share, holders[foldGram(l.text, off)])
+		}
+		if bestShare < 0 || share <= bestShare {
+			best, bestShare = at, share
+		}
+	}
+	return best
+}
+
+// scan appends to found the index of every literal text holds, each once.
+func (g *grams) scan(text string, found []int32) []int32 {
+	filter, shift, shift2, mask, stride := g.filter, g.shift, g.shift-uint(bits.Len64(g.mask)), g.mask, g.stride
+	for q := 0; q+4 <= len(text); q += stride {
+		w := foldGram(text, q)
+		h := gramHash(w)
+		if b := h >> shift; filter[b/64]&(1<<(b%64)) == 0 {
+			continue
+		}
+		if b := h >> shift2 & mask; filter[b/64]&(1<<(b%64)) != 0 {
+			found = g.check(text, q, w, found)
+		}
+	}
+	return found
+}
+
+// check looks up the literals whose window w is at q and compares them with text.
+func (g *grams) check(text string, q int, w uint32, found []int32) []int32 {
+	b := gramHash(w) >> g.bucketShift & g.bucketMask
+	for i := g.start[b]; i < g.start[b+1]; i++ {
+		e := &g.entries[i]
+		p := q - int(e.off)
+		if e.gram != w || p < 0 || p+int(e.n) > len(text) {
+			continue
+		}
+		if p+int(e.at)+8 <= len(text) {
+			x := load64(text, p+int(e.at))
+			if e.fold {
+				x |= fold64
+			}
+			if x&e.mask() != e.head {
+				continue
+			}
+		}
+		s, l := text[p:p+int(e.n)], g.lits[e.lit].text
+		if e.fold && equalFold(s, l) || !e.fold && (len(s) <= 8 && p+int(e.at)+8 <= len(text) || s == l) {
+			found = addOnce(found, e.lit)
+		}
+	}
+	return found
+}
+
+// equalFold reports whether s equals lit ignoring ASCII case; lit is lower-case.
+func equalFold(s, lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		if lower(s[i]) != lit[i] {
+			return false
+		}
+	}
+	return true
+}
