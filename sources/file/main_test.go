@@ -66,12 +66,18 @@ func testConfig(paths ...string) Config {
 
 func start(t *testing.T, c Config, cp *sourcestest.Checkpoints, opts ...func(*Source)) *harness {
 	t.Helper()
+	return startNamed(t, "app", c, cp, opts...)
+}
+
+// startNamed runs a source named name: sources keep their positions apart by name.
+func startNamed(t *testing.T, name string, c Config, cp *sourcestest.Checkpoints, opts ...func(*Source)) *harness {
+	t.Helper()
 	if cp == nil {
 		cp = sourcestest.NewCheckpoints()
 	}
 	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
 	h.m = sources.NewMetrics(nil)
-	src, err := New("app", c, cp, h.m, zaptest.NewLogger(t))
+	src, err := New(name, c, cp, h.m, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	src.now = h.clock.Now
 	src.afterScan = func(ctx context.Context) {
