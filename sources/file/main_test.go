@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -141,6 +142,24 @@ func (h *harness) expect(want ...string) []sources.Line {
 	}
 	require.Equal(h.t, want, texts)
 	return got
+}
+
+// readBlocked lets scans pass until the source has read n lines in all, the last of
+// which it then holds: it waits for the test to take it, and reads nothing meanwhile.
+func (h *harness) readBlocked(n float64) {
+	h.t.Helper()
+	read := h.m.LinesRead.WithLabelValues(h.src.name)
+	deadline := time.After(wait)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for testutil.ToFloat64(read) < n {
+		select {
+		case <-h.scans:
+		case <-tick.C:
+		case <-deadline:
+			h.t.Fatalf("the source read %v lines, not %v", testutil.ToFloat64(read), n)
+		}
+	}
 }
 
 // settle waits for two full scans, so everything written before the call was seen,

@@ -178,14 +178,29 @@ func TestUnreadableCheckpointStartsOver(t *testing.T) {
 
 func TestPosRoundTrip(t *testing.T) {
 	ps := []filePos{
-		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a b;c:d.log", off: 10},
+		{id: identity{1, 2}, birth: 1735787045123456789, fp: fingerprint{64, 0xdeadbeef}, at: anchor{100, 64, 0xfeed},
+			read: time.UnixMilli(1735787045123), path: "/var/log/a b;c:d.log", off: 10},
 		{current: true, id: identity{3, 4}, path: "/x", off: 0},
 		{current: true, id: identity{5, 6}, path: "/y", off: 100, done: 250},
 	}
 	got, err := decodePos(encodePos(ps))
 	require.NoError(t, err)
 	require.Equal(t, ps, got)
-	for _, bad := range []string{"", "f2;c:1:2:3:4:x:5", "f1;c:1:2", "f1;x:1:2:3:4:p:5", "f1;c:1:2:99:4:p:5", "f1;c:1:2:3:4:p:-1", "f1;c:1:2:3:4:p:5+5", "f1;c:1:2:3:4:p:5+x", "f1;c:1:2:3:4:p:+5"} {
+
+	// A cursor of the previous version reads on, without birth time, anchor or read time.
+	got, err = decodePos("f1;d:1:2:64:deadbeef:%2Fvar%2Flog%2Fa.log:10;c:3:4:0:0:%2Fx:100+250")
+	require.NoError(t, err)
+	require.Equal(t, []filePos{
+		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a.log", off: 10},
+		{current: true, id: identity{3, 4}, path: "/x", off: 100, done: 250},
+	}, got)
+
+	for _, bad := range []string{
+		"", "f3;c:1:2:0:3:4:0:0:0:0:x:5", "f1;c:1:2", "f2;c:1:2:3:4:x:5",
+		"f2;x:1:2:0:3:4:0:0:0:0:p:5", "f2;c:1:2:0:99:4:0:0:0:0:p:5", "f2;c:1:2:0:3:4:0:0:0:0:p:-1",
+		"f2;c:1:2:0:3:4:0:0:0:0:p:5+5", "f2;c:1:2:0:3:4:0:0:0:0:p:5+x", "f2;c:1:2:0:3:4:0:0:0:0:p:+5",
+		"f2;c:1:2:0:3:4:10:65:0:0:p:5", "f2;c:1:2:0:3:4:10:20:0:0:p:5", "f2;c:1:2:x:3:4:0:0:0:0:p:5",
+	} {
 		_, err := decodePos(bad)
 		require.Error(t, err, bad)
 	}
