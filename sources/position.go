@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 func PositionKey(source, stream string) string { return source + "\x00" + stream }
 
 // markStream is the stream of a source's mark: stored once the source has recorded
-// the positions of the streams it found at its first start.
+// the positions of the streams it found at its first start, it holds when this
+// process started the source (ms since the epoch).
 const markStream = ""
 
 // Positions keeps where each stream of one source is, and is the one place that
@@ -42,9 +44,10 @@ type Positions struct {
 	mu       sync.Mutex
 	streams  map[string]*Stream
 	marked   markState
-	legacy   bool     // a stream resumed from a key an earlier release wrote
-	pending  []Cursor // discovered positions waiting for Record
-	recorded bool     // the mark is stored
+	started  time.Time // when the source started before, as its mark says; zero unknown
+	legacy   bool      // a stream resumed from a key an earlier release wrote
+	pending  []Cursor  // discovered positions waiting for Record
+	recorded bool      // the mark is stored
 }
 
 type markState int8
@@ -135,40 +138,44 @@ func (p *Positions) mark(ctx context.Context) (bool, error) {
 	m := p.marked
 	p.mu.Unlock()
 	if m == markUnknown {
-		_, ok, err := p.cp.Load(ctx, PositionKey(p.source, markStream))
+		v, ok, err := p.cp.Load(ctx, PositionKey(p.source, markStream))
 		if err != nil {
 			return false, fmt.Errorf("load checkpoint of source %s: %w", p.source, err)
 		}
 		m = markAbsent
+		var started time.Time
 		if ok {
 			m = markPresent
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 1 {
+				started = time.UnixMilli(ms)
+			}
 		}
 		p.mu.Lock()
-		p.marked = m
-		p.recorded = p.recorded || ok
+		p.marked, p.started = m, started
 		p.mu.Unlock()
 	}
 	return m == markPresent, nil
 }
 
 // RanBefore reports whether this source ran against this state before: its mark is
-// stored, or a stream resumed from an earlier release's checkpoint. A stream without
-// a position found at a start that is not the first appeared while the source was
-// away, and is read from its beginning. Call it after Resume for the streams found at
-// the start.
-func (p *Positions) RanBefore(ctx context.Context) (bool, error) {
+// stored, or a stream resumed from an earlier release's checkpoint; and since, when
+// it last started before this process (zero: not known). A stream without a position
+// found at a start that is not the first appeared while the source was away, and is
+// read from its beginning, with what rotation made of it since then. Call it after
+// Resume for the streams found at the start, and before Record.
+func (p *Positions) RanBefore(ctx context.Context) (ran bool, since time.Time, err error) {
 	if p.cp == nil {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.recorded, nil
+		return p.recorded, time.Time{}, nil
 	}
 	marked, err := p.mark(ctx)
 	if err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return marked || p.legacy, nil
+	return marked || p.legacy, p.started, nil
 }
 
 // Discovered sets where a stream without a position starts: it is the stream's
@@ -197,7 +204,8 @@ func (p *Positions) Record(ctx context.Context) error {
 	if p.cp != nil {
 		save := cs
 		if mark {
-			save = append(cs[:len(cs):len(cs)], Cursor{Stream: PositionKey(p.source, markStream), Pos: "1"})
+			now := strconv.FormatInt(time.Now().UnixMilli(), 10) // the file system's clock, not p.now
+			save = append(cs[:len(cs):len(cs)], Cursor{Stream: PositionKey(p.source, markStream), Pos: now})
 		}
 		if err := p.cp.Save(ctx, save...); err != nil {
 			p.mu.Lock()
@@ -207,7 +215,7 @@ func (p *Positions) Record(ctx context.Context) error {
 		}
 	}
 	p.mu.Lock()
-	p.recorded, p.marked = true, markPresent
+	p.recorded, p.marked = true, markPresent // started stays: the start before this one
 	p.mu.Unlock()
 	return nil
 }

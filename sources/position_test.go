@@ -39,7 +39,7 @@ func TestPositionsOrder(t *testing.T) {
 	require.Equal(t, "legacy", pos)
 	_, ok = resume("s3")
 	require.False(t, ok)
-	ran, err := p.RanBefore(ctx)
+	ran, _, err := p.RanBefore(ctx)
 	require.NoError(t, err)
 	require.True(t, ran, "a stream resumed from an earlier release's key: the source ran")
 
@@ -67,9 +67,10 @@ func TestPositionsOrder(t *testing.T) {
 	_, _, ok, err = p2.Resume(ctx, "s4")
 	require.NoError(t, err)
 	require.False(t, ok)
-	ran, err = p2.RanBefore(ctx)
+	ran, since, err := p2.RanBefore(ctx)
 	require.NoError(t, err)
 	require.True(t, ran)
+	require.WithinDuration(t, time.Now(), since, time.Minute, "when the source started before")
 
 	// Another source's positions are its own.
 	_, _, ok, err = sources.NewPositions("b", cp, nil).Resume(ctx, "s3")
@@ -96,7 +97,7 @@ func TestPositionsRecordRetries(t *testing.T) {
 	ctx := context.Background()
 	cp := &failing{Checkpoints: sourcestest.NewCheckpoints(), fail: true}
 	p := sources.NewPositions("a", cp, nil)
-	ran, err := p.RanBefore(ctx)
+	ran, _, err := p.RanBefore(ctx)
 	require.NoError(t, err)
 	require.False(t, ran)
 	st, _, ok, err := p.Resume(ctx, "s")
@@ -110,7 +111,7 @@ func TestPositionsRecordRetries(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "0", pos)
-	ran, err = sources.NewPositions("a", cp, nil).RanBefore(ctx)
+	ran, _, err = sources.NewPositions("a", cp, nil).RanBefore(ctx)
 	require.NoError(t, err)
 	require.True(t, ran)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -82,6 +83,7 @@ type run struct {
 	postponed map[identity]string
 	seen      map[identity]seenFile // files read in this run
 	more      bool                  // the last pass stopped before some file's end
+	began     time.Time             // when the run started (the file system's clock)
 }
 
 // seenFile is what tells a file read in this run from a later one that got its inode.
@@ -117,6 +119,7 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 		open:      map[identity]*file{},
 		postponed: map[identity]string{},
 		seen:      map[identity]seenFile{},
+		began:     time.Now(),
 	}
 }
 
@@ -211,8 +214,10 @@ func (r *run) watch() {
 }
 
 // start begins the paths a scan found: at their position when they have one (see
-// sources.Positions); else, at the source's very first start, where start_at says,
-// and otherwise at their beginning (they appeared later, or while cowbell was away).
+// sources.Positions); else, at the source's very first start, where start_at says.
+// Otherwise they appeared later or while cowbell was away: they are read from their
+// beginning, after the generations rotation made of them since cowbell last started
+// (this run, for a path that appears while it runs).
 func (r *run) start(fresh []*stream, first bool) error {
 	var none []*stream
 	for _, st := range fresh {
@@ -225,27 +230,42 @@ func (r *run) start(fresh []*stream, first bool) error {
 			ps, err := decodePos(pos)
 			if err == nil {
 				st.recorded = true
-				r.resume(st, ps)
+				r.resume(st, ps, time.Time{})
 				continue
 			}
 			r.s.log.Warn("unreadable checkpoint, starting over", zap.String("stream", st.path), zap.Error(err))
 		}
 		none = append(none, st)
 	}
-	at := sources.StartAtBeginning
-	if first && len(none) > 0 {
-		ran, err := r.s.pos.RanBefore(r.ctx)
+	if len(none) == 0 {
+		return r.s.pos.Record(r.ctx) // at the first scan, the mark that the source ran
+	}
+	since := r.began
+	if first {
+		ran, before, err := r.s.pos.RanBefore(r.ctx)
 		if err != nil {
 			return err
 		}
 		if !ran {
-			at = r.s.cfg.startAt()
+			for _, st := range none {
+				r.openCurrent(st, r.s.cfg.startAt())
+			}
+			return r.s.pos.Record(r.ctx)
 		}
+		since = before
 	}
 	for _, st := range none {
-		r.openCurrent(st, at)
+		if since.IsZero() {
+			r.openCurrent(st, sources.StartAtBeginning)
+			continue
+		}
+		r.resume(st, nil, since)
+		if st.cur != nil || len(st.drains) > 0 {
+			st.h.Discovered(st.pos(st.cur))
+			st.recorded = true
+		}
 	}
-	return r.s.pos.Record(r.ctx) // at the first scan, also the mark that the source ran
+	return r.s.pos.Record(r.ctx)
 }
 
 // refresh looks at what the stream's path leads to now. Another file there (a rename,
@@ -302,7 +322,9 @@ func (r *run) passedBy(st *stream, old *file) {
 		return g.id == old.id && (old.birth == 0 || g.open() == nil && sameBirth(g.birth, old.birth))
 	})
 	for i, g := range gens {
-		newer := from >= 0 && i > from || from < 0 && !g.fi.ModTime().Before(old.mtime)
+		// Ranked after old, or plain and written since old's end was read (a scheme
+		// whose names say nothing): a compressed file's time is when it was compressed.
+		newer := from >= 0 && i > from || !g.compressed && !g.fi.ModTime().Before(old.mtime)
 		if !newer || g.stem || r.knows(g) || g.open() != nil {
 			continue
 		}

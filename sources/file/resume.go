@@ -21,8 +21,9 @@ import (
 // every other generation from the oldest found on is read from its beginning, in
 // order: generations rotated past while stopped, and a file truncated in place or
 // reusing an inode (its new content). When none is found (deleted), the generations
-// changed after the checkpoint's files were last read are read.
-func (r *run) resume(st *stream, ps []filePos) {
+// changed after the checkpoint's files were last read (or after since) are read, and
+// the stream's own file from its beginning.
+func (r *run) resume(st *stream, ps []filePos, since time.Time) {
 	gens := findGenerations(resumeStems(st.path, ps))
 	defer closeGenerations(gens)
 	gens = slices.DeleteFunc(gens, func(g *generation) bool { return r.open[g.id] != nil })
@@ -34,14 +35,16 @@ func (r *run) resume(st *stream, ps []filePos) {
 			first = min(first, i)
 		}
 	}
-	var since time.Time
-	if first == len(gens) {
+	nothing := first == len(gens) // no file the checkpoint names is left
+	if nothing {
 		first = 0
 		for _, p := range ps {
 			if p.read.After(since) {
 				since = p.read
 			}
 		}
+	} else {
+		since = time.Time{}
 	}
 	entry := map[int]*filePos{}
 	for k, i := range loc {
@@ -53,7 +56,7 @@ func (r *run) resume(st *stream, ps []filePos) {
 	for i := first; i < len(gens); i++ {
 		g := gens[i]
 		p := entry[i]
-		if p == nil && !since.IsZero() && !g.fi.ModTime().After(since) {
+		if p == nil && !g.stem && (nothing && since.IsZero() || !since.IsZero() && !g.fi.ModTime().After(since)) {
 			continue // the checkpoint's files are gone: only what changed after them
 		}
 		if g.open() != nil {

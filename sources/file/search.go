@@ -128,7 +128,8 @@ func findGenerations(stems []string) []*generation {
 
 // compareGenerations orders two generations oldest first: by stem, then the stem's
 // own file last; then names that carry the time (logrotate's dateext, kubelet's
-// <n>.log.<time>) in their order; plain files by when they were last written; and a
+// <n>.log.<time>) in their order; plain files by when they were last written (by
+// number when that was within one tick of the file system's clock); and a
 // compressed one, whose time may be when it was compressed, by its number
 // (app.log.2.gz is older than app.log.1).
 func compareGenerations(a, b *generation) int {
@@ -156,7 +157,10 @@ func compareGenerations(a, b *generation) int {
 	case !aok && !bok && shape(a.suffix) == shape(b.suffix):
 		return strings.Compare(a.suffix, b.suffix)
 	case !a.compressed && !b.compressed:
-		return a.fi.ModTime().Compare(b.fi.ModTime())
+		if c := a.fi.ModTime().Compare(b.fi.ModTime()); c != 0 || !aok || !bok {
+			return c
+		}
+		return nb - na // written within one tick of the clock: the names say
 	case aok && bok:
 		return nb - na
 	}
