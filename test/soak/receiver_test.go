@@ -14,11 +14,11 @@ import (
 type mode int
 
 const (
-	healthy  mode = iota
-	status5xx     // 500
-	status429     // 429 with Retry-After
-	slow          // takes the body, answers after the notifier's timeout
-	reset         // closes the connection without an answer
+	healthy   mode = iota
+	status5xx      // 500
+	status429      // 429 with Retry-After
+	slow           // takes the body, answers after the notifier's timeout
+	reset          // closes the connection without an answer
 	modes
 )
 
@@ -33,7 +33,7 @@ type receiver struct {
 
 	mu       sync.Mutex
 	mode     mode
-	bodies   map[string]int            // notification identity (key, status, count, last_seen) → times taken
+	bodies   map[string]int             // notification identity (key, status, count, last_seen) → times taken
 	keys     map[string]map[string]bool // incident key → identities taken
 	attempts int
 	got      chan struct{}
