@@ -43,6 +43,10 @@ type file struct {
 	// (carry); until that line is sent, a restart resumes this file at pin.
 	pinned bool
 	pin    int64
+	// Lines ending at or before replayTo were read before a restart, at replayAt: a
+	// plain line without a stamp of its own keeps that time when read again.
+	replayTo int64
+	replayAt time.Time
 
 	split    splitter
 	dec      decoder
@@ -190,7 +194,11 @@ func (r *run) records(fl *file) error {
 		}
 		end := fl.readOff - int64(fl.split.held())
 		fl.decoded = true
-		if err := fl.dec.record(rec, cut, end, fl.lastData, fl.emit, fl.skip); err != nil {
+		read := fl.lastData
+		if end <= fl.replayTo {
+			read = fl.replayAt
+		}
+		if err := fl.dec.record(rec, cut, end, read, fl.emit, fl.skip); err != nil {
 			return err
 		}
 	}

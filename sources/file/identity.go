@@ -138,7 +138,9 @@ type filePos struct {
 	birth   int64 // statx birth time, 0 unknown
 	fp      fingerprint
 	at      anchor    // the last bytes read; end 0: unknown
-	read    time.Time // when the file was last read (ms); zero unknown
+	// read is when the bytes up to the anchor's end were read: the time plain lines
+	// without a stamp of their own had, given again to those a restart reads again.
+	read time.Time
 	path    string    // the file's real path when it was read
 	off     int64
 	done    int64 // past off: the lines up to here were sent, a line from off was half joined
@@ -152,7 +154,7 @@ const (
 )
 
 // appendPosHead appends all of an entry but its offset:
-// <c|d>:<dev>:<ino>:<birth>:<fp bytes>:<fp hash>:<anchor end>:<anchor bytes>:<anchor hash>:<read ms>:<path, query-escaped>:
+// <c|d>:<dev>:<ino>:<birth>:<fp bytes>:<fp hash>:<anchor end>:<anchor bytes>:<anchor hash>:<read, ns since the epoch>:<path, query-escaped>:
 func appendPosHead(b []byte, p *filePos) []byte {
 	if p.current {
 		b = append(b, 'c')
@@ -176,11 +178,11 @@ func appendPosHead(b []byte, p *filePos) []byte {
 	b = append(b, ':')
 	b = strconv.AppendUint(b, p.at.sum, 16)
 	b = append(b, ':')
-	var ms int64
+	var ns int64
 	if !p.read.IsZero() {
-		ms = p.read.UnixMilli()
+		ns = p.read.UnixNano()
 	}
-	b = strconv.AppendInt(b, ms, 10)
+	b = strconv.AppendInt(b, ns, 10)
 	b = append(b, ':')
 	b = append(b, url.QueryEscape(p.path)...)
 	return append(b, ':')
@@ -237,7 +239,7 @@ func decodeEntry(e string, v1 bool) (filePos, error) {
 	var p filePos
 	var errs [11]error
 	var n, an int64
-	var ms int64
+	var ns int64
 	p.current = f[0] == "c"
 	p.id.dev, errs[0] = strconv.ParseUint(f[1], 10, 64)
 	p.id.ino, errs[1] = strconv.ParseUint(f[2], 10, 64)
@@ -249,9 +251,9 @@ func decodeEntry(e string, v1 bool) (filePos, error) {
 	an, errs[6] = strconv.ParseInt(f[7], 10, 64)
 	p.at.n = int(an)
 	p.at.sum, errs[7] = strconv.ParseUint(f[8], 16, 64)
-	ms, errs[8] = strconv.ParseInt(f[9], 10, 64)
-	if ms > 0 {
-		p.read = time.UnixMilli(ms)
+	ns, errs[8] = strconv.ParseInt(f[9], 10, 64)
+	if ns > 0 {
+		p.read = time.Unix(0, ns)
 	}
 	p.path, errs[9] = url.QueryUnescape(f[10])
 	off, done, joined := strings.Cut(f[11], "+")

@@ -68,6 +68,10 @@ func (r *run) resume(st *stream, ps []filePos, since time.Time) {
 		}
 		fl := r.newFile(st, g.opened(), off).resumeFrom(done)
 		g.taken = true
+		if p != nil && !p.read.IsZero() && p.at.end > off {
+			// In the clock's zone, as the first time: the same instant prints the same.
+			fl.replayTo, fl.replayAt = p.at.end, p.read.In(r.s.now().Location())
+		}
 		if g.stem && g.path == cur {
 			st.cur = fl
 			r.s.log.Info("resuming file", zap.String("stream", st.path), zap.Int64("offset", off), zap.Bool("same", p != nil))

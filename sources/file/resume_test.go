@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
@@ -268,4 +269,42 @@ func TestRunAgainResumes(t *testing.T) {
 	testenv.AppendFile(t, quiet, "q1, written while no Run was going\n")
 	testenv.AppendFile(t, busy, "b2\n")
 	run(func() {}, "q1, written while no Run was going", "b2")
+}
+
+// TestReplayedLinesKeepTheirTime: lines sent before a crash but not checkpointed are
+// read again after the restart; a plain line without a stamp of its own takes the
+// time it was read, and one read again keeps the time it had the first time, so a
+// receiver folds the notification it makes again (docs/webhook.md: last_seen).
+func TestReplayedLinesKeepTheirTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\na3\na4\n")
+	cp := sourcestest.NewCheckpoints()
+	src, err := New("app", testConfig(path), cp, nil, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	first := newClock()
+	src.now = first.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan sources.Line)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	var sent []sources.Line
+	for range 4 {
+		select {
+		case l := <-out:
+			sent = append(sent, l)
+		case <-time.After(wait):
+			t.Fatal("no line came")
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, cp.Save(context.Background(), sent[1].Cursor)) // a2 was handled, then a crash
+
+	testenv.AppendFile(t, path, "a5\n")
+	later := func(s *Source) { s.now = func() time.Time { return first.Now().Add(time.Hour) } }
+	h := start(t, testConfig(path), cp, later)
+	again := h.expect("a3", "a4", "a5")
+	require.Equal(t, sent[2].Time, again[0].Time, "a3 keeps its first time")
+	require.Equal(t, sent[3].Time, again[1].Time, "a4 keeps its first time")
+	require.Equal(t, first.Now().Add(time.Hour), again[2].Time, "a5 was not read before")
 }
