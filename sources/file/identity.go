@@ -137,13 +137,13 @@ type filePos struct {
 	id      identity
 	birth   int64 // statx birth time, 0 unknown
 	fp      fingerprint
-	at      anchor    // the last bytes read; end 0: unknown
+	at      anchor // the last bytes read; end 0: unknown
 	// read is when the bytes up to the anchor's end were read: the time plain lines
 	// without a stamp of their own had, given again to those a restart reads again.
 	read time.Time
-	path    string    // the file's real path when it was read
-	off     int64
-	done    int64 // past off: the lines up to here were sent, a line from off was half joined
+	path string // the file's real path when it was read
+	off  int64
+	done int64 // past off: the lines up to here were sent, a line from off was half joined
 }
 
 // Cursor versions: f1 (identity, fingerprint, path, offset) is still read; f2 adds the
