@@ -138,12 +138,12 @@ type filePos struct {
 	birth   int64 // statx birth time, 0 unknown
 	fp      fingerprint
 	at      anchor // the last bytes read; end 0: unknown
+	path    string // the file's real path when it was read
+	off     int64
+	done    int64 // past off: the lines up to here were sent, a line from off was half joined
 	// read is when the bytes up to the anchor's end were read: the time plain lines
 	// without a stamp of their own had, given again to those a restart reads again.
 	read time.Time
-	path string // the file's real path when it was read
-	off  int64
-	done int64 // past off: the lines up to here were sent, a line from off was half joined
 }
 
 // Cursor versions: f1 (identity, fingerprint, path, offset) is still read; f2 adds the
@@ -154,7 +154,7 @@ const (
 )
 
 // appendPosHead appends all of an entry but its offset:
-// <c|d>:<dev>:<ino>:<birth>:<fp bytes>:<fp hash>:<anchor end>:<anchor bytes>:<anchor hash>:<read, ns since the epoch>:<path, query-escaped>:
+// <c|d>:<dev>:<ino>:<birth, hex ns>:<fp bytes>:<fp hash>:<anchor end>:<anchor bytes>:<anchor hash>:<read, hex ns>:<path, escaped>:
 func appendPosHead(b []byte, p *filePos) []byte {
 	if p.current {
 		b = append(b, 'c')
@@ -166,7 +166,7 @@ func appendPosHead(b []byte, p *filePos) []byte {
 	b = append(b, ':')
 	b = strconv.AppendUint(b, p.id.ino, 10)
 	b = append(b, ':')
-	b = strconv.AppendInt(b, p.birth, 10)
+	b = strconv.AppendInt(b, p.birth, 16)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(p.fp.n), 10)
 	b = append(b, ':')
@@ -182,10 +182,25 @@ func appendPosHead(b []byte, p *filePos) []byte {
 	if !p.read.IsZero() {
 		ns = p.read.UnixNano()
 	}
-	b = strconv.AppendInt(b, ns, 10)
+	b = strconv.AppendInt(b, ns, 16)
 	b = append(b, ':')
-	b = append(b, url.QueryEscape(p.path)...)
+	b = appendEscaped(b, p.path)
 	return append(b, ':')
+}
+
+// appendEscaped appends path with the bytes that separate a cursor's parts (and the
+// escape itself) written as %XX; url.PathUnescape reads it back.
+func appendEscaped(b []byte, path string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '%', ':', ';':
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // encodePos makes the cursor text of positions ("f2;<entry>;<entry>").
@@ -243,7 +258,11 @@ func decodeEntry(e string, v1 bool) (filePos, error) {
 	p.current = f[0] == "c"
 	p.id.dev, errs[0] = strconv.ParseUint(f[1], 10, 64)
 	p.id.ino, errs[1] = strconv.ParseUint(f[2], 10, 64)
-	p.birth, errs[2] = strconv.ParseInt(f[3], 10, 64)
+	base := 16 // f2 writes times in hex, f1 had none
+	if v1 {
+		base = 10
+	}
+	p.birth, errs[2] = strconv.ParseInt(f[3], base, 64)
 	n, errs[3] = strconv.ParseInt(f[4], 10, 64)
 	p.fp.n = int(n)
 	p.fp.sum, errs[4] = strconv.ParseUint(f[5], 16, 64)
@@ -251,11 +270,15 @@ func decodeEntry(e string, v1 bool) (filePos, error) {
 	an, errs[6] = strconv.ParseInt(f[7], 10, 64)
 	p.at.n = int(an)
 	p.at.sum, errs[7] = strconv.ParseUint(f[8], 16, 64)
-	ns, errs[8] = strconv.ParseInt(f[9], 10, 64)
+	ns, errs[8] = strconv.ParseInt(f[9], base, 64)
 	if ns > 0 {
 		p.read = time.Unix(0, ns)
 	}
-	p.path, errs[9] = url.QueryUnescape(f[10])
+	if v1 {
+		p.path, errs[9] = url.QueryUnescape(f[10])
+	} else {
+		p.path, errs[9] = url.PathUnescape(f[10])
+	}
 	off, done, joined := strings.Cut(f[11], "+")
 	p.off, errs[10] = strconv.ParseInt(off, 10, 64)
 	var derr error
