@@ -28,7 +28,8 @@ const markStream = ""
 //     the stream (a Run after a failed one goes on there);
 //  2. the checkpoint: the position the pipeline stored once the stream's lines were
 //     handled, or the position recorded when the stream was first found;
-//  3. the checkpoint an earlier release stored under the stream's bare name;
+//  3. the checkpoint an earlier release stored under the stream's bare name (shared by
+//     every source reading that stream then);
 //  4. none: the source picks one (start_at at the source's very first start, else the
 //     stream's beginning: it appeared while the source was away) and records it with
 //     Stream.Discovered and Record before it sends the stream's first line.
@@ -114,11 +115,8 @@ func (p *Positions) Resume(ctx context.Context, stream string) (st *Stream, pos 
 	if ok && pos != "" {
 		return st, pos, true, nil
 	}
-	marked, err := p.mark(ctx)
-	if err != nil || marked {
-		return st, "", false, err
-	}
-	// A store from before positions were keyed by source: the bare stream name.
+	// A store from before positions were keyed by source: the bare stream name. Once
+	// the stream's own key is written, that is read instead.
 	pos, ok, err = p.cp.Load(ctx, stream)
 	if err != nil {
 		return st, "", false, fmt.Errorf("load checkpoint of %s: %w", stream, err)
