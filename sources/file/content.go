@@ -44,13 +44,12 @@ func decompressorFor(path string) func(io.Reader) (io.Reader, error) {
 // decompressing again; one after it skips forward. The first bytes are kept for
 // fingerprints.
 type decompressed struct {
-	f      *os.File
-	open   func(io.Reader) (io.Reader, error)
-	r      io.Reader
-	pos    int64
-	head   []byte // the first fpSize bytes (fewer: the whole content)
-	whole  bool   // head is all of it
-	broken error  // the stream could not be opened
+	f     *os.File
+	open  func(io.Reader) (io.Reader, error)
+	r     io.Reader
+	pos   int64
+	head  []byte // the first fpSize bytes (fewer: the whole content)
+	whole bool   // head is all of it
 }
 
 // openDecompressed opens a compressed generation; it fails when the file does not
