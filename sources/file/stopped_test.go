@@ -279,3 +279,38 @@ func reuseInode(t *testing.T, path string, ino uint64, content string) {
 	}
 	testenv.Missing(t, "a filesystem that hands freed inodes to new files (ext4, xfs) under %s", dir)
 }
+
+// TestKubeletRotationsWhileStoppedThroughSymlink: the followed path is kubelet's
+// /var/log/containers symlink; while cowbell is stopped the file it leads to is
+// rotated twice and the older generation gzipped beside the target, and the pod's
+// lines are all read after the restart, as the symlink's stream.
+func TestKubeletRotationsWhileStoppedThroughSymlink(t *testing.T) {
+	root := t.TempDir()
+	target := filepath.Join(root, "pods", "default_redis-0_0f1e2d3c-aaaa-bbbb-cccc-0123456789ab", "redis", "0.log")
+	link := filepath.Join(root, "containers", "redis-0_default_redis-"+containerID+".log")
+	cri := func(msg string) string { return "2025-01-02T03:04:05Z stdout F " + msg + "\n" }
+	w := openAppend(t, mkdirFor(t, target))
+	write(t, w, cri("a1"))
+	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
+	require.NoError(t, os.Symlink(target, link))
+	h := start(t, testConfig(filepath.Join(root, "containers", "*.log")), nil)
+	h.expect("a1")
+	h.stop()
+
+	write(t, w, cri("a2"))
+	require.NoError(t, os.Rename(target, target+".20250102-030405"))
+	created(t, target, cri("b1"))
+	later(t, target, 1)
+	require.NoError(t, os.Rename(target, target+".20250102-030406"))
+	created(t, target, cri("c1"))
+	later(t, target, 2)
+	gzipFile(t, target+".20250102-030405")
+
+	h2 := start(t, testConfig(filepath.Join(root, "containers", "*.log")), h.cp)
+	lines := h2.expect("a2", "b1", "c1")
+	for _, l := range lines {
+		require.Equal(t, link, l.Stream)
+		require.Equal(t, "redis-0", l.Labels["pod"])
+	}
+	h2.settle()
+}
