@@ -24,9 +24,9 @@ import (
 // changed after the checkpoint's files were last read (or after since) are read, and
 // the stream's own file from its beginning.
 func (r *run) resume(st *stream, ps []filePos, since time.Time) {
-	gens := findGenerations(resumeStems(st.path, ps))
+	// Files another path follows are not read twice.
+	gens := slices.DeleteFunc(findGenerations(resumeStems(st.path, ps)), func(g *generation) bool { return r.open[g.id] != nil })
 	defer closeGenerations(gens)
-	gens = slices.DeleteFunc(gens, func(g *generation) bool { return r.open[g.id] != nil })
 	loc := r.locate(gens, ps)
 
 	first := len(gens)
