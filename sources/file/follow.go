@@ -52,12 +52,14 @@ func (st *stream) pos(fl *file) string {
 	return withOffset(st.prefix, st.cur.off, st.cur.done)
 }
 
-// position is the file's entry in a cursor, but for its offset.
+// position is the file's entry in a cursor, but for its offset. Every line carries
+// its stream's cursor, so the path is left out when it is the stream's own.
 func (fl *file) position(current bool) filePos {
-	return filePos{
-		current: current, id: fl.id, birth: fl.birth, fp: fl.fp, at: fl.at,
-		read: fl.lastData, path: fl.path,
+	p := filePos{current: current, id: fl.id, birth: fl.birth, fp: fl.fp, at: fl.at, read: fl.lastData, path: fl.path}
+	if p.path == fl.st.path {
+		p.path = ""
 	}
+	return p
 }
 
 // withOffset appends an offset to a cursor prefix in one allocation.

@@ -138,7 +138,7 @@ type filePos struct {
 	birth   int64 // statx birth time, 0 unknown
 	fp      fingerprint
 	at      anchor // the last bytes read; end 0: unknown
-	path    string // the file's real path when it was read
+	path    string // the file's real path when it was read; "" in a cursor: the stream's path
 	off     int64
 	done    int64 // past off: the lines up to here were sent, a line from off was half joined
 	// read is when the bytes up to the anchor's end were read: the time plain lines

@@ -24,6 +24,11 @@ import (
 // changed after the checkpoint's files were last read (or after since) are read, and
 // the stream's own file from its beginning.
 func (r *run) resume(st *stream, ps []filePos, since time.Time) {
+	for i := range ps {
+		if ps[i].path == "" { // left out: the stream's own
+			ps[i].path = st.path
+		}
+	}
 	// Files another path follows are not read twice.
 	gens := slices.DeleteFunc(findGenerations(resumeStems(st.path, ps)), func(g *generation) bool { return r.open[g.id] != nil })
 	defer closeGenerations(gens)
