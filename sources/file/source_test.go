@@ -27,7 +27,7 @@ func TestWriteAndAppend(t *testing.T) {
 	lines := h.expect("a1", "a2")
 	require.Equal(t, "app", lines[0].Source)
 	require.Equal(t, path, lines[0].Stream)
-	require.Equal(t, path, lines[0].Cursor.Stream)
+	require.Equal(t, sources.PositionKey("app", path), lines[0].Cursor.Stream)
 	require.Nil(t, lines[0].Labels)
 	require.Equal(t, h.clock.Now(), lines[0].Time)
 	testenv.AppendFile(t, path, "a3\n")
@@ -321,4 +321,28 @@ func TestPlainStamps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGlobExcludes: a dir/* glob does not follow compressed generations as text; an
+// exclude setting names what else to leave alone.
+func TestGlobExcludes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.log"), "a1\n")
+	writeFile(t, filepath.Join(dir, "skip.me"), "not this\n")
+	_, old := numberedLines("an old line", 0, 500)
+	writeFile(t, filepath.Join(dir, "old.log"), old)
+	gzipFile(t, filepath.Join(dir, "old.log")) // binary: followed as text it is garbage
+	c := testConfig(filepath.Join(dir, "*"))
+	c.Exclude = append([]string{"*.me"}, DefaultExclude...)
+	h := start(t, c, nil)
+	h.expect("a1")
+	h.clock.Add(time.Minute) // a partial last line would be flushed
+	h.settle()
+
+	c.Exclude = nil // the default
+	h2 := start(t, c, nil)
+	got := []string{h2.next().Text, h2.next().Text}
+	require.ElementsMatch(t, []string{"a1", "not this"}, got)
+	h2.clock.Add(time.Minute)
+	h2.settle()
 }
