@@ -96,7 +96,7 @@ func cpuTime(b *testing.B) int64 {
 
 // benchRun runs a source until it sent lines lines.
 func benchRun(b *testing.B, c Config, lines int) {
-	src, err := New("bench", c, nil, nil, zap.NewNop())
+	src, err := New(c, sources.Deps{Name: "bench", Log: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 func TestConfigUnmarshalYAML(t *testing.T) {
@@ -71,12 +72,12 @@ exclude: ['*.1', '*.old']
 }
 
 func TestNew(t *testing.T) {
-	s, err := New("redis", Config{Paths: []string{"/var/log/redis/*.log"}}, nil, nil, zaptest.NewLogger(t))
+	s, err := New(Config{Paths: []string{"/var/log/redis/*.log"}}, sources.Deps{Name: "redis", Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	require.Equal(t, "redis", s.Name())
 	require.Equal(t, DefaultConfig.PollInterval, s.cfg.PollInterval)
 	require.Equal(t, DefaultConfig.RotateGrace, s.cfg.RotateGrace)
 
-	_, err = New("redis", Config{}, nil, nil, zaptest.NewLogger(t))
+	_, err = New(Config{}, sources.Deps{Name: "redis", Log: zaptest.NewLogger(t)})
 	require.ErrorContains(t, err, `file source "redis": paths: at least one path is required`)
 }

@@ -78,7 +78,7 @@ func startNamed(t *testing.T, name string, c Config, cp *sourcestest.Checkpoints
 	}
 	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
 	h.m = sources.NewMetrics(nil)
-	src, err := New(name, c, cp, h.m, zaptest.NewLogger(t))
+	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: h.m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	src.now = h.clock.Now
 	src.afterScan = func(ctx context.Context) {

@@ -160,7 +160,7 @@ func TestUnreadableCheckpointStartsOver(t *testing.T) {
 	cp := sourcestest.NewCheckpoints()
 	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: "garbage"}))
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := New("app", testConfig(path), cp, nil, zap.New(core))
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Checkpoints: cp, Log: zap.New(core)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan sources.Line)
@@ -227,7 +227,7 @@ func TestRunAgainResumes(t *testing.T) {
 	writeFile(t, busy, "old too\n")
 	c := testConfig(filepath.Join(dir, "*.log"))
 	c.StartAt = "end"
-	src, err := New("app", c, nil, nil, zap.NewNop())
+	src, err := New(c, sources.Deps{Name: "app", Log: zap.NewNop()})
 	require.NoError(t, err)
 	scanned := make(chan struct{}, 1)
 	src.afterScan = func(context.Context) {
@@ -279,7 +279,7 @@ func TestReplayedLinesKeepTheirTime(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "a1\na2\na3\na4\n")
 	cp := sourcestest.NewCheckpoints()
-	src, err := New("app", testConfig(path), cp, nil, zaptest.NewLogger(t))
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	first := newClock()
 	src.now = first.Now

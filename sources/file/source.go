@@ -26,8 +26,9 @@ var _ sources.Source = (*Source)(nil)
 
 // Source follows the files of one configured file source.
 type Source struct {
-	name string
-	cfg  Config
+	name   string
+	cfg    Config
+	opened func() // Deps.Opened: a run has found and positioned its files
 	// pos keeps each stream's position: a Run after a failed one (Supervise runs them
 	// one after another) goes on where the last one left each file.
 	pos *sources.Positions
@@ -44,9 +45,12 @@ type Source struct {
 	skipped, rotations  *prometheus.CounterVec
 }
 
-// New makes a file source named name. Zero fields of c take their defaults; cp may
-// be nil (no checkpoints), and m nil (metrics kept but not registered).
-func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+// New makes a file source named d.Name. Zero fields of c take their defaults;
+// d.Checkpoints may be nil (no checkpoints), d.Metrics nil (metrics kept but not
+// registered), d.Log nil (no log); d.Opened is called when a run has found and
+// positioned its files.
+func New(c Config, d sources.Deps) (*Source, error) {
+	name, cp, m, log := d.Name, d.Checkpoints, d.Metrics, d.Log
 	c = c.withDefaults()
 	if key, err := c.check(); err != nil {
 		return nil, fmt.Errorf("file source %q: %s: %w", name, key, err)
@@ -76,11 +80,16 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		bytesRead: m.BytesRead.WithLabelValues(name),
 		skipped:   m.LinesSkipped.MustCurryWith(prometheus.Labels{"source": name}),
 		rotations: m.Rotations.MustCurryWith(prometheus.Labels{"source": name}),
+		opened:    d.Opened,
 	}, nil
 }
 
 // Name returns the configured source name.
 func (s *Source) Name() string { return s.name }
+
+// ReportsOpened implements sources.Opener: a run says when its first scan has found
+// and positioned its files.
+func (s *Source) ReportsOpened() {}
 
 // Run follows the configured files and sends their lines to out until ctx is done.
 // Each stream resumes at its position (see sources.Positions): where this Source left
@@ -101,6 +110,9 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	err := s.scan(ctx, r, true)
+	if err == nil && s.opened != nil {
+		s.opened()
+	}
 	for err == nil {
 		if r.more {
 			// A file had more to read than one pass takes: go on at once, but let

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
@@ -88,7 +89,7 @@ func TestNotificationsUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "a1\n")
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := New("app", testConfig(path), nil, nil, zap.New(core))
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Log: zap.New(core)})
 	require.NoError(t, err)
 	src.notify = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -345,4 +346,38 @@ func TestGlobExcludes(t *testing.T) {
 	require.ElementsMatch(t, []string{"a1", "not this"}, got)
 	h2.clock.Add(time.Minute)
 	h2.settle()
+}
+
+// TestOpenedAfterFirstScan: the source says it has opened its files once its first
+// scan has found and positioned them, and only then: the service is not ready before.
+func TestOpenedAfterFirstScan(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	require.NoError(t, os.WriteFile(path, []byte("one\n"), 0o600))
+	opened := make(chan struct{})
+	src, err := New(testConfig(filepath.Join(dir, "*.log")), sources.Deps{Name: "app", Log: zaptest.NewLogger(t), Opened: func() { close(opened) }})
+	require.NoError(t, err)
+	var _ sources.Opener = src
+	select {
+	case <-opened:
+		t.Fatal("opened before it ran")
+	default:
+	}
+	out := make(chan sources.Line, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("never said it opened")
+	}
+	select {
+	case l := <-out:
+		require.Equal(t, "one", l.Text)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no line")
+	}
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -106,6 +108,7 @@ const dirPoll = time.Second
 // Source reads journal entries: the local journal, or each configured directory as its
 // own stream ("journal:<dir>").
 type Source struct {
+	opened  func() // Deps.Opened: every stream of a run has started following
 	name    string
 	streams []stream
 	f       follower
@@ -120,10 +123,16 @@ type stream struct{ name, dir string }
 
 var _ sources.Source = (*Source)(nil)
 
-// New makes a journald source. It chooses the reader (see Config.Reader) and fails
-// when the one asked for cannot work here; cp may be nil (no checkpoints), and a nil
-// m counts into unregistered metrics. log is named with the source by the caller.
-func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+// New makes a journald source named d.Name. It chooses the reader (see Config.Reader)
+// and fails when the one asked for cannot work here; d.Checkpoints may be nil (no
+// checkpoints), and a nil d.Metrics counts into unregistered metrics. d.Log is named
+// with the source by the caller; d.Opened is called when a run has opened its
+// journals.
+func New(c Config, d sources.Deps) (*Source, error) {
+	name, cp, m, log := d.Name, d.Checkpoints, d.Metrics, d.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
 	start, err := sources.ParseStartAt(c.StartAt)
 	if err != nil {
 		return nil, fmt.Errorf("journald source %q: start_at: %w", name, err)
@@ -140,6 +149,7 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		pos:     sources.NewPositions(name, cp, m),
 		began:   time.Now(), // the journal's clock
 		dirPoll: dirPoll,
+		opened:  d.Opened,
 	}
 	for _, d := range c.dirs() {
 		s.streams = append(s.streams, stream{name: "journal:" + d, dir: d})
@@ -181,22 +191,37 @@ func (s *Source) Name() string { return s.name }
 // waited for: the other directories are read meanwhile.
 func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	g, ctx := errgroup.WithContext(ctx)
+	pending := atomic.Int32{}
+	pending.Store(int32(len(s.streams)))
+	started := func() { // a stream follows, or waits for a directory that may never come
+		if pending.Add(-1) == 0 && s.opened != nil {
+			s.opened()
+		}
+	}
 	for _, st := range s.streams {
-		g.Go(func() error { return s.runStream(ctx, st, out) })
+		g.Go(func() error { return s.runStream(ctx, st, out, started) })
 	}
 	return g.Wait()
 }
 
-func (s *Source) runStream(ctx context.Context, st stream, out chan<- sources.Line) error {
+// ReportsOpened implements sources.Opener: a run says when each of its streams
+// follows its journal (or waits for a directory that does not exist yet).
+func (s *Source) ReportsOpened() {}
+
+func (s *Source) runStream(ctx context.Context, st stream, out chan<- sources.Line, started func()) error {
 	h, from, err := s.position(ctx, st.name)
 	if err != nil {
 		return err
 	}
-	if st.dir != "" {
+	var once sync.Once
+	defer once.Do(started) // a stream that ends or fails before following settles too
+	if st.dir != "" && !hasJournal(st.dir) {
+		once.Do(started)
 		if ok := s.waitForJournal(ctx, st); !ok {
 			return nil
 		}
 	}
+	once.Do(started)
 	s.log.Info("following the journal", zap.String("stream", st.name), zap.Bool("resumed", from.cursor != ""))
 	emit := func(e *entry) error {
 		l := sources.Line{

@@ -53,7 +53,7 @@ func start(t *testing.T, c Config, cp sources.Checkpoints, m *sources.Metrics) *
 // startNamed runs a source named name: sources keep their positions apart by name.
 func startNamed(t *testing.T, name string, c Config, cp sources.Checkpoints, m *sources.Metrics) *running {
 	t.Helper()
-	src, err := New(name, c, cp, m, zaptest.NewLogger(t))
+	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: src, out: make(chan sources.Line, 100), cancel: cancel, done: make(chan error, 1)}

@@ -79,7 +79,7 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 			id := identifier(t)
 			cp := sourcestest.NewCheckpoints()
 			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}
-			src, err := New("journal", c, cp, nil, zaptest.NewLogger(t))
+			src, err := New(c, sources.Deps{Name: "journal", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			send(t, env, id, numbered("line", 0, 10))
 

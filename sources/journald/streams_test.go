@@ -28,7 +28,7 @@ func TestMissingAndEmptyDirectory(t *testing.T) {
 			missing := filepath.Join(t.TempDir(), "missing")
 			empty := t.TempDir()
 			c := Config{Directories: []string{missing, env.Root, empty}, Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}
-			src, err := New("journal", c, nil, nil, zaptest.NewLogger(t))
+			src, err := New(c, sources.Deps{Name: "journal", Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			src.dirPoll = 10 * time.Millisecond
 			r := run(t, src)

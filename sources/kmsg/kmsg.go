@@ -31,6 +31,7 @@ const bootIDPath = "/proc/sys/kernel/random/boot_id"
 // before the first record); a checkpoint from an earlier boot resumes at the start of
 // the ring buffer.
 type Source struct {
+	opened     func() // Deps.Opened: a run has opened the device
 	name, path string
 	pos        *sources.Positions
 	start      sources.StartAt
@@ -43,9 +44,15 @@ type Source struct {
 
 var _ sources.Source = (*Source)(nil)
 
-// New makes a kmsg source. The device is opened by Run; cp may be nil (no checkpoints)
-// and a nil m counts into unregistered metrics. log is named with the source by the caller.
-func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+// New makes a kmsg source named d.Name. The device is opened by Run; d.Checkpoints
+// may be nil (no checkpoints) and a nil d.Metrics counts into unregistered metrics.
+// d.Log is named with the source by the caller; d.Opened is called when a run has
+// opened the device.
+func New(c Config, d sources.Deps) (*Source, error) {
+	name, cp, m, log := d.Name, d.Checkpoints, d.Metrics, d.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
 	start, err := sources.ParseStartAt(c.StartAt)
 	if err != nil {
 		return nil, fmt.Errorf("kmsg source %q: start_at: %w", name, err)
@@ -73,11 +80,15 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		log:         log.With(zap.String("stream", path)),
 		undecodable: m.LinesSkipped.WithLabelValues(name, "undecodable"),
 		overrun:     m.LinesSkipped.WithLabelValues(name, "overrun"),
+		opened:      d.Opened,
 	}, nil
 }
 
 // Name returns the configured source name.
 func (s *Source) Name() string { return s.name }
+
+// ReportsOpened implements sources.Opener: a run says when it has opened the device.
+func (s *Source) ReportsOpened() {}
 
 // Run reads records until ctx is done (returning nil) or the device fails.
 func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
@@ -113,6 +124,9 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	s.log.Info("reading the kernel log", zap.Bool("resumed", after >= 0), zap.Bool("from_end", fromEnd))
+	if s.opened != nil {
+		s.opened()
+	}
 	err = s.loop(ctx, f, st, after, out)
 	if ctx.Err() != nil {
 		return nil

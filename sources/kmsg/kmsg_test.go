@@ -47,7 +47,7 @@ func (s *script) Read(b []byte) (int, error) {
 
 func TestLoop(t *testing.T) {
 	m := sources.NewMetrics(nil)
-	s, err := New("kernel", DefaultConfig, nil, m, zaptest.NewLogger(t))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	s.boot = boot
 	r := &script{steps: []any{
@@ -105,7 +105,7 @@ func TestPosition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cp := sourcestest.NewCheckpoints()
-			s, err := New("kernel", DefaultConfig, cp, nil, zaptest.NewLogger(t))
+			s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			if tt.checkpoint != "" {
 				pos := strings.ReplaceAll(tt.checkpoint, "BOOT", s.bootID)
@@ -167,7 +167,7 @@ func TestDevKmsg(t *testing.T) {
 	marker := fmt.Sprintf("cowbell-kmsg-test-%d-%08x", os.Getpid(), rand.Uint32())
 	cp := sourcestest.NewCheckpoints()
 	m := sources.NewMetrics(nil)
-	s, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 
 	// From the end: probe until a marker comes through, then one more.
@@ -183,7 +183,7 @@ func TestDevKmsg(t *testing.T) {
 	// Resume from the checkpoint: a record logged while stopped is read, the
 	// checkpointed one is not read again.
 	writeKmsg(t, fmt.Sprintf("<3>%s while stopped\n", marker))
-	s2, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	s2, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	run = startRun(t, s2)
 	l := run.until(t, marker, nil)
@@ -202,7 +202,7 @@ func TestDevKmsgRunAgain(t *testing.T) {
 	}
 	marker := fmt.Sprintf("cowbell-kmsg-again-%d-%08x", os.Getpid(), rand.Uint32())
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, err := New("kernel", DefaultConfig, nil, nil, zap.New(core))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Log: zap.New(core)})
 	require.NoError(t, err)
 	writeKmsg(t, fmt.Sprintf("<4>%s before the start\n", marker))
 	run := startRun(t, s)
@@ -282,7 +282,7 @@ func TestDevKmsgQuietRestart(t *testing.T) {
 	marker := fmt.Sprintf("cowbell-kmsg-quiet-%d-%08x", os.Getpid(), rand.Uint32())
 	cp := sourcestest.NewCheckpoints()
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, err := New("kernel", DefaultConfig, cp, nil, zap.New(core))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zap.New(core)})
 	require.NoError(t, err)
 	writeKmsg(t, fmt.Sprintf("<4>%s before the start\n", marker))
 	run := startRun(t, s)
@@ -291,7 +291,7 @@ func TestDevKmsgQuietRestart(t *testing.T) {
 	run.stop(t)
 
 	writeKmsg(t, fmt.Sprintf("<4>%s while stopped\n", marker))
-	s2, err := New("kernel", DefaultConfig, cp, nil, zaptest.NewLogger(t))
+	s2, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	run = startRun(t, s2)
 	l := run.until(t, marker, nil)
