@@ -150,6 +150,12 @@ sources:
 			case "kernel after the recovery":
 				appendTo(t, pgLog, append(crash, recovery...)...)
 				vs.pd.waitFor(t, "resolve", func(cs []call) bool { return len(cs) >= 2 })
+				// The endpoint has the resolve before the outbox records it delivered:
+				// what is queued is looked at only once the outbox has caught up.
+				require.Eventually(t, func() bool {
+					pending, err := p.store.Outbox("pd")
+					return err == nil && len(pending) == 0
+				}, 20*time.Second, 20*time.Millisecond, "the resolve leaves PagerDuty's outbox")
 				appendTo(t, kernelLog, kernelOOM...)
 				// The kernel's lines are decided and delivered: the info-level "invoked
 				// oom-killer" of the same batch reached the sink.
