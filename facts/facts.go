@@ -47,7 +47,7 @@ type Snapshot struct {
 
 	Trend Trend `json:"trend" expr:"trend"`
 	// Forecast is what the snapshot says of failures still to come (enrich.Forecast).
-	Forecast Forecast    `json:"forecast" expr:"forecast"`
+	Forecast Forecast    `json:"forecast,omitzero" expr:"forecast"`
 	Errors   []ReadError `json:"errors,omitempty" expr:"errors"`
 
 	// Recommend is the one overcommit setting this host should have, decided once
