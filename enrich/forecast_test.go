@@ -313,8 +313,6 @@ func TestRobustTrend(t *testing.T) {
 	})
 }
 
-func abs(v float64) float64 { return max(v, -v) }
-
 // TestCommitForecast: the time the fitted line reaches CommitLimit less the admin
 // reserve, and the lead it fires within.
 func TestCommitForecast(t *testing.T) {
