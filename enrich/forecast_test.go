@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/rules"
 )
 
 // forecastHost is a 16 GiB host without swap, with a Redis of 9 GiB VmData + 132 kB
@@ -350,4 +354,56 @@ func TestCommitForecast(t *testing.T) {
 	f = commitForecast(snap(2), line{}, 24*time.Hour)
 	require.Equal(t, -1.0, f.SecondsToLimit, "no line before MinTrendSpan")
 	require.False(t, f.WithinLead)
+}
+
+// TestForecastIncident: each forecast probe's incident, built and attached as the
+// pipeline does, carries its arithmetic in the headline and first advice, its dead
+// ends, and only the Redis that will fail; the probe does not fire once the
+// forecast clears (the pipeline then resolves its incident).
+func TestForecastIncident(t *testing.T) {
+	rs, err := rules.Builtin()
+	require.NoError(t, err)
+	byID := map[string]*rules.Rule{}
+	for _, r := range rs {
+		byID[r.ID] = r
+	}
+	s := forecastHost(2, linux61)
+	second := s.Processes[0]
+	second.PID, second.ForkChargeKB = 990, 1<<20
+	s.Processes = append(s.Processes, second)
+	s.Recommend = Recommend(s)
+	s.Forecast = Forecast(s)
+	r := byID["redis/fork-refused-forecast"]
+	fired, err := r.Probe.Condition.Eval(facts.Env{Snapshot: s})
+	require.NoError(t, err)
+	require.True(t, fired)
+	inc := incidents.Build(r, incidents.Event{Kind: incidents.Open, State: incidents.State{Rule: r.ID, Key: r.ID + "@db1",
+		FirstSeen: start, LastSeen: start}}, "db1")
+	Attach(inc, r, &s, nil)
+	require.Contains(t, inc.Summary, "The next Redis fork will be refused on db1.")
+	require.Contains(t, inc.Summary, "The next BGSAVE or AOF rewrite of 127.0.0.1:6379 (redis-server pid 812) will fail")
+	require.Contains(t, inc.Advice[0].Text, "its fork needs 9.0 GiB of commit (its private writable memory, VmData + VmStk) and 3.9 GiB is left")
+	require.NotContains(t, inc.Advice[0].Text, "pid 990", "the Redis whose fork fits is not named")
+	require.NotEmpty(t, inc.DeadEnds)
+	require.Contains(t, inc.Advice[1].Text, s.Recommend.Text, "mode 1 for a Redis-only host, quoted whole")
+
+	s.Processes = s.Processes[1:] // the big Redis is gone
+	s.Forecast = Forecast(s)
+	fired, err = r.Probe.Condition.Eval(facts.Env{Snapshot: s})
+	require.NoError(t, err)
+	require.False(t, fired, "the forecast cleared")
+}
+
+// FuzzLargestPrivateWritable: any maps file reads without a panic, and the size is
+// never negative.
+func FuzzLargestPrivateWritable(f *testing.F) {
+	f.Add("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n7f00-7fff r--p 0 0:0 0 /lib\n")
+	f.Add("ffffffffffffffff-0 rw-p\n-\n0-ffffffffffffffff rw-p 0 0 0 /anon_hugepage (deleted)\n")
+	f.Fuzz(func(t *testing.T, maps string) {
+		p := filepath.Join(t.TempDir(), "maps")
+		require.NoError(t, os.WriteFile(p, []byte(maps), 0o644))
+		kb, err := largestPrivateWritable(p)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, kb, int64(0))
+	})
 }
