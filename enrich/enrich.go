@@ -54,6 +54,9 @@ func New(c Config, log *zap.Logger) *Enricher {
 			*d.dst = d.def
 		}
 	}
+	if c.LeadTime <= 0 {
+		c.LeadTime = DefaultConfig.LeadTime
+	}
 	if c.Redis != nil {
 		r := *c.Redis
 		r.Timeout = cmp.Or(max(r.Timeout, 0), defaultServiceTimeout)
@@ -85,7 +88,9 @@ func (e *Enricher) Snapshot(ctx context.Context) facts.Snapshot {
 	}
 	s := e.read(ctx)
 	cur, ok := sampleOf(&s)
-	s.Trend = e.hist.trend(cur, ok)
+	var l line
+	s.Trend, l = e.hist.trend(cur, ok)
+	s.Forecast.Commit = commitForecast(s, l, e.c.LeadTime)
 	e.keep(s)
 	return s
 }
@@ -97,7 +102,9 @@ func (e *Enricher) Fresh(ctx context.Context) facts.Snapshot {
 	defer e.mu.Unlock()
 	s := e.read(ctx)
 	cur, ok := sampleOf(&s)
-	s.Trend = e.hist.trend(cur, ok)
+	var l line
+	s.Trend, l = e.hist.trend(cur, ok)
+	s.Forecast.Commit = commitForecast(s, l, e.c.LeadTime)
 	if ok {
 		e.hist.add(cur)
 	}
@@ -129,8 +136,9 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 		errs.add("cgroup", err)
 	}
 	s.Container = inContainer(e.rootFS, e.getenv, s.Cgroup)
-	s.Processes, s.Running = readProcesses(c, &errs)
+	s.Processes, s.Running, s.Totals = readProcesses(c, &errs)
 	if c.Redis != nil {
+		s.RedisAddr = c.Redis.Addr
 		if s.Redis, err = readRedis(ctx, c.Redis); err != nil {
 			errs.add("redis", err)
 		}
@@ -142,6 +150,7 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 	}
 	s.Commit.LeakSuspected = leakSuspected(s.Kernel, s.Meminfo)
 	s.Recommend = Recommend(s)
+	s.Forecast = Forecast(s)
 	s.Errors = errs
 	e.logChanges(errs)
 	return s
