@@ -37,6 +37,9 @@ type Enricher struct {
 	hasCache bool
 	hist     history
 	failing  map[string]string // what → error, to log failures when they start and clear
+	// accounted holds the last smaps reading of each Redis whose fork was
+	// forecast refused (confirmForks).
+	accounted map[int]accountedReading
 }
 
 // New returns an Enricher for c; it reads nothing until asked. Empty roots, nil
@@ -68,12 +71,13 @@ func New(c Config, log *zap.Logger) *Enricher {
 		c.Postgres = &p
 	}
 	return &Enricher{
-		c:       c,
-		log:     log.With(zap.String("enricher", "snapshot")),
-		now:     time.Now,
-		getenv:  os.Getenv,
-		rootFS:  "/",
-		failing: map[string]string{},
+		c:         c,
+		log:       log.With(zap.String("enricher", "snapshot")),
+		now:       time.Now,
+		getenv:    os.Getenv,
+		rootFS:    "/",
+		failing:   map[string]string{},
+		accounted: map[int]accountedReading{},
 	}
 }
 
@@ -151,6 +155,9 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 	s.Commit.LeakSuspected = leakSuspected(s.Kernel, s.Meminfo)
 	s.Recommend = Recommend(s)
 	s.Forecast = Forecast(s)
+	if e.confirmForks(&s) {
+		s.Forecast = Forecast(s)
+	}
 	s.Errors = errs
 	e.logChanges(errs)
 	return s

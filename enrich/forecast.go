@@ -118,6 +118,11 @@ func forkForecast(s facts.Snapshot, p *facts.Process, info map[string]string, r 
 	var vmSize int64
 	var sysAdmin bool
 	switch {
+	case p != nil && p.AccountedKB > 0:
+		r.ForkChargeKB, r.ChargeFrom = p.AccountedKB, "smaps"
+		r.UnaccountedKB = max(p.ForkChargeKB-p.AccountedKB, 0)
+		r.LargestMappingKB = p.LargestAccountedKB
+		vmSize, sysAdmin = p.VmSizeKB, p.SysAdmin
 	case p != nil:
 		r.ForkChargeKB, r.ChargeFrom = p.ForkChargeKB, "proc"
 		r.LargestMappingKB = p.LargestMappingKB
@@ -130,8 +135,15 @@ func forkForecast(s facts.Snapshot, p *facts.Process, info map[string]string, r 
 		vmSize = r.ForkChargeKB
 	}
 	charge := human(r.ForkChargeKB) + " of commit (its private writable memory, VmData + VmStk)"
-	if r.ChargeFrom == "info" {
+	switch {
+	case r.ChargeFrom == "info":
 		charge = "at least " + human(r.ForkChargeKB) + " of commit (used_memory_rss: its process is not visible here, so VmData + VmStk, which the fork charges, is not known)"
+	case r.ChargeFrom == "smaps" && r.UnaccountedKB > 0:
+		charge = human(r.ForkChargeKB) + " of commit (the mappings the kernel accounts, VmFlags ac in smaps; the other " +
+			human(r.UnaccountedKB) + " of its private writable memory was mapped MAP_NORESERVE while overcommit was 0 or 1 " +
+			"and is not charged, until Redis restarts under mode 2 and its fork charges all " + human(p.ForkChargeKB) + ")"
+	case r.ChargeFrom == "smaps":
+		charge = human(r.ForkChargeKB) + " of commit (its private writable memory, all of it accounted: VmFlags ac in smaps)"
 	}
 	if s.VM == nil || s.Meminfo == nil {
 		r.ForkRoomKB = -1

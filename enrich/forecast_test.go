@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/incidents"
@@ -90,6 +92,104 @@ func TestForkForecast(t *testing.T) {
 			require.Equal(t, "proc", r.ChargeFrom)
 		})
 	}
+}
+
+// smapsOf writes a /proc/812/smaps under root with one mapping per size, flagged
+// accounted ("ac") or not ("nr": MAP_NORESERVE under mode 0 or 1).
+func smapsOf(t *testing.T, root string, maps ...struct {
+	kb int64
+	ac bool
+}) {
+	t.Helper()
+	var b []byte
+	addr := uint64(0x7f0000000000)
+	for _, m := range maps {
+		end := addr + uint64(m.kb)<<10
+		flags := "rd wr mr mw me nr"
+		if m.ac {
+			flags = "rd wr mr mw me ac"
+		}
+		b = fmt.Appendf(b, "%x-%x rw-p 00000000 00:00 0 \nSize:           %8d kB\nRss:                   4 kB\nVmFlags: %s\n",
+			addr, end, m.kb, flags)
+		addr = end + 4096
+	}
+	dir := filepath.Join(root, "812")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "smaps"), b, 0o644))
+}
+
+// TestConfirmForks: a refusal VmData forecasts is checked against what the kernel
+// accounts (smaps VmFlags "ac"): jemalloc's MAP_NORESERVE heap, mapped before the
+// host went to mode 2, is not charged by the fork, and the forecast says so. The
+// reading is reused for accountedFor with growth added, and read again after it or
+// when the process shrank.
+func TestConfirmForks(t *testing.T) {
+	type m = struct {
+		kb int64
+		ac bool
+	}
+	root := t.TempDir()
+	e := New(Config{Proc: root}, zap.NewNop())
+	take := func(at time.Time, edit func(*facts.Snapshot)) facts.Snapshot {
+		s := forecastHost(2, linux61)
+		s.Taken = at
+		if edit != nil {
+			edit(&s)
+		}
+		s.Forecast = Forecast(s)
+		require.True(t, s.Forecast.Redis[0].ForkRefused, "9 GiB of VmData in 3.9 GiB")
+		if e.confirmForks(&s) {
+			s.Forecast = Forecast(s)
+		}
+		return s
+	}
+
+	// 8 GiB mapped MAP_NORESERVE, 1 GiB accounted: the fork charges 1 GiB and fits.
+	smapsOf(t, root, m{8 << 20, false}, m{1 << 20, true}, m{132, true})
+	s := take(start, nil)
+	r := s.Forecast.Redis[0]
+	require.Equal(t, "smaps", r.ChargeFrom)
+	require.Equal(t, int64(1<<20+132), r.ForkChargeKB)
+	require.Equal(t, int64(8<<20), r.UnaccountedKB)
+	require.False(t, r.ForkRefused, r.ForkText)
+	require.False(t, s.Forecast.ForkRefused)
+	require.Contains(t, r.ForkText, "fits: its fork needs 1.0 GiB of commit (the mappings the kernel accounts")
+	require.Contains(t, r.ForkText, "8.0 GiB of its private writable memory was mapped MAP_NORESERVE")
+	require.Contains(t, r.ForkText, "charges all 9.0 GiB")
+
+	// Within accountedFor the reading is reused (smaps is not read again), with what
+	// VmData grew since counted as accounted: 1 GiB + 3.5 GiB no longer fits.
+	require.NoError(t, os.Remove(filepath.Join(root, "812", "smaps")))
+	s = take(start.Add(time.Minute), func(s *facts.Snapshot) { s.Processes[0].ForkChargeKB += 7 << 19 })
+	r = s.Forecast.Redis[0]
+	require.Equal(t, "smaps", r.ChargeFrom)
+	require.Equal(t, int64(1<<20+132+7<<19), r.ForkChargeKB)
+	require.True(t, r.ForkRefused, r.ForkText)
+
+	// A process that shrank is read again: smaps is gone, the cheap figures stand.
+	s = take(start.Add(2*time.Minute), func(s *facts.Snapshot) { s.Processes[0].ForkChargeKB -= 1 << 20 })
+	require.Equal(t, "proc", s.Forecast.Redis[0].ChargeFrom)
+	require.True(t, s.Forecast.Redis[0].ForkRefused)
+
+	// Every mapping accounted (Redis started under mode 2): the refusal stands.
+	smapsOf(t, root, m{9 << 20, true}, m{132, true})
+	s = take(start.Add(3*time.Minute), nil)
+	r = s.Forecast.Redis[0]
+	require.Equal(t, "smaps", r.ChargeFrom)
+	require.True(t, r.ForkRefused, r.ForkText)
+	require.Contains(t, r.ForkText, "all of it accounted")
+
+	// Mode 0 checks the largest accounted mapping, not the largest mapping.
+	smapsOf(t, root, m{17 << 20, false}, m{1 << 20, true})
+	s = forecastHost(0, linux61)
+	s.Taken = start.Add(accountedFor + 4*time.Minute)
+	s.Processes[0].LargestMappingKB = 17 << 20
+	s.Forecast = Forecast(s)
+	require.True(t, s.Forecast.Redis[0].ForkRefused, "a 17 GiB mapping over RAM + swap")
+	require.True(t, e.confirmForks(&s))
+	s.Forecast = Forecast(s)
+	require.False(t, s.Forecast.Redis[0].ForkRefused, s.Forecast.Redis[0].ForkText)
+	require.Equal(t, int64(1<<20), s.Forecast.Redis[0].LargestMappingKB)
 }
 
 // TestForkForecastInstances: every redis-server is forecast; the configured address

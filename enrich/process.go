@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cowbell-sidecar/cowbell/facts"
 )
@@ -192,4 +193,97 @@ func largestPrivateWritable(path string) (int64, error) {
 		largest = max(largest, int64((end-start)>>10))
 	}
 	return largest, nil
+}
+
+// readAccounted returns what a /proc/<pid>/smaps says the kernel accounts of the
+// process (mappings whose VmFlags hold "ac", VM_ACCOUNT): their total and the
+// largest, in kB. Reading smaps walks the page tables of every mapping under the
+// mmap lock, so it is kept for confirming a forecast refusal (see confirmForks).
+func readAccounted(path string) (totalKB, largestKB int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	var size int64 // of the mapping whose fields are being read
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+			if slices.Contains(strings.Fields(flags), "ac") {
+				totalKB += size
+				largestKB = max(largestKB, size)
+			}
+			continue
+		}
+		// A mapping's header: "7f..-7f.. rw-p ...". Field lines start with a
+		// capitalised name and a colon.
+		r, _, ok := strings.Cut(line, " ")
+		lo, hi, isRange := strings.Cut(r, "-")
+		if !ok || !isRange {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || end < start {
+			size = 0
+			continue
+		}
+		size = int64((end - start) >> 10)
+	}
+	return totalKB, largestKB, sc.Err()
+}
+
+// accountedFor is how long a reading of smaps is reused for one process: it is
+// what a page-table walk of a large Redis costs, once in that time at most.
+const accountedFor = 5 * time.Minute
+
+// accountedReading is one smaps reading of a process, with the VmData + VmStk it
+// had then.
+type accountedReading struct {
+	at                 time.Time
+	chargeKB           int64
+	totalKB, largestKB int64
+}
+
+// confirmForks reads smaps for each Redis whose next fork s's cheap figures forecast
+// refused (VmData + VmStk counts MAP_NORESERVE memory a fork does not charge), and
+// reports whether any process gained its accounted figures, after which the
+// forecast must be computed again. A reading is reused for accountedFor, with what
+// VmData + VmStk grew since added as accounted (strict mode accounts every new
+// mapping); a process that shrank is read again.
+func (e *Enricher) confirmForks(s *facts.Snapshot) bool {
+	seen := map[int]bool{}
+	changed := false
+	for _, r := range s.Forecast.Redis {
+		if !r.ForkRefused || r.ChargeFrom != "proc" {
+			continue
+		}
+		i := slices.IndexFunc(s.Processes, func(p facts.Process) bool { return p.PID == r.PID })
+		if i < 0 {
+			continue
+		}
+		p := &s.Processes[i]
+		seen[p.PID] = true
+		a, ok := e.accounted[p.PID]
+		if !ok || s.Taken.Sub(a.at) >= accountedFor || p.ForkChargeKB < a.chargeKB {
+			total, largest, err := readAccounted(filepath.Join(e.c.Proc, strconv.Itoa(p.PID), "smaps"))
+			if err != nil || total == 0 {
+				delete(e.accounted, p.PID) // the cheap figures stand
+				continue
+			}
+			a = accountedReading{at: s.Taken, chargeKB: p.ForkChargeKB, totalKB: total, largestKB: largest}
+			e.accounted[p.PID] = a
+		}
+		grown := p.ForkChargeKB - a.chargeKB
+		p.AccountedKB = min(a.totalKB+grown, p.ForkChargeKB)
+		p.LargestAccountedKB = max(a.largestKB, grown)
+		changed = true
+	}
+	for pid := range e.accounted {
+		if !seen[pid] {
+			delete(e.accounted, pid)
+		}
+	}
+	return changed
 }

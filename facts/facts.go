@@ -146,6 +146,15 @@ type Process struct {
 	// LargestMappingKB is the largest single private writable mapping (from
 	// /proc/PID/maps): mode 0 checks each mapping of a fork on its own.
 	LargestMappingKB int64 `json:"largest_mapping_kb,omitempty" expr:"largest_mapping_kb"`
+	// AccountedKB is the part of ForkChargeKB the kernel does account, and
+	// LargestAccountedKB its largest mapping: the mappings flagged "ac" (VM_ACCOUNT)
+	// in /proc/PID/smaps. Memory mapped with MAP_NORESERVE while overcommit was 0 or 1
+	// is not accounted, and a fork does not charge it: jemalloc maps so, so a Redis
+	// started before the host went to mode 2 charges far less than VmData. smaps
+	// walks page tables, so it is read only to confirm a refusal the cheap figures
+	// forecast; 0 when not read.
+	AccountedKB        int64 `json:"accounted_kb,omitempty" expr:"accounted_kb"`
+	LargestAccountedKB int64 `json:"largest_accounted_kb,omitempty" expr:"largest_accounted_kb"`
 	// SysAdmin says the process holds CAP_SYS_ADMIN (CapEff): strict mode then
 	// lets it use admin_reserve_kbytes too.
 	SysAdmin    bool   `json:"sys_admin,omitempty" expr:"sys_admin"`

@@ -29,9 +29,13 @@ type RedisForecast struct {
 
 	// ForkChargeKB is what the next fork adds to Committed_AS: the parent's private
 	// writable memory (VmData + VmStk), or INFO's used_memory_rss (a lower bound)
-	// when the process is not visible; ChargeFrom says which ("proc", "info").
-	ForkChargeKB int64  `json:"fork_charge_kb" expr:"fork_charge_kb"`
-	ChargeFrom   string `json:"charge_from" expr:"charge_from"`
+	// when the process is not visible, or, when those forecast a refusal, what the
+	// kernel accounts of it (smaps); ChargeFrom says which ("proc", "info",
+	// "smaps"). UnaccountedKB is the rest of VmData + VmStk under "smaps": mapped
+	// MAP_NORESERVE before the host went to mode 2, not charged until Redis restarts.
+	ForkChargeKB  int64  `json:"fork_charge_kb" expr:"fork_charge_kb"`
+	ChargeFrom    string `json:"charge_from" expr:"charge_from"`
+	UnaccountedKB int64  `json:"unaccounted_kb,omitempty" expr:"unaccounted_kb"`
 	// LargestMappingKB is the largest single private writable mapping: mode 0 checks
 	// each mapping on its own.
 	LargestMappingKB int64 `json:"largest_mapping_kb,omitempty" expr:"largest_mapping_kb"`
