@@ -1,11 +1,12 @@
 package notifiers
 
 import (
-	"fmt"
 	"io"
 
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/plugin"
 )
 
 // Config is a receiver's decoded configuration.
@@ -34,11 +35,7 @@ type Deps struct {
 
 // Plugin is one receiver type: its name in the configuration, how its settings decode
 // and check themselves, and how it is built.
-type Plugin struct {
-	Type   string
-	Decode func(n *yaml.Node) (Config, error)
-	New    func(c Config, d Deps) (Notifier, error)
-}
+type Plugin = plugin.Plugin[Config, Deps, Notifier]
 
 // Plug makes the Plugin of a receiver package from its Config type (which decodes and
 // checks itself in UnmarshalYAML) and its New.
@@ -46,25 +43,5 @@ func Plug[C Config, PC interface {
 	*C
 	yaml.Unmarshaler
 }, N Notifier](typ string, newFn func(C, Deps) (N, error)) Plugin {
-	return Plugin{
-		Type: typ,
-		Decode: func(n *yaml.Node) (Config, error) {
-			var c C
-			if err := PC(&c).UnmarshalYAML(n); err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
-		New: func(c Config, d Deps) (Notifier, error) {
-			cc, ok := c.(C)
-			if !ok {
-				return nil, fmt.Errorf("%s: a %T is not its configuration", typ, c)
-			}
-			n, err := newFn(cc, d)
-			if err != nil {
-				return nil, err
-			}
-			return n, nil
-		},
-	}
+	return plugin.Plug[Config, Deps, Notifier, C, PC](typ, newFn)
 }

@@ -1,11 +1,12 @@
 package sources
 
 import (
-	"fmt"
 	"io"
 
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cowbell-sidecar/cowbell/internal/plugin"
 )
 
 // Config is a source's decoded configuration.
@@ -31,11 +32,7 @@ type Deps struct {
 
 // Plugin is one source type: its name in the configuration, how its settings decode
 // and check themselves, and how it is built.
-type Plugin struct {
-	Type   string
-	Decode func(n *yaml.Node) (Config, error)
-	New    func(c Config, d Deps) (Source, error)
-}
+type Plugin = plugin.Plugin[Config, Deps, Source]
 
 // Plug makes the Plugin of a source package from its Config type (which decodes and
 // checks itself in UnmarshalYAML) and its New.
@@ -43,25 +40,5 @@ func Plug[C Config, PC interface {
 	*C
 	yaml.Unmarshaler
 }, S Source](typ string, newFn func(C, Deps) (S, error)) Plugin {
-	return Plugin{
-		Type: typ,
-		Decode: func(n *yaml.Node) (Config, error) {
-			var c C
-			if err := PC(&c).UnmarshalYAML(n); err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
-		New: func(c Config, d Deps) (Source, error) {
-			cc, ok := c.(C)
-			if !ok {
-				return nil, fmt.Errorf("%s: a %T is not its configuration", typ, c)
-			}
-			s, err := newFn(cc, d)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-	}
+	return plugin.Plug[Config, Deps, Source, C, PC](typ, newFn)
 }
