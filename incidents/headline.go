@@ -44,6 +44,26 @@ func (inc *Incident) Headline() string {
 	return b.String()
 }
 
+// Title is what a receiver shows first: the Summary (the Headline, set when the
+// incident is built) or, for one without it, the rule's title (or id) and the host;
+// "[TEST] " before it for a test notification.
+func (inc *Incident) Title() string {
+	s := inc.Summary
+	if s == "" {
+		s = inc.Rule.Title
+		if s == "" {
+			s = inc.Rule.ID
+		}
+		if inc.Host != "" {
+			s += " on " + inc.Host
+		}
+	}
+	if inc.Test {
+		s = "[TEST] " + s
+	}
+	return s
+}
+
 // what is the rule's title and the captures that tell the process apart.
 func what(inc *Incident) string {
 	t := inc.Rule.Title

@@ -70,3 +70,19 @@ func TestReflow(t *testing.T) {
 	require.Equal(t, want, Reflow(in))
 	require.Equal(t, "one line", Reflow("  one line \n"))
 }
+
+func TestTitle(t *testing.T) {
+	for _, c := range []struct {
+		inc  Incident
+		want string
+	}{
+		{Incident{Summary: "Redis cannot fork on cache-7. Do: x", Host: "cache-7", Rule: RuleRef{ID: "redis/x", Title: "T"}}, "Redis cannot fork on cache-7. Do: x"},
+		{Incident{Host: "db-1", Rule: RuleRef{ID: "pg/oom", Title: "PostgreSQL OOM"}}, "PostgreSQL OOM on db-1"},
+		{Incident{Rule: RuleRef{ID: "pg/oom"}}, "pg/oom"},
+		{Incident{Summary: "S", Test: true}, "[TEST] S"},
+	} {
+		if got := c.inc.Title(); got != c.want {
+			t.Errorf("Title() = %q, want %q", got, c.want)
+		}
+	}
+}

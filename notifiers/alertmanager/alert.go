@@ -120,20 +120,10 @@ func annotations(inc *incidents.Incident) map[string]string {
 // summary is the incident's headline: what broke, where, and the one thing to do or
 // the cause.
 func summary(inc *incidents.Incident) string {
-	s := inc.Summary
-	if s == "" {
-		s = inc.Rule.Title
-		if s == "" {
-			s = inc.Rule.ID
-		}
-		if inc.Host != "" {
-			s += " on " + inc.Host
-		}
-	}
 	if inc.Test {
-		s = "[TEST] " + s + " (test notification from cowbell notify test)"
+		return inc.Title() + " (test notification from cowbell notify test)"
 	}
-	return s
+	return inc.Title()
 }
 
 // description is what to do first, then why: the cause another incident names, the

@@ -157,20 +157,7 @@ func severity(s string) string {
 // summary is what a phone shows first: the incident's headline (what broke, where,
 // and the one thing to do or the cause).
 func summary(inc *incidents.Incident) string {
-	s := inc.Summary
-	if s == "" {
-		s = inc.Rule.Title
-		if s == "" {
-			s = inc.Rule.ID
-		}
-		if inc.Host != "" {
-			s += " on " + inc.Host
-		}
-	}
-	if inc.Test {
-		s = "[TEST] " + s
-	}
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(inc.Title()), " ")
 }
 
 // links keeps the rule's http(s) docs, each labelled with what it is; anything else is

@@ -115,20 +115,7 @@ func alertType(inc *incidents.Incident) string {
 // message is the incident's title, what a phone shows: its headline (what broke,
 // where, and the one thing to do or the cause).
 func message(inc *incidents.Incident) string {
-	title := inc.Summary
-	if title == "" {
-		title = inc.Rule.Title
-		if title == "" {
-			title = inc.Rule.ID
-		}
-		if inc.Host != "" {
-			title += " on " + inc.Host
-		}
-	}
-	if inc.Test {
-		title = "[TEST] " + title
-	}
-	return oneLine(title)
+	return oneLine(inc.Title())
 }
 
 // summary is plain text: what to do first, then why, where and when.
