@@ -2,7 +2,6 @@ package journald
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/journalfmt"
 )
 
 // maxJSONLine caps one entry of journalctl's JSON output; MESSAGE is at most 64 KiB
@@ -34,8 +34,8 @@ type ctlFollower struct {
 // be taken for an option. Log text never reaches a shell: the child is exec'd directly.
 func (f *ctlFollower) args(dir string, from position) []string {
 	fields := []string{"MESSAGE"}
-	for _, lf := range labelFields {
-		fields = append(fields, lf.field)
+	for _, lf := range journalfmt.LabelFields {
+		fields = append(fields, lf.Field)
 	}
 	args := []string{
 		"--output=json", "--all", "--follow", "--no-pager", "--quiet",
@@ -149,86 +149,25 @@ func (f *ctlFollower) read(r io.Reader, emit func(*entry) error) error {
 	}
 }
 
-// jsonEntry is the part of a journalctl JSON entry cowbell reads.
-type jsonEntry struct {
-	Cursor     string    `json:"__CURSOR"`
-	Realtime   string    `json:"__REALTIME_TIMESTAMP"`
-	Message    jsonValue `json:"MESSAGE"`
-	Unit       jsonValue `json:"_SYSTEMD_UNIT"`
-	Identifier jsonValue `json:"SYSLOG_IDENTIFIER"`
-	PID        jsonValue `json:"_PID"`
-	Comm       jsonValue `json:"_COMM"`
-	Transport  jsonValue `json:"_TRANSPORT"`
-	Hostname   jsonValue `json:"_HOSTNAME"`
-	Priority   jsonValue `json:"PRIORITY"`
-	BootID     jsonValue `json:"_BOOT_ID"`
-}
-
 // decodeJSON decodes one line of `journalctl -o json` output.
 func decodeJSON(b []byte) (*entry, error) {
-	var je jsonEntry
+	var je journalfmt.Entry
 	if err := json.Unmarshal(b, &je); err != nil {
 		return nil, fmt.Errorf("decode journal entry: %w", err)
 	}
 	if je.Cursor == "" {
 		return nil, errors.New("decode journal entry: no __CURSOR")
 	}
-	rt, err := strconv.ParseUint(je.Realtime, 10, 64)
+	if je.Realtime == nil {
+		return nil, errors.New("decode journal entry: no __REALTIME_TIMESTAMP")
+	}
+	rt, err := strconv.ParseUint(*je.Realtime, 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("decode journal entry: __REALTIME_TIMESTAMP: %w", err)
 	}
-	e := &entry{cursor: je.Cursor, realtime: rt, message: trimNewline(je.Message.s)}
-	e.labels = make(map[string]string, len(labelFields))
-	values := [...]jsonValue{je.Unit, je.Identifier, je.PID, je.Comm, je.Transport, je.Hostname, je.Priority, je.BootID}
-	for i, v := range values {
-		if v.ok {
-			e.labels[labelFields[i].label] = v.s
-		}
-	}
+	e := &entry{cursor: je.Cursor, realtime: rt, message: trimNewline(string(je.Message.Value))}
+	e.labels = je.Labels(func(v []byte) string { return string(v) })
 	return e, nil
-}
-
-// jsonValue is a field of journalctl's JSON output: a string, an array of byte values
-// (for data that is not printable UTF-8), null (data too large to show), or an array of
-// those when the field occurs more than once in the entry (the first is kept).
-type jsonValue struct {
-	s  string
-	ok bool
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (v *jsonValue) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || bytes.Equal(b, []byte("null")):
-		return nil
-	case b[0] == '"':
-		v.ok = true
-		return json.Unmarshal(b, &v.s)
-	case b[0] != '[':
-		return fmt.Errorf("journal field: unexpected %.20s", b)
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(b, &items); err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		v.s, v.ok = "", true
-		return nil
-	}
-	if first := bytes.TrimSpace(items[0]); len(first) > 0 && (first[0] == '"' || first[0] == '[' || first[0] == 'n') {
-		return v.UnmarshalJSON(first) // the field's first value
-	}
-	buf := make([]byte, len(items))
-	for i, it := range items {
-		n, err := strconv.ParseUint(string(bytes.TrimSpace(it)), 10, 8)
-		if err != nil {
-			return fmt.Errorf("journal field: byte %d: %w", i, err)
-		}
-		buf[i] = byte(n)
-	}
-	v.s, v.ok = string(buf), true
-	return nil
 }
 
 // trimNewline drops the newlines some programs end their messages with.

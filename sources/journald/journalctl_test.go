@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/journalfmt"
 )
 
 func TestDecodeJSON(t *testing.T) {
@@ -50,7 +51,7 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "no cursor", line: `{"__REALTIME_TIMESTAMP":"1","MESSAGE":"x"}`, wantErr: "decode journal entry: no __CURSOR"},
 		{name: "bad timestamp", line: `{"__CURSOR":"c","__REALTIME_TIMESTAMP":"soon"}`, wantErr: "__REALTIME_TIMESTAMP"},
 		{name: "byte out of range", line: `{"__CURSOR":"c","__REALTIME_TIMESTAMP":"1","MESSAGE":[256]}`, wantErr: "byte 0"},
-		{name: "number field", line: `{"__CURSOR":"c","__REALTIME_TIMESTAMP":"1","MESSAGE":5}`, wantErr: "unexpected 5"},
+		{name: "number field", line: `{"__CURSOR":"c","__REALTIME_TIMESTAMP":"1","MESSAGE":5}`, wantErr: `unexpected "5"`},
 		{name: "not json", line: `-- No entries --`, wantErr: "decode journal entry"},
 	}
 	for _, tt := range tests {
@@ -130,6 +131,6 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		require.NotEmpty(t, e.cursor)
 		require.False(t, strings.HasSuffix(e.message, "\n"), "no trailing newline")
-		require.LessOrEqual(t, len(e.labels), len(labelFields))
+		require.LessOrEqual(t, len(e.labels), len(journalfmt.LabelFields))
 	})
 }

@@ -28,18 +28,6 @@ import (
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
-// labelFields maps the journal fields kept on each line to their label names.
-var labelFields = [...]struct{ field, label string }{
-	{"_SYSTEMD_UNIT", sources.LabelUnit},
-	{"SYSLOG_IDENTIFIER", sources.LabelIdentifier},
-	{"_PID", sources.LabelPID},
-	{"_COMM", sources.LabelComm},
-	{"_TRANSPORT", sources.LabelTransport},
-	{"_HOSTNAME", sources.LabelHostname},
-	{"PRIORITY", sources.LabelPriority},
-	{"_BOOT_ID", sources.LabelBootID},
-}
-
 // waitTimeout bounds each wait for new entries, so a cancelled context is noticed.
 const waitTimeout = 250 * time.Millisecond
 

@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-systemd/v22/sdjournal"
 
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/journalfmt"
 )
 
 // sdFollower reads the journal through libsystemd's sd_journal API.
@@ -192,11 +193,11 @@ func readEntry(j *sdjournal.Journal) (*entry, error) {
 	msg, _ := j.GetDataValue("MESSAGE") // an entry without MESSAGE has empty text
 	e := &entry{
 		cursor: cursor, realtime: rt, message: trimNewline(msg),
-		labels: make(map[string]string, len(labelFields)),
+		labels: make(map[string]string, len(journalfmt.LabelFields)),
 	}
-	for _, lf := range labelFields {
-		if v, err := j.GetDataValue(lf.field); err == nil {
-			e.labels[lf.label] = v
+	for _, lf := range journalfmt.LabelFields {
+		if v, err := j.GetDataValue(lf.Field); err == nil {
+			e.labels[lf.Label] = v
 		}
 	}
 	return e, nil
