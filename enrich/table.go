@@ -3,6 +3,7 @@ package enrich
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,7 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 		t.cgroup(p.Cgroup)
 	}
 	t.section("RUNNING")
-	for _, name := range sortedKeys(s.Running) {
+	for _, name := range slices.Sorted(maps.Keys(s.Running)) {
 		t.row(name, strconv.FormatBool(s.Running[name]))
 	}
 
@@ -105,14 +106,14 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.stringMap("REDIS INFO", s.Redis)
 	t.stringMap("POSTGRES SETTINGS", s.Postgres)
 	t.section("VM")
-	for _, k := range sortedKeys(s.VM) {
+	for _, k := range slices.Sorted(maps.Keys(s.VM)) {
 		t.row(k, strconv.FormatInt(s.VM[k], 10))
 	}
-	for _, k := range sortedKeys(s.VMText) {
+	for _, k := range slices.Sorted(maps.Keys(s.VMText)) {
 		t.row(k, s.VMText[k])
 	}
 	t.section("MEMINFO")
-	for _, k := range sortedKeys(s.Meminfo) {
+	for _, k := range slices.Sorted(maps.Keys(s.Meminfo)) {
 		t.row(k, strconv.FormatInt(s.Meminfo[k], 10))
 	}
 	if len(s.Errors) > 0 {
@@ -177,18 +178,9 @@ func (t *table) stringMap(title string, m map[string]string) {
 		return
 	}
 	t.section(title)
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		t.row(k, m[k])
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func kbCell(kb int64) string {

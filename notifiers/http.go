@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
+	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
 )
 
 // MaxQuotedBody is how much of an endpoint's answer an error quotes.
@@ -38,6 +39,21 @@ func (e *StatusError) RetryAfter() time.Duration { return e.After }
 // Retryable reports whether a status may succeed later: 408, 429 and 5xx.
 func Retryable(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// CheckSecretURL checks a secret URL setting given as name or name_file
+// (secret.Check) and, when given inline, that it is an http(s) URL; the error names
+// the key and never quotes the URL.
+func CheckSecretURL(name string, value secret.Secret, file string, required bool) error {
+	if err := secret.Check(name, value, file, required); err != nil {
+		return err
+	}
+	if !value.Empty() {
+		if err := CheckURL(value.Reveal()); err != nil {
+			return yamlpos.Field(name, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return nil
 }
 
 // ErrNotHTTPURL is CheckURL's error. It never quotes the URL: a receiver's URL often

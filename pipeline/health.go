@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func (p *Pipeline) SourcesSettled() <-chan struct{} {
 // that all dead-letter. None means ready.
 func (h Health) Problems() []string {
 	var out []string
-	for _, name := range sortedKeys(h.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(h.Sources)) {
 		s := h.Sources[name]
 		switch {
 		case s.Err != "":
@@ -115,13 +116,4 @@ func (h Health) Summary() string {
 		return strings.Join(p, "; ")
 	}
 	return fmt.Sprintf("watching %d sources, %d notifiers", len(h.Sources), len(h.Notifiers))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

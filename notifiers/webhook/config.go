@@ -62,13 +62,8 @@ func (c Config) Describe() string {
 // check checks the keys and their combinations without I/O. Errors never quote the
 // URL or a header value.
 func (c Config) check() error {
-	if err := secret.Check("url", c.URL, c.URLFile, true); err != nil {
+	if err := notifiers.CheckSecretURL("url", c.URL, c.URLFile, true); err != nil {
 		return err
-	}
-	if !c.URL.Empty() {
-		if err := notifiers.CheckURL(c.URL.Reveal()); err != nil {
-			return yamlpos.Field("url", fmt.Errorf("url: %w", err))
-		}
 	}
 	if err := secret.Check("secret", c.Secret, c.SecretFile, false); err != nil {
 		return err

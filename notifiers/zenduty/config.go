@@ -1,8 +1,6 @@
 package zenduty
 
 import (
-	"fmt"
-
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
@@ -42,13 +40,8 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 func (c Config) Describe() string { return "zenduty generic integration" }
 
 func (c Config) check() error {
-	if err := secret.Check("url", c.URL, c.URLFile, true); err != nil {
+	if err := notifiers.CheckSecretURL("url", c.URL, c.URLFile, true); err != nil {
 		return err
-	}
-	if !c.URL.Empty() {
-		if err := notifiers.CheckURL(c.URL.Reveal()); err != nil {
-			return yamlpos.Field("url", fmt.Errorf("url: %w", err))
-		}
 	}
 	return c.HTTPConfig.Check()
 }
