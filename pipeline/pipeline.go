@@ -345,7 +345,7 @@ func (p *Pipeline) deliveries(ev incidents.Event, snap *facts.Snapshot) ([]state
 	}
 	var out []state.Delivery
 	for _, name := range p.router.Route(inc) {
-		out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Incident: body})
+		out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Status: string(inc.Status), Incident: body})
 	}
 	p.log.Info("incident "+ev.Kind.String(), zap.String("rule", inc.Rule.ID), zap.String("incident", inc.Key),
 		zap.Int("count", inc.Count), zap.Int("folded", inc.Folded))
