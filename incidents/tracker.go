@@ -1,6 +1,7 @@
 package incidents
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,26 @@ func (t *Tracker) Configure(c Config) *Tracker {
 	defer t.mu.Unlock()
 	t.cfg = c
 	return t
+}
+
+// SetMatcher makes m the Tracker's matcher from the next line on: a Matcher over the
+// same rules, such as one Tune fitted to the first lines read. Hits, and so events,
+// are the same with either; only the time a line takes changes. A Matcher over other
+// rules is refused.
+func (t *Tracker) SetMatcher(m *matcher.Matcher) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, now := t.m.Rules(), m.Rules()
+	if len(old) != len(now) {
+		return fmt.Errorf("set matcher: %d rules, the tracker's has %d", len(now), len(old))
+	}
+	for i := range old {
+		if old[i] != now[i] {
+			return fmt.Errorf("set matcher: rule %d is %q, the tracker's is %q", i, now[i].ID, old[i].ID)
+		}
+	}
+	t.m = m
+	return nil
 }
 
 // Observe matches l (match, follow and resolve patterns) and returns what the hits

@@ -56,6 +56,7 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 	p := &Pipeline{
 		cfg: cfg, log: o.Log, now: o.Now, store: st,
 		rules:    newRuleSet(rs),
+		matcher:  m,
 		enricher: enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
 		metrics:  newMetrics(o.Registry),
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
@@ -60,7 +61,10 @@ type Pipeline struct {
 
 	sources    []sources.Source
 	srcMetrics *sources.Metrics
+	matcher    *matcher.Matcher // as built; the loop tunes it to the logs (tuner)
 	tracker    *incidents.Tracker
+	tune       *tuner
+	onTuned    func()            // tests: called once the tuned matcher is the tracker's
 	join       incidents.PIDJoin // recent lines by pid, to join incidents about one process
 	enricher   *enrich.Enricher
 	router     *notifiers.Router
@@ -148,6 +152,8 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-chan facts.Snapshot) error {
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
+	p.tune = newTuner(p.matcher, p.now())
+	defer p.tune.wait()
 	b := batch{cursors: map[string]sources.Cursor{}}
 	for {
 		p.health.progress(p.now())
@@ -171,7 +177,11 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 			b.events = append(b.events, p.evalProbes(s)...)
 			b.events = append(b.events, p.evalResolve(s)...)
 		case <-tick.C:
+			p.tune.tick(p.now())
 			b.events = append(b.events, p.tracker.Tick()...)
+		case m := <-p.tune.out:
+			p.swap(m, p.tune.lines)
+			continue
 		}
 		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
 		// probe's batch is being written would otherwise fail the run (and the batch
@@ -218,6 +228,7 @@ func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
 
 // observe runs one line through the tracker and records its cursor.
 func (p *Pipeline) observe(l sources.Line, b *batch) {
+	p.tune.note(l.Text)
 	evs := p.tracker.Observe(l)
 	if l.Cursor.Stream != "" {
 		b.cursors[l.Cursor.Stream] = l.Cursor
