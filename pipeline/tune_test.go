@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -82,4 +83,53 @@ func TestLiveRunTunesItsMatcher(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestQuietLinesAreCommittedTogether: lines that cause nothing are not committed a
+// thousand at a time (an fsync each, which a line that pages then waits behind): their
+// cursors go to the store with the next commit that has to happen, here the one of
+// an incident after 5,000 of them.
+func TestQuietLinesAreCommittedTogether(t *testing.T) {
+	// No probes: their snapshot at start would be a commit of its own.
+	r := newFileRig(t, `
+- id: redis/bgsave-fork-enomem
+  title: BGSAVE cannot fork
+  match: "Can't save in background: fork: Cannot allocate memory"
+`)
+	cfg, got := r.cfg, r.got
+	cfg.Sources = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t), Registry: reg})
+	require.NoError(t, err)
+	p.flushEvery = time.Hour // no commit by the clock during the test
+	src := &chanSource{in: make(chan sources.Line)}
+	p.sources = []sources.Source{src}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, p.Close())
+	}()
+	for i := range 5000 {
+		src.in <- sources.Line{Source: "app", Stream: "app.log", Text: fmt.Sprintf("GET /api/v1/items/%d 200", i), Time: time.Now(),
+			Cursor: sources.Cursor{Stream: "app.log", Pos: strconv.Itoa(i)}}
+	}
+	src.in <- sources.Line{Source: "redis", Stream: "app.log", Time: time.Now(), Cursor: sources.Cursor{Stream: "app.log", Pos: "5000"},
+		Text: "1:M 01 Jan 2024 00:00:00.000 # Can't save in background: fork: Cannot allocate memory"}
+	require.Equal(t, "redis/bgsave-fork-enomem", next(t, got).Rule.ID)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var commits uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "cowbell_store_commit_seconds" {
+			commits = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	require.Equal(t, uint64(1), commits, "one commit: the incident's, with the cursor past every line before it")
+	pos, ok, err := p.store.Load(ctx, "app.log")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "5000", pos)
 }
