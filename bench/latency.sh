@@ -16,13 +16,16 @@
 #             none runs; needs root), at JRATE ordinary lines/s (default 1000)
 #
 # Environment: BENCH_DIR (default /tmp/cowbell-bench), BEFORE (a git revision: its
-# cowbell is measured too, as "cowbell@REV"), CASES (default "file journald").
+# cowbell is measured too, as "cowbell@REV"), CASES (default "file journald"),
+# STATE_ROOT (where the state directories go, default under BENCH_DIR: /dev/shm takes
+# the disk's fsync out of the figures).
 # The table pools every run's incidents per binary, case and phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
-work="$dir/latency-runs"
+mkdir -p "$dir"
+work=$(mktemp -d "$dir/latency.XXXXXX") # its own, so two runs never share one
 rate=${RATE:-10000}
 jrate=${JRATE:-1000}
 incidents=${INCIDENTS:-10}
@@ -30,8 +33,7 @@ steady=${STEADY:-20}
 burst=${BURST:-500}
 bwrites=${BURST_WRITES:-10}
 read -r -a cases <<<"${CASES:-file journald}"
-mkdir -p "$dir"
-rm -rf "$work" && mkdir -p "$work/results"
+mkdir -p "$work/results"
 
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
 bins=(cowbell)
@@ -63,7 +65,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 }
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$work"' EXIT
 
 metric() { # PORT NAME → its value summed over labels, or nothing
 	curl -sf "http://127.0.0.1:$1/metrics" 2>/dev/null |
@@ -76,7 +78,9 @@ one() {
 	local exe="$dir/cowbell"
 	[ "$bin" = before ] && exe="$dir/cowbell-before"
 	local w="$work/$bin-$kase-$run"
-	mkdir -p "$w/state"
+	local state="${STATE_ROOT:+$STATE_ROOT/cowbell-latency-$bin-$kase-$run-$$}"
+	state=${state:-$w/state}
+	rm -rf "$state" && mkdir -p "$state" "$w"
 	local hport=$((20000 + RANDOM % 20000)) mport=$((40000 + RANDOM % 20000))
 	local source writer
 	if [ "$kase" = file ]; then
@@ -89,7 +93,7 @@ one() {
 	fi
 	cat >"$w/cowbell.yaml" <<EOF
 host: bench
-state_dir: $w/state
+state_dir: $state
 metrics: {listen: "127.0.0.1:$mport"}
 rules: {paths: ["$work/latency.yaml"]}
 sources:
@@ -107,8 +111,15 @@ EOF
 		-steady "${steady}s" -burst "$burst" -burst-writes "$bwrites" -out "$work/results/$bin-$kase-$run" >"$w/latency.out" 2>&1 ||
 		{ cat "$w/latency.out" "$w/cowbell.err" >&2; }
 	sed "s/^/  run $run $bin $kase /" "$w/latency.out" >&2
+	# How many of the pipeline's commits (an fsync each) took over 100 ms: a busy disk
+	# shows here (a cowbell without the histogram prints nothing).
+	curl -sf "http://127.0.0.1:$mport/metrics" | awk -v r="  run $run $bin $kase" '
+		/^cowbell_store_commit_seconds_bucket\{le="0.1"\}/ {fast = $2}
+		/^cowbell_store_commit_seconds_count/ {n = $2}
+		END {if (n != "") printf "%s commits %d, over 100 ms %d\n", r, n, n - fast}' >&2 || true
 	kill "$pid"
 	wait "$pid" || true
+	[ -z "${STATE_ROOT:-}" ] || rm -rf "$state"
 }
 
 for r in $(seq "$runs"); do
