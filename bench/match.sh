@@ -27,7 +27,6 @@
 # resident set size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 runs=${1:-3}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 lines=${LINES:-2000000}

@@ -25,9 +25,9 @@ import (
 // docs/plugins.md); nothing else switches on a type name.
 var (
 	sourceTypes = []sources.Plugin{
-		sources.Plug("file", newFile),
-		sources.Plug("journald", newJournald),
-		sources.Plug("kmsg", newKmsg),
+		sources.Plug("file", file.New),
+		sources.Plug("journald", journald.New),
+		sources.Plug("kmsg", kmsg.New),
 		sources.Plug("stdin", sources.NewStdin),
 	}
 	notifierTypes = []notifiers.Plugin{
@@ -39,18 +39,6 @@ var (
 		notifiers.Plug("alertmanager", alertmanager.New),
 	}
 )
-
-func newFile(c file.Config, d sources.Deps) (*file.Source, error) {
-	return file.New(d.Name, c, d.Checkpoints, d.Metrics, d.Log)
-}
-
-func newJournald(c journald.Config, d sources.Deps) (*journald.Source, error) {
-	return journald.New(d.Name, c, d.Checkpoints, d.Metrics, d.Log)
-}
-
-func newKmsg(c kmsg.Config, d sources.Deps) (*kmsg.Source, error) {
-	return kmsg.New(d.Name, c, d.Checkpoints, d.Metrics, d.Log)
-}
 
 // SourceTypes and NotifierTypes list the type names a configuration may use.
 func SourceTypes() []string {

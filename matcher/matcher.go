@@ -27,6 +27,10 @@ type Matcher struct {
 	pre       *prefilter
 }
 
+// maxEntries bounds the patterns of a rule set: entries are numbered with int32, and
+// no real rule set comes near.
+const maxEntries = 1 << 24
+
 // Scratch sizes for one line's literal and candidate lists; they live on the caller's
 // stack and only a line holding unusually many literals spills to the heap.
 const (
@@ -53,6 +57,10 @@ func New(rs []*rules.Rule) (*Matcher, error) {
 		m.byID[r.ID] = r
 		if r.Match == nil {
 			continue
+		}
+		if len(m.entryRule) >= maxEntries {
+			errs = append(errs, fmt.Errorf("rule %q: more than %d patterns in all", r.ID, maxEntries))
+			break
 		}
 		c, err := compile(r, int32(len(m.entryRule)))
 		if err != nil {

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing: a real
-# systemd-journald, redis-server, PostgreSQL, prometheus-alertmanager, promtool (from
-# prometheus: it checks and unit-tests the alerts shipped in deploy/prometheus), the
-# systemd headers for the cgo journald reader, util-linux's prlimit and strace (fault
-# injection makes fork fail with ENOMEM for one program), shellcheck for the scripts;
-# systemd-analyze (in systemd) checks the unit. scripts/image.sh installs podman and
-# what the image build needs itself. Needs root (CI is).
+# systemd-journald (and systemd-journal-remote, which writes journal files holding
+# entries only PID 1 or root could log), redis-server, PostgreSQL,
+# prometheus-alertmanager, promtool (from prometheus: it checks and unit-tests the
+# alerts shipped in deploy/prometheus), the systemd headers for the cgo journald
+# reader, util-linux's prlimit and strace (fault injection makes fork fail with ENOMEM
+# for one program), shellcheck for the scripts; systemd-analyze (in systemd) checks
+# the unit. scripts/image.sh installs podman and what the image build needs itself.
+# Needs root (CI is).
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 [ -x /lib/systemd/systemd-journald ] && have journalctl && have systemd-cat || need+=(systemd)
+[ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 have redis-server || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 have prometheus-alertmanager || need+=(prometheus-alertmanager)

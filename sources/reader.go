@@ -23,13 +23,14 @@ const MaxLineBytes = 64 << 10
 const StdinStream = "-"
 
 // Reader is a Source over a plain stream of lines such as standard input. It has no
-// cursor: a restart cannot resume it, so lines carry Cursor{Stream: "-"} with Pos "".
+// position: a restart cannot resume it, so lines carry a cursor with Pos "".
 type Reader struct {
 	name string
 	r    io.Reader
 	now  func() time.Time
+	st   *Stream // sends the lines; no position is stored
 
-	read, cut, bytes prometheus.Counter
+	cut, bytes prometheus.Counter
 }
 
 var _ Source = (*Reader)(nil)
@@ -49,9 +50,9 @@ func NewReader(name string, r io.Reader, m *Metrics) Source {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	st, _, _, _ := NewPositions(name, nil, m).Resume(context.Background(), StdinStream) // no store: no error
 	return &Reader{
-		name: name, r: r, now: time.Now,
-		read:  m.LinesRead.WithLabelValues(name),
+		name: name, r: r, now: time.Now, st: st,
 		cut:   m.LinesCut.WithLabelValues(name),
 		bytes: m.BytesRead.WithLabelValues(name),
 	}
@@ -81,12 +82,8 @@ func (r *Reader) Run(ctx context.Context, out chan<- Line) error {
 	br := bufio.NewReaderSize(r.r, MaxLineBytes)
 	for {
 		l, err := r.readLine(br)
-		if l != nil {
-			select {
-			case out <- *l:
-			case <-ctx.Done():
-				return nil
-			}
+		if l != nil && r.st.Send(ctx, out, *l, false) != nil {
+			return nil
 		}
 		switch {
 		case err == nil:
@@ -133,14 +130,10 @@ func (r *Reader) discardLine(br *bufio.Reader) error {
 }
 
 func (r *Reader) line(text string, cut bool) *Line {
-	l := &Line{
-		Source: r.name, Stream: StdinStream, Text: text, Time: r.now(),
-		Cursor: Cursor{Stream: StdinStream},
-	}
+	l := &Line{Text: text, Time: r.now()}
 	if cut {
 		l.Labels = map[string]string{"cut": "true"}
 	}
-	r.read.Inc()
 	return l
 }
 

@@ -70,7 +70,8 @@ func TestReaderLines(t *testing.T) {
 			for i, l := range lines {
 				texts = append(texts, l.Text)
 				require.Equal(t, "stdin", l.Source)
-				require.Equal(t, Cursor{Stream: "-"}, l.Cursor)
+				require.Equal(t, Cursor{Stream: PositionKey("stdin", StdinStream)}, l.Cursor)
+				require.Equal(t, StdinStream, l.Stream)
 				require.Equal(t, time.Unix(100, 0), l.Time)
 				wantCut := tt.cut != nil && tt.cut[i]
 				require.Equal(t, wantCut, l.Labels["cut"] == "true", "line %d cut mark", i)

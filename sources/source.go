@@ -33,10 +33,13 @@ type Source interface {
 	Run(ctx context.Context, out chan<- Line) error
 }
 
-// Checkpoints stores source positions. Load reports ok=false for a stream never saved.
+// Checkpoints stores source positions, by Cursor.Stream (a PositionKey).
+//
+//   - Load reports ok=false for a stream never saved.
+//   - Save stores every cursor given in one write: all of them, or none.
 type Checkpoints interface {
 	Load(ctx context.Context, stream string) (pos string, ok bool, err error)
-	Save(ctx context.Context, c Cursor) error
+	Save(ctx context.Context, cs ...Cursor) error
 }
 
 // StartAt says where a source starts on a stream it has no checkpoint for.

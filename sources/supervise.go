@@ -32,7 +32,7 @@ func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, st *S
 	sv := supervisor{
 		min: minBackoff, max: maxBackoff, stable: stableAfter,
 		after:    time.After,
-		jitter:   func(d time.Duration) time.Duration { return rand.N(d/4 + 1) },
+		jitter:   func(d time.Duration) time.Duration { return rand.N(d/4 + 1) }, //nolint:gosec // a backoff's jitter, not a secret
 		log:      log,
 		failures: m.Failures.WithLabelValues(s.Name()),
 		up:       m.Up.WithLabelValues(s.Name()),

@@ -168,10 +168,11 @@ func (s *Store) Load(ctx context.Context, stream string) (pos string, ok bool, e
 	return pos, ok, nil
 }
 
-// Save stores a stream's position on its own. Lines that queue notifications move
-// their cursor through Commit instead. It implements sources.Checkpoints.
-func (s *Store) Save(ctx context.Context, c sources.Cursor) error {
-	return s.Commit(ctx, Batch{Cursors: []sources.Cursor{c}})
+// Save stores positions on their own, in one transaction (a source records where
+// the streams it found begin). Lines that queue notifications move their cursor
+// through Commit instead. It implements sources.Checkpoints.
+func (s *Store) Save(ctx context.Context, cs ...sources.Cursor) error {
+	return s.Commit(ctx, Batch{Cursors: cs})
 }
 
 // Incidents returns every stored incident record, ordered by key.

@@ -121,6 +121,7 @@ func (r *receiver) waitFor(t *testing.T, n int) {
 type proc struct {
 	cmd    *exec.Cmd
 	stderr *strings.Builder
+	log    *lockedWriter // writes stderr
 	done   chan error
 }
 
@@ -135,7 +136,8 @@ func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &proc{cmd: cmd, stderr: &strings.Builder{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: d.stderr}
+	d.log = &lockedWriter{w: d.stderr}
+	cmd.Stderr = d.log
 	require.NoError(t, cmd.Start())
 	go func() { _, _ = io.Copy(io.Discard, stdout); d.done <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -160,6 +162,29 @@ func (d *proc) stop(t *testing.T, sig syscall.Signal) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("cowbell did not stop")
+	}
+}
+
+// waitLog waits until cowbell has logged a line containing s.
+func (d *proc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		d.log.mu.Lock()
+		logged := strings.Contains(d.stderr.String(), s)
+		d.log.mu.Unlock()
+		if logged {
+			return
+		}
+		select {
+		case <-tick.C:
+		case err := <-d.done:
+			t.Fatalf("cowbell exited (%v) before logging %q", err, s)
+		case <-deadline:
+			t.Fatalf("cowbell did not log %q", s)
+		}
 	}
 }
 

@@ -13,10 +13,13 @@ type skipFunc func(reason string, err error)
 type join struct {
 	active bool
 	stream string
-	start  int64     // file offset of the first piece's record
+	start  int64     // file offset of the first piece's record; -1: none in this file yet
 	t      time.Time // the first piece's time
 	buf    []byte
 	cut    bool
+	// release, for a line carried over from the previous file, is called once the
+	// line is sent (or given up): that file need not be read again for it.
+	release func()
 }
 
 // decoder turns records into lines: it detects the format (when auto), decodes
@@ -51,9 +54,38 @@ func (d *decoder) reset() {
 	d.fmt = d.conf
 	for i := range d.joins {
 		d.joins[i].active = false
+		d.joins[i].releaseCarried()
 	}
 	d.end, d.done, d.doneStream = 0, 0, ""
 	d.partial = d.partial[:0]
+}
+
+// releaseCarried tells the file a carried line came from that it was sent or given up.
+func (j *join) releaseCarried() {
+	if j.release != nil {
+		j.release()
+		j.release = nil
+	}
+}
+
+// carry takes over the lines src (the stream's previous file, read to its end) was
+// joining: their next pieces are this file's first records of their streams. release
+// is called once each has been sent.
+func (d *decoder) carry(src *decoder, release func()) {
+	if d.fmt == FormatAuto {
+		d.fmt = src.fmt
+	}
+	for i := range src.joins {
+		j := &src.joins[i]
+		if !j.active {
+			continue
+		}
+		d.joins[i] = join{
+			active: true, stream: j.stream, start: -1, t: j.t, cut: j.cut,
+			buf: append(d.joins[i].buf[:0], j.buf...), release: release,
+		}
+		j.active = false
+	}
 }
 
 // startAt places the decoder at file offset off; done (0: none) is where the records
@@ -70,7 +102,7 @@ func (d *decoder) startAt(off, done int64) {
 // pieces read so far.
 func (d *decoder) pending() (start int64, ok bool) {
 	for _, j := range d.joins {
-		if j.active && (!ok || j.start < start) {
+		if j.active && j.start >= 0 && (!ok || j.start < start) {
 			start, ok = j.start, true
 		}
 	}
@@ -142,6 +174,8 @@ func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, st
 	}
 	if !j.active {
 		*j = join{active: true, stream: stream, start: start, t: t, buf: j.buf[:0]}
+	} else if j.start < 0 {
+		j.start = start // the first piece in this file of a line carried over
 	}
 	if room := d.max - len(j.buf); len(msg) > room {
 		msg, j.cut = msg[:max(room, 0)], true
@@ -156,6 +190,7 @@ func (d *decoder) piece(msg []byte, stream string, t time.Time, partial bool, st
 // finish emits a joined line.
 func (d *decoder) finish(j *join, end int64, emit emitFunc) error {
 	j.active = false
+	j.releaseCarried()
 	return emit(clean(j.buf, true), j.t, j.stream, j.cut, end)
 }
 

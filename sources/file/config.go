@@ -3,6 +3,7 @@ package file
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -34,6 +35,7 @@ func (f Format) Valid() bool {
 // Config is one file source: which files to follow and how to read them.
 type Config struct {
 	Paths        []string      `yaml:"paths"`          // files, globs, symlinks (e.g. /var/log/containers/*.log)
+	Exclude      []string      `yaml:"exclude"`        // file name patterns a glob does not follow (default: compressed files)
 	Format       Format        `yaml:"format"`         // default auto: detected per file from its first record
 	StartAt      string        `yaml:"start_at"`       // "end" (default) | "beginning"; only for files without a checkpoint
 	MaxLineBytes int           `yaml:"max_line_bytes"` // default 64 KiB; longer lines are cut, counted and marked
@@ -49,6 +51,7 @@ type Config struct {
 
 // DefaultConfig holds the defaults a decoded Config starts from.
 var DefaultConfig = Config{
+	Exclude:      DefaultExclude,
 	Format:       FormatAuto,
 	StartAt:      "end",
 	MaxLineBytes: 64 << 10,
@@ -57,6 +60,10 @@ var DefaultConfig = Config{
 	RotateGrace:  5 * time.Second,
 	DockerRoot:   "/var/lib/docker/containers",
 }
+
+// DefaultExclude are the names a glob does not follow by default: compressed files,
+// which are rotated generations of a log (read as such after a restart), not text.
+var DefaultExclude = []string{"*.gz", "*.bz2", "*.xz", "*.zst", "*.lz4", "*.zip", "*.Z"}
 
 // Limits on max_line_bytes.
 const (
@@ -116,12 +123,23 @@ func (c *Config) check() (key string, err error) {
 			return "paths", fmt.Errorf("pattern %q: %w", p, err)
 		}
 	}
+	for _, p := range c.Exclude {
+		if p == "" || strings.Contains(p, "/") {
+			return "exclude", fmt.Errorf("%q is not a file name pattern", p)
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			return "exclude", fmt.Errorf("pattern %q: %w", p, err)
+		}
+	}
 	return "", nil
 }
 
 // withDefaults fills the zero fields of a Config built in code.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig
+	if c.Exclude == nil {
+		c.Exclude = d.Exclude
+	}
 	if c.Format == "" {
 		c.Format = d.Format
 	}
@@ -144,6 +162,17 @@ func (c Config) withDefaults() Config {
 		c.DockerRoot = d.DockerRoot
 	}
 	return c
+}
+
+// excluded reports whether a file a glob matched is left alone by its name.
+func (c *Config) excluded(path string) bool {
+	name := filepath.Base(path)
+	for _, p := range c.Exclude {
+		if ok, _ := filepath.Match(p, name); ok { // patterns were checked
+			return true
+		}
+	}
+	return false
 }
 
 // startAt maps the start_at setting to its mode.

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cowbell-sidecar/cowbell/internal/yamlpos"
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 func TestConfigUnmarshalYAML(t *testing.T) {
@@ -31,9 +32,10 @@ flush_timeout: 2s
 poll_interval: 100ms
 rotate_grace: 10s
 docker_root: /host/docker/containers
+exclude: ['*.1', '*.old']
 `), &c))
 		require.Equal(t, Config{
-			Paths: []string{"/var/log/redis/redis.log"}, Format: FormatPlain, StartAt: "beginning",
+			Paths: []string{"/var/log/redis/redis.log"}, Exclude: []string{"*.1", "*.old"}, Format: FormatPlain, StartAt: "beginning",
 			MaxLineBytes: 1024, FlushTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
 			RotateGrace: 10 * time.Second, DockerRoot: "/host/docker/containers",
 		}, c)
@@ -51,6 +53,8 @@ docker_root: /host/docker/containers
 		{"bad glob", "paths: ['/var/log/[a.log']\n", `paths: pattern "/var/log/[a.log"`, 1, 8},
 		{"bad duration", "paths: [a]\npoll_interval: soon\n", "", 2, 0},
 		{"bad time zone", "paths: [a]\ntime_zone: Mars/Olympus\n", `time_zone: "Mars/Olympus"`, 2, 12},
+		{"bad exclude", "paths: [a]\nexclude: ['[x']\n", `exclude: pattern "[x"`, 2, 10},
+		{"exclude with a directory", "paths: [a]\nexclude: [/var/log/x.gz]\n", `exclude: "/var/log/x.gz" is not a file name pattern`, 2, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Config
@@ -68,12 +72,12 @@ docker_root: /host/docker/containers
 }
 
 func TestNew(t *testing.T) {
-	s, err := New("redis", Config{Paths: []string{"/var/log/redis/*.log"}}, nil, nil, zaptest.NewLogger(t))
+	s, err := New(Config{Paths: []string{"/var/log/redis/*.log"}}, sources.Deps{Name: "redis", Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	require.Equal(t, "redis", s.Name())
 	require.Equal(t, DefaultConfig.PollInterval, s.cfg.PollInterval)
 	require.Equal(t, DefaultConfig.RotateGrace, s.cfg.RotateGrace)
 
-	_, err = New("redis", Config{}, nil, nil, zaptest.NewLogger(t))
+	_, err = New(Config{}, sources.Deps{Name: "redis", Log: zaptest.NewLogger(t)})
 	require.ErrorContains(t, err, `file source "redis": paths: at least one path is required`)
 }

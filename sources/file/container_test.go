@@ -1,6 +1,7 @@
 package file
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,6 +141,90 @@ func TestRestartMidJoin(t *testing.T) {
 			write(t, w, rec("stdout", "last", false))
 			h3 := start(t, testConfig(path), h2.cp)
 			h3.expect("last")
+		})
+	}
+}
+
+// containerRecords are the two container log formats, by name.
+var containerRecords = map[string]func(stream, log string, partial bool) string{
+	"docker": func(stream, log string, partial bool) string {
+		if !partial {
+			log += `\n`
+		}
+		return `{"log":"` + log + `","stream":"` + stream + `","time":"2025-01-02T03:04:05Z"}` + "\n"
+	},
+	"cri": func(stream, log string, partial bool) string {
+		tag := "F"
+		if partial {
+			tag = "P"
+		}
+		return "2025-01-02T03:04:05Z " + stream + " " + tag + " " + log + "\n"
+	},
+}
+
+// TestLineSplitByRotation: the runtime wrote the first piece of a long line (a CRI P
+// record, a Docker log without its newline), the log was rotated, and the rest went
+// to the new file. The pieces are joined into one line, while cowbell runs and when
+// the rotation happened while it was stopped; another stream's line in between is
+// sent once.
+func TestLineSplitByRotation(t *testing.T) {
+	for name, rec := range containerRecords {
+		for _, stopped := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stopped=%v", name, stopped), func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "0.log")
+				w := openAppend(t, path)
+				write(t, w, rec("stdout", "before", false))
+				h := start(t, testConfig(path), nil)
+				h.expect("before")
+				if stopped {
+					h.stop()
+				}
+				write(t, w, rec("stdout", "Can't save in background: ", true)+rec("stderr", "an error beside it", false))
+				require.NoError(t, os.Rename(path, path+".20250102-030405"))
+				w2 := openAppend(t, path)
+				write(t, w2, rec("stdout", "fork: ", true)+rec("stdout", "Cannot allocate memory", false)+rec("stdout", "after", false))
+				if stopped {
+					h = start(t, testConfig(path), h.cp)
+				}
+				lines := h.expect("an error beside it", "Can't save in background: fork: Cannot allocate memory", "after")
+				require.Equal(t, "stdout", lines[1].Labels["stream"])
+				h.settle()
+
+				// Stopped now, the cursor resumes after the joined line: nothing again.
+				h.stop()
+				write(t, w2, rec("stdout", "last", false))
+				h2 := start(t, testConfig(path), h.cp)
+				h2.expect("last")
+				h2.settle()
+			})
+		}
+	}
+}
+
+// TestRestartInLineSplitByRotation: cowbell stops after it read the first piece, in
+// the rotated file, of a line whose rest is in the new file and not written yet. After
+// the restart the line is joined whole from its first piece.
+func TestRestartInLineSplitByRotation(t *testing.T) {
+	for name, rec := range containerRecords {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "0.log")
+			w := openAppend(t, path)
+			write(t, w, rec("stdout", "before", false)+rec("stdout", "Can't save in background: ", true))
+			h := start(t, testConfig(path), nil)
+			h.expect("before")
+			require.NoError(t, os.Rename(path, path+".20250102-030405"))
+			w2 := openAppend(t, path)
+			write(t, w2, rec("stderr", "an error in the new file", false))
+			h.expect("an error in the new file")
+			h.settle() // the first piece is carried to the new file, waiting for the rest
+			h.stop()
+
+			write(t, w2, rec("stdout", "fork: Cannot allocate memory", false))
+			h2 := start(t, testConfig(path), h.cp)
+			h2.expect("Can't save in background: fork: Cannot allocate memory")
+			h2.settle()
 		})
 	}
 }

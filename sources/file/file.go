@@ -27,14 +27,26 @@ const (
 
 // file is one open file: where it was read to, its partial record and joins.
 type file struct {
-	st      *stream // the stream it belongs to
-	f       *os.File
-	path    string // its real path when opened
-	id      identity
-	fp      fingerprint
-	readOff int64 // how far it was read
-	off     int64 // where a restart resumes: after the last line sent, or at a half-joined line
-	done    int64 // with off before it: where the lines already sent end (0: at off)
+	st         *stream // the stream it belongs to
+	f          content
+	compressed bool   // a compressed generation, read decompressed; it does not change
+	path       string // its real path when opened
+	id         identity
+	birth      int64       // statx birth time, 0 unknown
+	fp         fingerprint // its first bytes
+	at         anchor      // the last bytes read
+	readOff    int64       // how far it was read
+	off        int64       // where a restart resumes: after the last line sent, or at a half-joined line
+	done       int64       // with off before it: where the lines already sent end (0: at off)
+	decoded    bool        // a record was decoded since it was opened
+	// pinned: the line it ended in the middle of goes on in the stream's next file
+	// (carry); until that line is sent, a restart resumes this file at pin.
+	pinned bool
+	pin    int64
+	// Lines ending at or before replayTo were read before a restart, at replayAt: a
+	// plain line without a stamp of its own keeps that time when read again.
+	replayTo int64
+	replayAt time.Time
 
 	split    splitter
 	dec      decoder
@@ -51,22 +63,44 @@ type file struct {
 	skip skipFunc
 }
 
+// opened is a file opened for a stream: a plain file, or a compressed generation
+// read through a decompressor.
+type opened struct {
+	c          content
+	path       string
+	fi         os.FileInfo
+	birth      int64
+	compressed bool
+}
+
+// plainFile is an opened plain file.
+func plainFile(fd found) opened {
+	return opened{c: fd.f, path: fd.path, fi: fd.fi, birth: birthOf(fd.f)}
+}
+
 // newFile starts reading an opened file at off on behalf of st.
-func (r *run) newFile(st *stream, fd found, off int64) *file {
+func (r *run) newFile(st *stream, o opened, off int64) *file {
 	c := &r.s.cfg
 	fl := &file{
-		st: st, f: fd.f, path: fd.path, id: identityOf(fd.fi),
+		st: st, f: o.c, path: o.path, id: identityOf(o.fi), birth: o.birth, compressed: o.compressed,
 		readOff: off, off: off,
 		split:    newSplitter(splitMax(c.Format, c.MaxLineBytes, c.rawMax())),
 		dec:      newDecoder(c.Format, c.MaxLineBytes),
 		lastData: r.s.now(),
-		mtime:    fd.fi.ModTime(),
+		mtime:    o.fi.ModTime(),
 		tmpl:     map[string]map[string]string{},
 	}
 	fl.dec.startAt(off, 0)
-	fl.fp, _ = takeFingerprint(fd.f, fd.fi.Size())
+	size := o.fi.Size()
+	if o.compressed {
+		size = fpSize // its content is longer or the fingerprint reads what there is
+	}
+	fl.fp, _ = takeFingerprint(o.c, size)
+	if off > 0 {
+		fl.at, _ = takeAnchor(o.c, off)
+	}
 	if c.Format != FormatPlain {
-		fl.labels = pathLabels(st.path, fd.path, c.DockerRoot)
+		fl.labels = pathLabels(st.path, o.path, c.DockerRoot)
 	}
 	fl.emit = func(text []byte, t time.Time, stream string, cut bool, end int64) error {
 		return r.emitLine(fl, text, t, stream, cut, end)
@@ -79,17 +113,7 @@ func (r *run) newFile(st *stream, fd found, off int64) *file {
 	if len(r.seen) >= maxSeen {
 		clear(r.seen)
 	}
-	r.seen[fl.id] = true
-	return fl
-}
-
-// resumeFrom makes a file just opened at a cursor's off, whose lines up to done were
-// sent already (a line was half joined), join only that line's pieces up to done.
-func (fl *file) resumeFrom(done int64) *file {
-	if done > fl.off {
-		fl.done = done
-		fl.dec.startAt(fl.off, done)
-	}
+	r.seen[fl.id] = seenFile{birth: fl.birth, fp: fl.fp}
 	return fl
 }
 
@@ -108,7 +132,7 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 			return r.atEOF(fl), nil
 		}
 		fl.readErr = false
-		if fl.tailing {
+		if fl.tailing && !fl.compressed {
 			// New bytes after the end: first make sure they follow what was read, for
 			// copytruncate may have emptied the file and the writer filled it again.
 			if same, ferr := fl.fp.matches(fl.f); ferr == nil && !same {
@@ -118,9 +142,13 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 		fl.tailing = err != nil
 		fl.split.commit(n)
 		fl.readOff += int64(n)
+		fl.at = anchorOf(fl.split.tail(), fl.readOff)
 		total += int64(n)
 		r.s.bytesRead.Add(float64(n))
 		fl.lastData = r.s.now()
+		if fl == fl.st.cur {
+			fl.st.prefix = "" // the cursor carries the anchor and the read time
+		}
 		r.growFingerprint(fl, fl.readOff)
 		if err := r.records(fl); err != nil {
 			return atEnd, err
@@ -132,6 +160,10 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 // atEOF checks a file that has nothing more to read for truncation and completes
 // its fingerprint while it is short.
 func (r *run) atEOF(fl *file) status {
+	if fl.compressed {
+		fl.tailing = true
+		return atEnd
+	}
 	fi, err := fl.f.Stat()
 	if err != nil {
 		return atEnd
@@ -146,7 +178,7 @@ func (r *run) atEOF(fl *file) status {
 
 // growFingerprint takes more of a short file's first bytes into its fingerprint.
 func (r *run) growFingerprint(fl *file, size int64) {
-	if fl.fp.n < fpSize && size > int64(fl.fp.n) {
+	if fl.fp.n < fpSize && size > int64(fl.fp.n) && !fl.compressed {
 		if fp, err := takeFingerprint(fl.f, size); err == nil {
 			fl.fp, fl.st.prefix = fp, ""
 		}
@@ -161,7 +193,12 @@ func (r *run) records(fl *file) error {
 			return nil
 		}
 		end := fl.readOff - int64(fl.split.held())
-		if err := fl.dec.record(rec, cut, end, fl.lastData, fl.emit, fl.skip); err != nil {
+		fl.decoded = true
+		read := fl.lastData
+		if end <= fl.replayTo {
+			read = fl.replayAt
+		}
+		if err := fl.dec.record(rec, cut, end, read, fl.emit, fl.skip); err != nil {
 			return err
 		}
 	}
@@ -215,6 +252,9 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if start, ok := fl.dec.pending(); ok { // another stream's line is half joined
 		fl.off, fl.done = start, end
 	}
+	if fl.pinned && fl.pin < fl.off { // a line it ended in the middle of is not sent yet
+		fl.off, fl.done = fl.pin, max(end, fl.done)
+	}
 	if fl != st.cur {
 		st.prefix = ""
 	}
@@ -228,25 +268,13 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if format.stampInText() {
 		t, stamped = r.s.stampTime(s, t)
 	}
-	if stamped {
-		r.s.lag.Set(r.s.now().Sub(t).Seconds())
-	}
 	l := sources.Line{
-		Source: r.s.name,
-		Stream: st.path,
 		Text:   s,
 		Time:   t,
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
-		Cursor: sources.Cursor{Stream: st.path, Pos: st.pos(fl)},
+		Cursor: sources.Cursor{Pos: st.pos(fl)},
 	}
-	r.s.linesRead.Inc() // before the send: whoever has the line can see it counted
-	select {
-	case r.out <- l:
-	case <-r.ctx.Done():
-		return r.ctx.Err()
-	}
-	st.last = l.Cursor.Pos
-	return nil
+	return st.h.Send(r.ctx, r.out, l, stamped)
 }
 
 // readStream reads the stream's rotated files, then its current one. A truncation
@@ -292,6 +320,9 @@ func (r *run) readDrains(st *stream) error {
 			restarts++
 			r.truncated(st, fl) // its copy, if any, now sits at i
 			continue
+		case s == atEnd && (fl.pinned || r.carry(st, i)):
+			i++ // kept until the line it ended in the middle of is sent
+			continue
 		case s == atEnd && r.s.now().Before(fl.graceEnd):
 			if err := r.flushDue(fl, false); err != nil {
 				return err
@@ -318,24 +349,45 @@ func (r *run) readDrains(st *stream) error {
 // after the copy copytruncate left of it, when one is found, from the offset on: the
 // copy goes into the drained files just before fl (or last, for the current file).
 func (r *run) truncated(st *stream, fl *file) {
-	if fd, ok := findCopy(fl.path, fl.id, fl.fp, fl.off); ok && r.open[identityOf(fd.fi)] == nil {
-		cp := r.newFile(st, fd, fl.off).resumeFrom(fl.done)
+	if g := r.findCopy(fl); g != nil {
+		cp := r.newFile(st, g.opened(), fl.off).resumeFrom(fl.done)
 		cp.graceEnd, cp.snapshot = r.s.now(), true
 		i := slices.Index(st.drains, fl)
 		if i < 0 {
 			i = len(st.drains)
 		}
 		st.drains = slices.Insert(st.drains, i, cp)
-		r.s.log.Info("reading the copy of a truncated file", zap.String("stream", st.path), zap.String("file", fd.path))
-	} else if ok {
-		fd.f.Close()
+		r.s.log.Info("reading the copy of a truncated file", zap.String("stream", st.path), zap.String("file", g.path))
 	}
 	fl.split.reset()
 	fl.dec.reset()
-	fl.readOff, fl.off, fl.done, fl.fp, fl.tailing = 0, 0, 0, fingerprint{}, false
+	fl.readOff, fl.off, fl.done, fl.fp, fl.at, fl.tailing = 0, 0, 0, fingerprint{}, anchor{}, false
+	if fl.birth != 0 {
+		r.seen[fl.id] = seenFile{birth: fl.birth} // the same file, other content
+	}
 	st.prefix = ""
 	r.s.rotations.WithLabelValues("truncate").Inc()
 	r.s.log.Info("file truncated", zap.String("stream", st.path))
+}
+
+// findCopy finds the copy that copytruncate made of fl before truncating it: a file
+// beside it, plain or compressed, that holds what fl held up to where it was read and
+// has a line ending at fl's offset. The newest such file wins.
+func (r *run) findCopy(fl *file) *generation {
+	if fl.fp.n == 0 {
+		return nil
+	}
+	want := &filePos{fp: fl.fp, at: fl.at, off: fl.readOff}
+	gens := findGenerations([]string{fl.path})
+	defer closeGenerations(gens)
+	for _, g := range slices.Backward(gens) {
+		if g.stem || g.id == fl.id || r.open[g.id] != nil || !g.holds(want) || !g.atLeast(fl.off) || !endsLine(g.c, fl.off) {
+			continue
+		}
+		g.taken = true
+		return g
+	}
+	return nil
 }
 
 // closeDrain closes a drained file, or hands it to a path a glob matched that was

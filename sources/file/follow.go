@@ -3,13 +3,13 @@ package file
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -22,11 +22,12 @@ const maxSeen = 4096
 // stream is one followed path: the file there now, and rotated files it was before
 // that are still drained. Its path names the lines and the checkpoint.
 type stream struct {
-	path   string
-	cur    *file
-	drains []*file
-	prefix string // the cursor up to cur's offset; "" when it must be rebuilt
-	last   string // the cursor after the last line sent, or where reading began
+	path     string
+	h        *sources.Stream // its position, kept by the source's Positions
+	recorded bool            // it has a stored position (checkpoint, or where it began)
+	cur      *file
+	drains   []*file
+	prefix   string // the cursor up to cur's offset; "" when it must be rebuilt
 }
 
 // pos returns the cursor after the line fl just sent: every file's offset.
@@ -36,17 +37,29 @@ func (st *stream) pos(fl *file) string {
 	}
 	b := []byte(posVersion)
 	for _, d := range st.drains {
+		p := d.position(false)
 		b = append(b, ';')
-		b = appendPosHead(b, false, d.id, d.fp, d.path)
+		b = appendPosHead(b, &p)
 		b = appendOffset(b, d.off, d.done)
 	}
 	if st.cur == nil {
 		return string(b)
 	}
+	p := st.cur.position(true)
 	b = append(b, ';')
-	b = appendPosHead(b, true, st.cur.id, st.cur.fp, st.cur.path)
+	b = appendPosHead(b, &p)
 	st.prefix = string(b)
 	return withOffset(st.prefix, st.cur.off, st.cur.done)
+}
+
+// position is the file's entry in a cursor, but for its offset. Every line carries
+// its stream's cursor, so the path is left out when it is the stream's own.
+func (fl *file) position(current bool) filePos {
+	p := filePos{current: current, id: fl.id, birth: fl.birth, fp: fl.fp, at: fl.at, read: fl.lastData, path: fl.path}
+	if p.path == fl.st.path {
+		p.path = ""
+	}
+	return p
 }
 
 // withOffset appends an offset to a cursor prefix in one allocation.
@@ -70,8 +83,35 @@ type run struct {
 	streams   map[string]*stream
 	open      map[identity]*file // every open file, so two paths never read one file
 	postponed map[identity]string
-	seen      map[identity]bool // files read in this run
-	more      bool              // the last pass stopped before some file's end
+	seen      map[identity]seenFile // files read in this run
+	more      bool                  // the last pass stopped before some file's end
+	began     time.Time             // when the run started (the file system's clock)
+}
+
+// seenFile is what tells a file read in this run from a later one that got its inode.
+type seenFile struct {
+	birth int64
+	fp    fingerprint
+}
+
+// knows reports whether g is a file read in this run (or open now): same inode and,
+// where known, the same birth time, else the same first bytes.
+func (r *run) knows(g *generation) bool {
+	if r.open[g.id] != nil {
+		return true
+	}
+	s, ok := r.seen[g.id]
+	if !ok {
+		return false
+	}
+	if g.open() != nil {
+		return true // gone or unreadable: nothing to read there anyway
+	}
+	if s.birth != 0 && g.birth != 0 {
+		return s.birth == g.birth
+	}
+	same, err := s.fp.matches(g.c)
+	return err == nil && same
 }
 
 func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
@@ -80,7 +120,8 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 		streams:   map[string]*stream{},
 		open:      map[identity]*file{},
 		postponed: map[identity]string{},
-		seen:      map[identity]bool{},
+		seen:      map[identity]seenFile{},
+		began:     time.Now(),
 	}
 }
 
@@ -88,6 +129,7 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 func (r *run) scan(first bool) error {
 	present := map[string]bool{}
 	clear(r.postponed)
+	var fresh []*stream
 	for _, p := range r.s.expand() {
 		present[p] = true
 		if _, ok := r.streams[p]; ok {
@@ -101,9 +143,10 @@ func (r *run) scan(first bool) error {
 		}
 		st := &stream{path: p}
 		r.streams[p] = st
-		if err := r.start(st, first); err != nil {
-			return err
-		}
+		fresh = append(fresh, st)
+	}
+	if err := r.start(fresh, first); err != nil {
+		return err
 	}
 	r.more = false
 	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
@@ -111,26 +154,20 @@ func (r *run) scan(first bool) error {
 		if err := r.refresh(st); err != nil {
 			return err
 		}
+		// Where a stream found now begins is stored before its first line is sent.
+		if err := r.s.pos.Record(r.ctx); err != nil {
+			return err
+		}
 		if err := r.readStream(st); err != nil {
 			return err
 		}
 		if !present[p] && st.cur == nil && len(st.drains) == 0 {
 			delete(r.streams, p)
-			delete(r.s.last, p)
+			r.s.pos.Forget(p)
 		}
 	}
 	r.watch()
 	return nil
-}
-
-// keepPositions hands each stream's last cursor to the Source when the run ends, for
-// the next Run to resume from.
-func (r *run) keepPositions() {
-	for p, st := range r.streams {
-		if st.last != "" {
-			r.s.last[p] = st.last
-		}
-	}
 }
 
 // readAll reads every stream without looking for rotations.
@@ -178,35 +215,59 @@ func (r *run) watch() {
 	}
 }
 
-// start begins a path found by a scan: at its checkpoint when it has one, else where
-// start_at says for paths found at start, and at the beginning for paths that
-// appeared later.
-func (r *run) start(st *stream, first bool) error {
-	// A Run after a failed one goes on where this Source left the stream: after the
-	// last line it sent (perhaps not checkpointed yet), or where it began reading.
-	if pos, ok := r.s.last[st.path]; ok {
-		if ps, err := decodePos(pos); err == nil {
-			return r.resume(st, ps)
-		}
-	}
-	if r.s.cp != nil {
-		pos, ok, err := r.s.cp.Load(r.ctx, st.path)
+// start begins the paths a scan found: at their position when they have one (see
+// sources.Positions); else, at the source's very first start, where start_at says.
+// Otherwise they appeared later or while cowbell was away: they are read from their
+// beginning, after the generations rotation made of them since cowbell last started
+// (this run, for a path that appears while it runs).
+func (r *run) start(fresh []*stream, first bool) error {
+	var none []*stream
+	for _, st := range fresh {
+		h, pos, ok, err := r.s.pos.Resume(r.ctx, st.path)
 		if err != nil {
-			return fmt.Errorf("load checkpoint of %s: %w", st.path, err)
+			return err
 		}
+		st.h = h
 		if ok {
 			ps, err := decodePos(pos)
 			if err == nil {
-				return r.resume(st, ps)
+				st.recorded = true
+				r.resume(st, ps, time.Time{})
+				continue
 			}
 			r.s.log.Warn("unreadable checkpoint, starting over", zap.String("stream", st.path), zap.Error(err))
 		}
+		none = append(none, st)
 	}
-	at := sources.StartAtBeginning
+	if len(none) == 0 {
+		return r.s.pos.Record(r.ctx) // at the first scan, the mark that the source ran
+	}
+	since := r.began
 	if first {
-		at = r.s.cfg.startAt()
+		ran, before, err := r.s.pos.RanBefore(r.ctx)
+		if err != nil {
+			return err
+		}
+		if !ran {
+			for _, st := range none {
+				r.openCurrent(st, r.s.cfg.startAt())
+			}
+			return r.s.pos.Record(r.ctx)
+		}
+		since = before
 	}
-	return r.openCurrent(st, at)
+	for _, st := range none {
+		if since.IsZero() {
+			r.openCurrent(st, sources.StartAtBeginning)
+			continue
+		}
+		r.resume(st, nil, since)
+		if st.cur != nil || len(st.drains) > 0 {
+			st.h.Discovered(st.pos(st.cur))
+			st.recorded = true
+		}
+	}
+	return r.s.pos.Record(r.ctx)
 }
 
 // refresh looks at what the stream's path leads to now. Another file there (a rename,
@@ -228,7 +289,8 @@ func (r *run) refresh(st *stream) error {
 			return err
 		}
 	}
-	return r.openCurrent(st, sources.StartAtBeginning)
+	r.openCurrent(st, sources.StartAtBeginning)
+	return nil
 }
 
 // retire reads the stream's current file to its end and moves it to the drained
@@ -247,20 +309,41 @@ func (r *run) retire(st *stream, kind string) error {
 	st.drains = append(st.drains, old)
 	r.s.rotations.WithLabelValues(kind).Inc()
 	r.s.log.Info("file rotated", zap.String("stream", st.path), zap.String("kind", kind))
-	for _, fd := range findBetween(old.path, old.mtime, func(id identity) bool { return r.seen[id] || r.open[id] != nil }) {
-		fl := r.newFile(st, fd, 0)
-		fl.graceEnd = r.s.now()
-		st.drains = append(st.drains, fl)
-		r.s.log.Info("reading a rotated file passed by", zap.String("stream", st.path), zap.String("file", fd.path))
-	}
+	r.passedBy(st, old)
 	return nil
 }
 
-// openCurrent opens the file at the stream's path as its current file.
-func (r *run) openCurrent(st *stream, at sources.StartAt) error {
+// passedBy drains, from their beginning, the generations rotated past while the
+// reader was behind: beside old's path, newer than old (where old went now, else
+// changed after it was last read), not read in this run, and not the stream's own
+// path, which becomes its current file.
+func (r *run) passedBy(st *stream, old *file) {
+	gens := findGenerations([]string{old.path})
+	defer closeGenerations(gens)
+	from := slices.IndexFunc(gens, func(g *generation) bool {
+		return g.id == old.id && (old.birth == 0 || g.open() == nil && sameBirth(g.birth, old.birth))
+	})
+	for i, g := range gens {
+		// Ranked after old, or plain and written since old's end was read (a scheme
+		// whose names say nothing): a compressed file's time is when it was compressed.
+		newer := from >= 0 && i > from || !g.compressed && !g.fi.ModTime().Before(old.mtime)
+		if !newer || g.stem || r.knows(g) || g.open() != nil {
+			continue
+		}
+		fl := r.newFile(st, g.opened(), 0)
+		g.taken = true
+		fl.graceEnd = r.s.now()
+		st.drains = append(st.drains, fl)
+		r.s.log.Info("reading a rotated file passed by", zap.String("stream", st.path), zap.String("file", g.path))
+	}
+}
+
+// openCurrent opens the file at the stream's path as its current file. A stream
+// without a stored position gets one: where it begins reading now.
+func (r *run) openCurrent(st *stream, at sources.StartAt) {
 	fd, ok := openIf(st.path, func(*os.File, os.FileInfo) bool { return true })
 	if !ok {
-		return nil
+		return
 	}
 	if fl := r.open[identityOf(fd.fi)]; fl != nil {
 		fd.f.Close()
@@ -269,15 +352,19 @@ func (r *run) openCurrent(st *stream, at sources.StartAt) error {
 			st.drains = slices.Delete(st.drains, i, i+1)
 			st.cur, st.prefix = fl, ""
 		}
-		return nil // else another path follows this file
+		return // else another path follows this file
 	}
 	fd.path = realPath(st.path)
 	var off int64
 	if at == sources.StartAtEnd {
 		off = fd.fi.Size()
 	}
-	st.cur, st.prefix = r.newFile(st, fd, off), ""
-	st.last = st.pos(st.cur)
+	st.cur, st.prefix = r.newFile(st, plainFile(fd), off), ""
+	if st.recorded {
+		st.h.Moved(st.pos(st.cur))
+	} else {
+		st.h.Discovered(st.pos(st.cur))
+		st.recorded = true
+	}
 	r.s.log.Info("following file", zap.String("stream", st.path), zap.Int64("offset", off))
-	return nil
 }

@@ -140,6 +140,33 @@ func FuzzResumeMidJoin(f *testing.F) {
 	})
 }
 
+// FuzzDecodePos: a stored cursor, however damaged, decodes or fails without a panic,
+// and one that decodes encodes to a cursor that decodes the same.
+func FuzzDecodePos(f *testing.F) {
+	f.Add("f1;d:1:2:64:deadbeef:%2Fvar%2Flog%2Fa.log:10;c:3:4:0:0:%2Fx:100+250")
+	f.Add(encodePos([]filePos{
+		{id: identity{1, 2}, birth: 1735787045123456789, fp: fingerprint{64, 0xdeadbeef}, at: anchor{100, 64, 0xfeed},
+			read: time.Unix(0, 1735787045123456789), path: "/var/log/a b;c:d%.log", off: 10},
+		{current: true, id: identity{3, 4}, path: "/y", off: 100, done: 250},
+	}))
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := decodePos(s)
+		if err != nil {
+			return
+		}
+		again, err := decodePos(encodePos(ps))
+		if err != nil {
+			t.Fatalf("re-encoded %q: %v", encodePos(ps), err)
+		}
+		for i := range ps {
+			ps[i].read, again[i].read = ps[i].read.UTC(), again[i].read.UTC()
+		}
+		if !slices.EqualFunc(ps, again, func(a, b filePos) bool { return a == b }) {
+			t.Fatalf("%q decodes to %+v, re-encoded to %+v", s, ps, again)
+		}
+	})
+}
+
 // checkLines holds for the lines of any record a structured decoder accepts: at least
 // one, each of valid UTF-8 without a newline.
 func checkLines(t *testing.T, lines [][]byte) {

@@ -220,34 +220,45 @@ func rotate(t *testing.T, path string, w *loadWriter, c *loadCollector, ops ...s
 }
 
 // TestSlowConsumerAcrossRotations rotates twice by rename while nobody receives: the
-// follower is held on its first line, and still reads every generation once.
+// follower is held on its first line, and still reads every generation once, whether
+// the rotated names count up (app.log.1, then app.log.2) or shift as logrotate's do
+// (app.log.1 moves to app.log.2 first).
 func TestSlowConsumerAcrossRotations(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.log")
-	gen := func(g int) string {
-		var b strings.Builder
-		for i := range 1000 {
-			fmt.Fprintf(&b, "g%d-%04d\n", g, i)
-		}
-		return b.String()
-	}
-	w := openAppend(t, path)
-	write(t, w, gen(0))
-	h := start(t, testConfig(path), nil)
-	first := h.next()
-	require.Equal(t, "g0-0000", first.Text)
+	for _, shift := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shift=%v", shift), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			gen := func(g int) string {
+				var b strings.Builder
+				for i := range 1000 {
+					fmt.Fprintf(&b, "g%d-%04d\n", g, i)
+				}
+				return b.String()
+			}
+			w := openAppend(t, path)
+			write(t, w, gen(0))
+			h := start(t, testConfig(path), nil)
+			first := h.next()
+			require.Equal(t, "g0-0000", first.Text)
 
-	require.NoError(t, os.Rename(path, path+".1"))
-	write(t, w, "g0-late\n")
-	w1 := openAppend(t, path)
-	write(t, w1, gen(1))
-	require.NoError(t, os.Rename(path, path+".2"))
-	w2 := openAppend(t, path)
-	write(t, w2, gen(2))
+			require.NoError(t, os.Rename(path, path+".1"))
+			write(t, w, "g0-late\n")
+			w1 := openAppend(t, path)
+			write(t, w1, gen(1))
+			if shift {
+				require.NoError(t, os.Rename(path+".1", path+".2"))
+				require.NoError(t, os.Rename(path, path+".1"))
+			} else {
+				require.NoError(t, os.Rename(path, path+".2"))
+			}
+			w2 := openAppend(t, path)
+			write(t, w2, gen(2))
 
-	var want []string
-	for _, g := range []string{gen(0), "g0-late\n", gen(1), gen(2)} {
-		want = append(want, strings.Split(strings.TrimSuffix(g, "\n"), "\n")...)
+			var want []string
+			for _, g := range []string{gen(0), "g0-late\n", gen(1), gen(2)} {
+				want = append(want, strings.Split(strings.TrimSuffix(g, "\n"), "\n")...)
+			}
+			h.expect(want[1:]...)
+		})
 	}
-	h.expect(want[1:]...)
 }

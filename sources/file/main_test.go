@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -66,12 +67,18 @@ func testConfig(paths ...string) Config {
 
 func start(t *testing.T, c Config, cp *sourcestest.Checkpoints, opts ...func(*Source)) *harness {
 	t.Helper()
+	return startNamed(t, "app", c, cp, opts...)
+}
+
+// startNamed runs a source named name: sources keep their positions apart by name.
+func startNamed(t *testing.T, name string, c Config, cp *sourcestest.Checkpoints, opts ...func(*Source)) *harness {
+	t.Helper()
 	if cp == nil {
 		cp = sourcestest.NewCheckpoints()
 	}
 	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
 	h.m = sources.NewMetrics(nil)
-	src, err := New("app", c, cp, h.m, zaptest.NewLogger(t))
+	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: h.m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	src.now = h.clock.Now
 	src.afterScan = func(ctx context.Context) {
@@ -135,6 +142,24 @@ func (h *harness) expect(want ...string) []sources.Line {
 	}
 	require.Equal(h.t, want, texts)
 	return got
+}
+
+// readBlocked lets scans pass until the source has read n lines in all, the last of
+// which it then holds: it waits for the test to take it, and reads nothing meanwhile.
+func (h *harness) readBlocked(n float64) {
+	h.t.Helper()
+	read := h.m.LinesRead.WithLabelValues(h.src.name)
+	deadline := time.After(wait)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for testutil.ToFloat64(read) < n {
+		select {
+		case <-h.scans:
+		case <-tick.C:
+		case <-deadline:
+			h.t.Fatalf("the source read %v lines, not %v", testutil.ToFloat64(read), n)
+		}
+	}
 }
 
 // settle waits for two full scans, so everything written before the call was seen,

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
@@ -159,7 +160,7 @@ func TestUnreadableCheckpointStartsOver(t *testing.T) {
 	cp := sourcestest.NewCheckpoints()
 	require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: path, Pos: "garbage"}))
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := New("app", testConfig(path), cp, nil, zap.New(core))
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Checkpoints: cp, Log: zap.New(core)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan sources.Line)
@@ -178,14 +179,29 @@ func TestUnreadableCheckpointStartsOver(t *testing.T) {
 
 func TestPosRoundTrip(t *testing.T) {
 	ps := []filePos{
-		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a b;c:d.log", off: 10},
+		{id: identity{1, 2}, birth: 1735787045123456789, fp: fingerprint{64, 0xdeadbeef}, at: anchor{100, 64, 0xfeed},
+			read: time.UnixMilli(1735787045123), path: "/var/log/a b;c:d.log", off: 10},
 		{current: true, id: identity{3, 4}, path: "/x", off: 0},
 		{current: true, id: identity{5, 6}, path: "/y", off: 100, done: 250},
 	}
 	got, err := decodePos(encodePos(ps))
 	require.NoError(t, err)
 	require.Equal(t, ps, got)
-	for _, bad := range []string{"", "f2;c:1:2:3:4:x:5", "f1;c:1:2", "f1;x:1:2:3:4:p:5", "f1;c:1:2:99:4:p:5", "f1;c:1:2:3:4:p:-1", "f1;c:1:2:3:4:p:5+5", "f1;c:1:2:3:4:p:5+x", "f1;c:1:2:3:4:p:+5"} {
+
+	// A cursor of the previous version reads on, without birth time, anchor or read time.
+	got, err = decodePos("f1;d:1:2:64:deadbeef:%2Fvar%2Flog%2Fa.log:10;c:3:4:0:0:%2Fx:100+250")
+	require.NoError(t, err)
+	require.Equal(t, []filePos{
+		{id: identity{1, 2}, fp: fingerprint{64, 0xdeadbeef}, path: "/var/log/a.log", off: 10},
+		{current: true, id: identity{3, 4}, path: "/x", off: 100, done: 250},
+	}, got)
+
+	for _, bad := range []string{
+		"", "f3;c:1:2:0:3:4:0:0:0:0:x:5", "f1;c:1:2", "f2;c:1:2:3:4:x:5",
+		"f2;x:1:2:0:3:4:0:0:0:0:p:5", "f2;c:1:2:0:99:4:0:0:0:0:p:5", "f2;c:1:2:0:3:4:0:0:0:0:p:-1",
+		"f2;c:1:2:0:3:4:0:0:0:0:p:5+5", "f2;c:1:2:0:3:4:0:0:0:0:p:5+x", "f2;c:1:2:0:3:4:0:0:0:0:p:+5",
+		"f2;c:1:2:0:3:4:10:65:0:0:p:5", "f2;c:1:2:0:3:4:10:20:0:0:p:5", "f2;c:1:2:x:3:4:0:0:0:0:p:5",
+	} {
 		_, err := decodePos(bad)
 		require.Error(t, err, bad)
 	}
@@ -211,7 +227,7 @@ func TestRunAgainResumes(t *testing.T) {
 	writeFile(t, busy, "old too\n")
 	c := testConfig(filepath.Join(dir, "*.log"))
 	c.StartAt = "end"
-	src, err := New("app", c, nil, nil, zap.NewNop())
+	src, err := New(c, sources.Deps{Name: "app", Log: zap.NewNop()})
 	require.NoError(t, err)
 	scanned := make(chan struct{}, 1)
 	src.afterScan = func(context.Context) {
@@ -253,4 +269,42 @@ func TestRunAgainResumes(t *testing.T) {
 	testenv.AppendFile(t, quiet, "q1, written while no Run was going\n")
 	testenv.AppendFile(t, busy, "b2\n")
 	run(func() {}, "q1, written while no Run was going", "b2")
+}
+
+// TestReplayedLinesKeepTheirTime: lines sent before a crash but not checkpointed are
+// read again after the restart; a plain line without a stamp of its own takes the
+// time it was read, and one read again keeps the time it had the first time, so a
+// receiver folds the notification it makes again (docs/webhook.md: last_seen).
+func TestReplayedLinesKeepTheirTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\na3\na4\n")
+	cp := sourcestest.NewCheckpoints()
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Checkpoints: cp, Log: zaptest.NewLogger(t)})
+	require.NoError(t, err)
+	first := newClock()
+	src.now = first.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan sources.Line)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	var sent []sources.Line
+	for range 4 {
+		select {
+		case l := <-out:
+			sent = append(sent, l)
+		case <-time.After(wait):
+			t.Fatal("no line came")
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, cp.Save(context.Background(), sent[1].Cursor)) // a2 was handled, then a crash
+
+	testenv.AppendFile(t, path, "a5\n")
+	later := func(s *Source) { s.now = func() time.Time { return first.Now().Add(time.Hour) } }
+	h := start(t, testConfig(path), cp, later)
+	again := h.expect("a3", "a4", "a5")
+	require.Equal(t, sent[2].Time, again[0].Time, "a3 keeps its first time")
+	require.Equal(t, sent[3].Time, again[1].Time, "a4 keeps its first time")
+	require.Equal(t, first.Now().Add(time.Hour), again[2].Time, "a5 was not read before")
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -25,30 +26,31 @@ var _ sources.Source = (*Source)(nil)
 
 // Source follows the files of one configured file source.
 type Source struct {
-	name string
-	cfg  Config
-	cp   sources.Checkpoints
-	log  *zap.Logger
+	name   string
+	cfg    Config
+	opened func() // Deps.Opened: a run has found and positioned its files
+	// pos keeps each stream's position: a Run after a failed one (Supervise runs them
+	// one after another) goes on where the last one left each file.
+	pos *sources.Positions
+	log *zap.Logger
 
 	now func() time.Time // the clock: read times, flush timeouts, grace periods
 	loc *time.Location   // time_zone, nil when unset
-	// last is each stream's cursor after the last line sent, or where reading began:
-	// a Run after a failed one (Supervise runs them one after another) resumes there,
-	// so lines written meanwhile are not skipped by start_at: end nor sent twice.
-	last map[string]string
 	// notify makes the wakeup hint (fsnotify); nil polls only. Polling runs regardless.
 	notify func() (*fsnotify.Watcher, error)
 	// afterScan, when set (by tests), is called after each full scan.
 	afterScan func(ctx context.Context)
 
-	linesRead, linesCut, bytesRead prometheus.Counter
-	lag                            prometheus.Gauge
-	skipped, rotations             *prometheus.CounterVec
+	linesCut, bytesRead prometheus.Counter
+	skipped, rotations  *prometheus.CounterVec
 }
 
-// New makes a file source named name. Zero fields of c take their defaults; cp may
-// be nil (no checkpoints), and m nil (metrics kept but not registered).
-func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+// New makes a file source named d.Name. Zero fields of c take their defaults;
+// d.Checkpoints may be nil (no checkpoints), d.Metrics nil (metrics kept but not
+// registered), d.Log nil (no log); d.Opened is called when a run has found and
+// positioned its files.
+func New(c Config, d sources.Deps) (*Source, error) {
+	name, cp, m, log := d.Name, d.Checkpoints, d.Metrics, d.Log
 	c = c.withDefaults()
 	if key, err := c.check(); err != nil {
 		return nil, fmt.Errorf("file source %q: %s: %w", name, key, err)
@@ -70,32 +72,35 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		name:      name,
 		cfg:       c,
 		loc:       loc,
-		last:      map[string]string{},
-		cp:        cp,
+		pos:       sources.NewPositions(name, cp, m),
 		log:       log, // named by its owner (the pipeline adds source=name)
 		now:       time.Now,
 		notify:    fsnotify.NewWatcher,
-		linesRead: m.LinesRead.WithLabelValues(name),
 		linesCut:  m.LinesCut.WithLabelValues(name),
 		bytesRead: m.BytesRead.WithLabelValues(name),
-		lag:       m.LagSeconds.WithLabelValues(name),
 		skipped:   m.LinesSkipped.MustCurryWith(prometheus.Labels{"source": name}),
 		rotations: m.Rotations.MustCurryWith(prometheus.Labels{"source": name}),
+		opened:    d.Opened,
 	}, nil
 }
 
 // Name returns the configured source name.
 func (s *Source) Name() string { return s.name }
 
+// ReportsOpened implements sources.Opener: a run says when its first scan has found
+// and positioned its files.
+func (s *Source) ReportsOpened() {}
+
 // Run follows the configured files and sends their lines to out until ctx is done.
-// A later Run resumes each stream where this Source left it; else files with a
-// checkpoint resume where it says; others start as start_at says when found at start,
-// and from their beginning when they appear later. Run returns nil
-// when ctx is cancelled, and an error when checkpoints cannot be read.
+// Each stream resumes at its position (see sources.Positions): where this Source left
+// it, else its checkpoint; a file without one is read from where start_at says at the
+// source's very first start, and from its beginning when it appears later or appeared
+// while cowbell was stopped. Run returns nil when ctx is cancelled, and an error when
+// checkpoints cannot be read or written.
 func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
+	s.pos.SetClock(s.now) // the lag, on the clock tests swap
 	r := newRun(ctx, s, out)
 	defer r.closeAll()
-	defer r.keepPositions()
 	w := startWatcher(ctx, s.notify, s.log)
 	defer w.stop()
 	r.watcher = w
@@ -105,6 +110,9 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	err := s.scan(ctx, r, true)
+	if err == nil && s.opened != nil {
+		s.opened()
+	}
 	for err == nil {
 		if r.more {
 			// A file had more to read than one pass takes: go on at once, but let
@@ -148,7 +156,8 @@ func (s *Source) scan(ctx context.Context, r *run, first bool) error {
 }
 
 // expand lists the paths the patterns match now, in order, without repeats. A
-// literal path is listed even while it does not exist.
+// literal path is listed even while it does not exist; a glob's matches leave out
+// the excluded names.
 func (s *Source) expand() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -156,6 +165,7 @@ func (s *Source) expand() []string {
 		ms := []string{p}
 		if hasMeta(p) {
 			ms, _ = filepath.Glob(p) // the only error, a bad pattern, was checked in New
+			ms = slices.DeleteFunc(ms, s.cfg.excluded)
 		}
 		for _, m := range ms {
 			if !seen[m] {

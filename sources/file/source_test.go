@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
@@ -27,7 +28,7 @@ func TestWriteAndAppend(t *testing.T) {
 	lines := h.expect("a1", "a2")
 	require.Equal(t, "app", lines[0].Source)
 	require.Equal(t, path, lines[0].Stream)
-	require.Equal(t, path, lines[0].Cursor.Stream)
+	require.Equal(t, sources.PositionKey("app", path), lines[0].Cursor.Stream)
 	require.Nil(t, lines[0].Labels)
 	require.Equal(t, h.clock.Now(), lines[0].Time)
 	testenv.AppendFile(t, path, "a3\n")
@@ -88,7 +89,7 @@ func TestNotificationsUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "a1\n")
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := New("app", testConfig(path), nil, nil, zap.New(core))
+	src, err := New(testConfig(path), sources.Deps{Name: "app", Log: zap.New(core)})
 	require.NoError(t, err)
 	src.notify = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -321,4 +322,62 @@ func TestPlainStamps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGlobExcludes: a dir/* glob does not follow compressed generations as text; an
+// exclude setting names what else to leave alone.
+func TestGlobExcludes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.log"), "a1\n")
+	writeFile(t, filepath.Join(dir, "skip.me"), "not this\n")
+	_, old := numberedLines("an old line", 0, 500)
+	writeFile(t, filepath.Join(dir, "old.log"), old)
+	gzipFile(t, filepath.Join(dir, "old.log")) // binary: followed as text it is garbage
+	c := testConfig(filepath.Join(dir, "*"))
+	c.Exclude = append([]string{"*.me"}, DefaultExclude...)
+	h := start(t, c, nil)
+	h.expect("a1")
+	h.clock.Add(time.Minute) // a partial last line would be flushed
+	h.settle()
+
+	c.Exclude = nil // the default
+	h2 := start(t, c, nil)
+	got := []string{h2.next().Text, h2.next().Text}
+	require.ElementsMatch(t, []string{"a1", "not this"}, got)
+	h2.clock.Add(time.Minute)
+	h2.settle()
+}
+
+// TestOpenedAfterFirstScan: the source says it has opened its files once its first
+// scan has found and positioned them, and only then: the service is not ready before.
+func TestOpenedAfterFirstScan(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	require.NoError(t, os.WriteFile(path, []byte("one\n"), 0o600))
+	opened := make(chan struct{})
+	src, err := New(testConfig(filepath.Join(dir, "*.log")), sources.Deps{Name: "app", Log: zaptest.NewLogger(t), Opened: func() { close(opened) }})
+	require.NoError(t, err)
+	var _ sources.Opener = src
+	select {
+	case <-opened:
+		t.Fatal("opened before it ran")
+	default:
+	}
+	out := make(chan sources.Line, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("never said it opened")
+	}
+	select {
+	case l := <-out:
+		require.Equal(t, "one", l.Text)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no line")
+	}
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -87,6 +87,10 @@ func (s *splitter) pending() bool {
 	return s.r < s.w || (s.cutting && !s.headSent)
 }
 
+// tail returns the last bytes read (up to fpSize): the buffer always holds the bytes
+// just before the end of what was read.
+func (s *splitter) tail() []byte { return s.buf[max(0, s.w-fpSize):s.w] }
+
 // held is the number of bytes read past the last complete record that are still
 // buffered (a cut record's skipped bytes are not held).
 func (s *splitter) held() int { return s.w - s.r }

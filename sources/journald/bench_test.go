@@ -80,7 +80,7 @@ func BenchmarkJournalRead(b *testing.B) {
 
 // readN runs a source until it has passed on n lines and returns how many it read.
 func readN(b *testing.B, c Config, n int) int {
-	src, err := New("bench", c, nil, nil, zap.NewNop())
+	src, err := New(c, sources.Deps{Name: "bench", Log: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,8 +27,11 @@ type Config struct {
 	// Directories are more journal directories (/var/log/journal and /run/log/journal);
 	// each is its own stream with its own cursor.
 	Directories []string `yaml:"directories"`
-	// Units are _SYSTEMD_UNIT values to read (any of them); a name without a dot gets
-	// ".service" appended.
+	// Units are the units to read (any of them), matched as `journalctl -u` does: the
+	// unit's own entries, PID 1's about it (UNIT=, e.g. an OOM kill of one of its
+	// processes), its core dumps and other privileged daemons' entries about it; a
+	// slice also reads the entries of its units. A name without a dot gets ".service"
+	// appended.
 	Units []string `yaml:"units"`
 	// Identifiers are SYSLOG_IDENTIFIER values to read (any of them).
 	Identifiers []string `yaml:"identifiers"`
@@ -108,26 +111,73 @@ func (c *Config) dirs() []string {
 	return out
 }
 
-// matches turns the filters into journal matches: entries must match one value of
-// each field given (OR within a field, AND across fields).
-func (c *Config) matches() []string {
-	var m []string
+// filter is what a source reads of the journal: entries that match one of the unit
+// terms (none: any entry) and every field of fields (one value of each).
+type filter struct {
+	// units are alternatives: an entry matches a term when it has every field=value
+	// of it.
+	units [][]string
+	// fields are field=value matches: one value of each field given is needed.
+	fields []string
+}
+
+// coredumpMessageID is the MESSAGE_ID of systemd-coredump's entries.
+const coredumpMessageID = "fc2e22bc6ee647b6b90729ab34a250b1"
+
+// unitTerms are the terms `journalctl -u unit` matches (systemd's
+// add_matches_for_unit): the unit's own entries, core dumps of it logged by
+// systemd-coredump, PID 1's entries about it, entries about it from daemons running as
+// root, and for a slice the entries of the units in it. Entries about the unit carry
+// its name in a field anyone can set, so all but the first need a trusted sender.
+func unitTerms(unit string) [][]string {
+	terms := [][]string{
+		{"_SYSTEMD_UNIT=" + unit},
+		{"MESSAGE_ID=" + coredumpMessageID, "_UID=0", "COREDUMP_UNIT=" + unit},
+		{"_PID=1", "UNIT=" + unit},
+		{"_UID=0", "OBJECT_SYSTEMD_UNIT=" + unit},
+	}
+	if strings.HasSuffix(unit, ".slice") {
+		terms = append(terms, []string{"_SYSTEMD_SLICE=" + unit})
+	}
+	return terms
+}
+
+// filter turns the configuration into journal matches: units as journalctl -u, then
+// the other filters, each OR within a field and AND across fields and with the units.
+func (c *Config) filter() filter {
+	var f filter
 	for _, u := range c.Units {
 		if !strings.Contains(u, ".") {
 			u += ".service"
 		}
-		m = append(m, "_SYSTEMD_UNIT="+u)
+		f.units = append(f.units, unitTerms(u)...)
 	}
 	for _, id := range c.Identifiers {
-		m = append(m, "SYSLOG_IDENTIFIER="+id)
+		f.fields = append(f.fields, "SYSLOG_IDENTIFIER="+id)
 	}
 	for _, tr := range c.Transports {
-		m = append(m, "_TRANSPORT="+tr)
+		f.fields = append(f.fields, "_TRANSPORT="+tr)
 	}
 	if c.Priority < 7 {
 		for p := 0; p <= c.Priority; p++ {
-			m = append(m, "PRIORITY="+strconv.Itoa(p))
+			f.fields = append(f.fields, "PRIORITY="+strconv.Itoa(p))
 		}
 	}
-	return m
+	return f
+}
+
+// args lists the filter as journalctl's positional matches: each unit term with the
+// other fields, the terms separated by "+" (journalctl has no AND of ORs).
+func (f filter) args() []string {
+	if len(f.units) == 0 {
+		return f.fields
+	}
+	var out []string
+	for i, term := range f.units {
+		if i > 0 {
+			out = append(out, "+")
+		}
+		out = append(append(out, term...), f.fields...)
+	}
+	return out
 }

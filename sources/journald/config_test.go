@@ -2,6 +2,7 @@ package journald
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,7 @@ func TestConfig(t *testing.T) {
 		name    string
 		yaml    string
 		want    Config
-		matches []string
+		filter  []string
 		dirs    []string
 		wantErr string // "line:col: message"
 	}{
@@ -27,11 +28,27 @@ func TestConfig(t *testing.T) {
 				Units: []string{"redis", "postgresql@15-main.service"}, Identifiers: []string{"kernel"},
 				Transports: []string{"kernel"}, Priority: 3, StartAt: "end", Reader: "auto",
 			},
-			matches: []string{
-				"_SYSTEMD_UNIT=redis.service", "_SYSTEMD_UNIT=postgresql@15-main.service",
-				"SYSLOG_IDENTIFIER=kernel", "_TRANSPORT=kernel",
-				"PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3",
-			},
+			filter: strings.Fields(`
+				_SYSTEMD_UNIT=redis.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 _UID=0 COREDUMP_UNIT=redis.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				_PID=1 UNIT=redis.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				_UID=0 OBJECT_SYSTEMD_UNIT=redis.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				_SYSTEMD_UNIT=postgresql@15-main.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 _UID=0 COREDUMP_UNIT=postgresql@15-main.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				_PID=1 UNIT=postgresql@15-main.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3 +
+				_UID=0 OBJECT_SYSTEMD_UNIT=postgresql@15-main.service SYSLOG_IDENTIFIER=kernel _TRANSPORT=kernel PRIORITY=0 PRIORITY=1 PRIORITY=2 PRIORITY=3`),
+		},
+		{
+			name:   "a slice",
+			yaml:   "units: [system.slice]\n",
+			want:   Config{Units: []string{"system.slice"}, Priority: 7, StartAt: "end", Reader: "auto"},
+			filter: strings.Fields("_SYSTEMD_UNIT=system.slice + MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 _UID=0 COREDUMP_UNIT=system.slice + _PID=1 UNIT=system.slice + _UID=0 OBJECT_SYSTEMD_UNIT=system.slice + _SYSTEMD_SLICE=system.slice"),
+		},
+		{
+			name:   "no units",
+			yaml:   "identifiers: [a, b]\n",
+			want:   Config{Identifiers: []string{"a", "b"}, Priority: 7, StartAt: "end", Reader: "auto"},
+			filter: []string{"SYSLOG_IDENTIFIER=a", "SYSLOG_IDENTIFIER=b"},
 		},
 		{
 			name: "directories",
@@ -65,7 +82,7 @@ func TestConfig(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tt.want, c)
-			require.Equal(t, tt.matches, c.matches())
+			require.Equal(t, tt.filter, c.filter().args())
 			require.Equal(t, tt.dirs, c.dirs())
 		})
 	}

@@ -24,10 +24,10 @@ const maxJSONLine = 1 << 20
 
 // ctlFollower follows the journal through a `journalctl -o json --follow` child.
 type ctlFollower struct {
-	bin     string
-	matches []string
-	skip    func(reason string) // counts an entry that could not be decoded
-	log     *zap.Logger
+	bin    string
+	filter filter
+	skip   func(reason string) // counts an entry that could not be decoded
+	log    *zap.Logger
 }
 
 // args builds journalctl's arguments; matches come last, after "--", so no value can
@@ -46,7 +46,10 @@ func (f *ctlFollower) args(dir string, from position) []string {
 	}
 	switch {
 	case from.cursor != "":
-		args = append(args, "--after-cursor="+from.cursor)
+		// Not --after-cursor: it skips one entry after landing, which is another
+		// entry when the cursor's own does not match the filter (it was taken under
+		// another one) or was vacuumed. follow drops the cursor's own entry instead.
+		args = append(args, "--cursor="+from.cursor)
 	case from.start == sources.StartAtBeginning:
 		args = append(args, "--no-tail")
 	default:
@@ -55,13 +58,15 @@ func (f *ctlFollower) args(dir string, from position) []string {
 		us := from.since.UnixMicro()
 		args = append(args, fmt.Sprintf("--since=@%d.%06d", us/1e6, us%1e6), "--no-tail")
 	}
-	return append(append(args, "--"), f.matches...)
+	return append(append(args, "--"), f.filter.args()...)
 }
 
 func (f *ctlFollower) follow(ctx context.Context, dir string, from position, emit func(*entry) error) error {
 	child, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(child, f.bin, f.args(dir, from)...)
+	// No shell: the filter's values from the configuration are journalctl's arguments,
+	// after "--" where they are matches.
+	cmd := exec.CommandContext(child, f.bin, f.args(dir, from)...) //nolint:gosec // see above
 	stderr := &tail{max: 1024}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -71,6 +76,9 @@ func (f *ctlFollower) follow(ctx context.Context, dir string, from position, emi
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start journalctl: %w", err)
+	}
+	if from.cursor != "" {
+		emit = skipCursor(from.cursor, emit)
 	}
 	rerr := f.read(stdout, emit)
 	cancel() // reading stopped first: stop the child before reaping it
@@ -84,6 +92,20 @@ func (f *ctlFollower) follow(ctx context.Context, dir string, from position, emi
 		return fmt.Errorf("journalctl: %w: %s", werr, stderr)
 	}
 	return fmt.Errorf("journalctl exited: %s", stderr)
+}
+
+// skipCursor drops the first entry when it is the one at cursor (sent before).
+func skipCursor(cursor string, emit func(*entry) error) func(*entry) error {
+	first := true
+	return func(e *entry) error {
+		if first {
+			first = false
+			if e.cursor == cursor {
+				return nil
+			}
+		}
+		return emit(e)
+	}
 }
 
 // read decodes entries from journalctl's output until it ends or emit fails.

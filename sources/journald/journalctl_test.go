@@ -95,7 +95,7 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 
 func TestCtlArgs(t *testing.T) {
-	f := &ctlFollower{matches: []string{"SYSLOG_IDENTIFIER=-x", "_TRANSPORT=kernel"}}
+	f := &ctlFollower{filter: filter{fields: []string{"SYSLOG_IDENTIFIER=-x", "_TRANSPORT=kernel"}}}
 	common := "--output=json --all --follow --no-pager --quiet " +
 		"--output-fields=MESSAGE,_SYSTEMD_UNIT,SYSLOG_IDENTIFIER,_PID,_COMM,_TRANSPORT,_HOSTNAME,PRIORITY,_BOOT_ID "
 	tests := []struct {
@@ -106,7 +106,7 @@ func TestCtlArgs(t *testing.T) {
 	}{
 		{name: "end", from: position{start: sources.StartAtEnd, since: time.UnixMicro(1764770000_000042)}, want: common + "--since=@1764770000.000042 --no-tail --"},
 		{name: "beginning", from: position{start: sources.StartAtBeginning}, want: common + "--no-tail --"},
-		{name: "cursor", dir: "/host/journal", from: position{cursor: "s=1;i=2"}, want: common + "--directory=/host/journal --after-cursor=s=1;i=2 --"},
+		{name: "cursor", dir: "/host/journal", from: position{cursor: "s=1;i=2"}, want: common + "--directory=/host/journal --cursor=s=1;i=2 --"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,13 @@ type running struct {
 
 func start(t *testing.T, c Config, cp sources.Checkpoints, m *sources.Metrics) *running {
 	t.Helper()
-	src, err := New("journal", c, cp, m, zaptest.NewLogger(t))
+	return startNamed(t, "journal", c, cp, m)
+}
+
+// startNamed runs a source named name: sources keep their positions apart by name.
+func startNamed(t *testing.T, name string, c Config, cp sources.Checkpoints, m *sources.Metrics) *running {
+	t.Helper()
+	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: src, out: make(chan sources.Line, 100), cancel: cancel, done: make(chan error, 1)}
@@ -140,7 +146,7 @@ func TestLinesAndLabels(t *testing.T) {
 				require.Equal(t, strings.TrimRight(want, "\n"), l.Text, "line %d", i)
 				require.Equal(t, "journal", l.Source)
 				require.Equal(t, "journal", l.Stream)
-				require.Equal(t, sources.Cursor{Stream: "journal", Pos: l.Cursor.Pos}, l.Cursor)
+				require.Equal(t, sources.Cursor{Stream: sources.PositionKey("journal", "journal"), Pos: l.Cursor.Pos}, l.Cursor)
 				require.Contains(t, l.Cursor.Pos, "b="+strings.ReplaceAll(strings.TrimSpace(string(boot)), "-", ""))
 				require.WithinRange(t, l.Time, before.Add(-time.Second), time.Now())
 				require.Equal(t, id, l.Labels["identifier"])
@@ -205,7 +211,7 @@ func TestDirectory(t *testing.T) {
 			l := r.next(t)
 			require.Equal(t, "from the directory", l.Text)
 			require.Equal(t, "journal:"+env.Root, l.Stream)
-			require.Equal(t, "journal:"+env.Root, l.Cursor.Stream)
+			require.Equal(t, sources.PositionKey("journal", "journal:"+env.Root), l.Cursor.Stream)
 		})
 	}
 }

@@ -79,7 +79,7 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 			id := identifier(t)
 			cp := sourcestest.NewCheckpoints()
 			c := Config{Identifiers: []string{id}, Priority: 7, StartAt: "beginning", Reader: reader}
-			src, err := New("journal", c, cp, nil, zaptest.NewLogger(t))
+			src, err := New(c, sources.Deps{Name: "journal", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			send(t, env, id, numbered("line", 0, 10))
 
@@ -96,4 +96,51 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTwoSourcesKeepTheirOwnPositions: two journald sources (journald filters AND
+// across fields, so "a unit OR the kernel" takes two) each resume from their own
+// position after a restart, not from whichever saved last.
+func TestTwoSourcesKeepTheirOwnPositions(t *testing.T) {
+	env := testenv.Journald(t)
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) {
+			idA, idB := identifier(t)+"-a", identifier(t)+"-b"
+			cp := sourcestest.NewCheckpoints()
+			ca := Config{Identifiers: []string{idA}, Priority: 7, StartAt: "beginning", Reader: reader}
+			cb := Config{Identifiers: []string{idB}, Priority: 7, StartAt: "beginning", Reader: reader}
+			send(t, env, idB, numbered("b", 0, 10))
+			send(t, env, idA, numbered("a", 0, 10))
+
+			// b handles five lines, then a ten (a's last line is the newest entry).
+			b := startNamed(t, "b", cb, cp, nil)
+			require.Equal(t, numbered("b", 0, 5), handled(t, b, cp, 5))
+			b.stop(t)
+			a := startNamed(t, "a", ca, cp, nil)
+			require.Equal(t, numbered("a", 0, 10), handled(t, a, cp, 10))
+			a.stop(t)
+			send(t, env, idB, numbered("b", 10, 15)) // while cowbell was down
+			send(t, env, idA, numbered("a", 10, 15))
+
+			b2 := startNamed(t, "b", cb, cp, nil)
+			require.Equal(t, numbered("b", 5, 15), b2.texts(t, 10), "b goes on after its own last line")
+			b2.quiet(t, env, idB)
+			a2 := startNamed(t, "a", ca, cp, nil)
+			require.Equal(t, numbered("a", 10, 15), a2.texts(t, 5), "a goes on after its own last line")
+			a2.quiet(t, env, idA)
+		})
+	}
+}
+
+// handled reads n lines and saves each one's cursor, as the pipeline does once a line
+// is handled; it returns their texts.
+func handled(t *testing.T, r *running, cp sources.Checkpoints, n int) []string {
+	t.Helper()
+	var texts []string
+	for range n {
+		l := r.next(t)
+		require.NoError(t, cp.Save(context.Background(), l.Cursor))
+		texts = append(texts, l.Text)
+	}
+	return texts
 }

@@ -16,8 +16,8 @@ import (
 
 // sdFollower reads the journal through libsystemd's sd_journal API.
 type sdFollower struct {
-	matches []string
-	open    func(dir string) (*sdjournal.Journal, error)
+	filter filter
+	open   func(dir string) (*sdjournal.Journal, error)
 }
 
 // openSD opens the local journal (dir "") or a directory; tests swap it to stand in for
@@ -26,8 +26,8 @@ var openSD = openJournal
 
 // newSDFollower checks that libsystemd loads and opens the local journal, so that a
 // missing library is an error at start (or the journalctl fallback), not at read time.
-func newSDFollower(matches []string) (follower, error) {
-	f := &sdFollower{matches: matches, open: openSD}
+func newSDFollower(flt filter) (follower, error) {
+	f := &sdFollower{filter: flt, open: openSD}
 	j, err := f.open("")
 	if err != nil {
 		return nil, err
@@ -72,10 +72,8 @@ func (f *sdFollower) follow(ctx context.Context, dir string, from position, emit
 		return err
 	}
 	defer j.Close()
-	for _, m := range f.matches {
-		if err := j.AddMatch(m); err != nil {
-			return fmt.Errorf("add match %s: %w", m, err)
-		}
+	if err := addFilter(j, f.filter); err != nil {
+		return err
 	}
 	current, err := seek(j, from)
 	if err != nil {
@@ -103,6 +101,34 @@ func (f *sdFollower) follow(ctx context.Context, dir string, from position, emit
 			return err
 		}
 	}
+}
+
+// addFilter adds the filter's matches: the unit terms as alternatives, then (AND)
+// the other fields.
+func addFilter(j *sdjournal.Journal, flt filter) error {
+	for i, term := range flt.units {
+		if i > 0 {
+			if err := j.AddDisjunction(); err != nil {
+				return fmt.Errorf("add match: %w", err)
+			}
+		}
+		for _, m := range term {
+			if err := j.AddMatch(m); err != nil {
+				return fmt.Errorf("add match %s: %w", m, err)
+			}
+		}
+	}
+	if len(flt.units) > 0 {
+		if err := j.AddConjunction(); err != nil {
+			return fmt.Errorf("add match: %w", err)
+		}
+	}
+	for _, m := range flt.fields {
+		if err := j.AddMatch(m); err != nil {
+			return fmt.Errorf("add match %s: %w", m, err)
+		}
+	}
+	return nil
 }
 
 // seek places the read pointer for from. It reports current=true when the pointer is

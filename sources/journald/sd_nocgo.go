@@ -8,4 +8,4 @@ import "errors"
 var errNoCgo = errors.New("cowbell was built without cgo; use reader journalctl")
 
 // newSDFollower reports that this build cannot read through libsystemd.
-func newSDFollower([]string) (follower, error) { return nil, errNoCgo }
+func newSDFollower(filter) (follower, error) { return nil, errNoCgo }

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
 // readers are the readers every integration test runs with: both, in a cgo build.
@@ -42,7 +44,7 @@ func TestMissingLibsystemd(t *testing.T) {
 			core, logs := observer.New(zapcore.InfoLevel)
 			c := DefaultConfig
 			c.Reader = tt.reader
-			src, err := New("j", c, nil, nil, zap.New(core))
+			src, err := New(c, sources.Deps{Name: "j", Log: zap.New(core)})
 			if tt.wantErr != "" {
 				require.EqualError(t, err, tt.wantErr)
 				return

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,34 +27,32 @@ const recordBuf = 16 << 10
 // bootIDPath names the current boot; sequence numbers start again at each boot.
 const bootIDPath = "/proc/sys/kernel/random/boot_id"
 
-// Source reads kernel log records. Its cursor Pos is "<boot id>:<seq>"; a checkpoint
-// from an earlier boot resumes at the start of the ring buffer.
+// Source reads kernel log records. Its cursor Pos is "<boot id>:<seq>" (seq -1:
+// before the first record); a checkpoint from an earlier boot resumes at the start of
+// the ring buffer.
 type Source struct {
+	opened     func() // Deps.Opened: a run has opened the device
 	name, path string
-	cp         sources.Checkpoints
+	pos        *sources.Positions
 	start      sources.StartAt
 	boot       time.Time // wall time at boot: record times are offsets from it
 	bootID     string
 	log        *zap.Logger
 
-	read, undecodable, overrun prometheus.Counter
-	lag                        prometheus.Gauge
-	now                        func() time.Time
-
-	mu   sync.Mutex
-	last uint64 // seq of the last record sent, for restarts; valid when sent
-	sent bool
-	// A Run that started at the end notes where that was: a later Run (after a
-	// failure) that has sent nothing yet goes on from there, not from the new end.
-	endAfter int64 // skip records up to this seq (-1: none)
-	atEnd    bool
+	undecodable, overrun prometheus.Counter
 }
 
 var _ sources.Source = (*Source)(nil)
 
-// New makes a kmsg source. The device is opened by Run; cp may be nil (no checkpoints)
-// and a nil m counts into unregistered metrics. log is named with the source by the caller.
-func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log *zap.Logger) (*Source, error) {
+// New makes a kmsg source named d.Name. The device is opened by Run; d.Checkpoints
+// may be nil (no checkpoints) and a nil d.Metrics counts into unregistered metrics.
+// d.Log is named with the source by the caller; d.Opened is called when a run has
+// opened the device.
+func New(c Config, d sources.Deps) (*Source, error) {
+	name, cp, m, log := d.Name, d.Checkpoints, d.Metrics, d.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
 	start, err := sources.ParseStartAt(c.StartAt)
 	if err != nil {
 		return nil, fmt.Errorf("kmsg source %q: start_at: %w", name, err)
@@ -76,23 +73,26 @@ func New(name string, c Config, cp sources.Checkpoints, m *sources.Metrics, log 
 		path = DefaultConfig.Path
 	}
 	return &Source{
-		name: name, path: path, cp: cp, start: start, now: time.Now,
+		name: name, path: path, start: start,
+		pos:         sources.NewPositions(name, cp, m),
 		boot:        time.Now().Add(-time.Duration(ts.Nano())),
 		bootID:      strings.TrimSpace(string(id)),
 		log:         log.With(zap.String("stream", path)),
-		read:        m.LinesRead.WithLabelValues(name),
 		undecodable: m.LinesSkipped.WithLabelValues(name, "undecodable"),
 		overrun:     m.LinesSkipped.WithLabelValues(name, "overrun"),
-		lag:         m.LagSeconds.WithLabelValues(name),
+		opened:      d.Opened,
 	}, nil
 }
 
 // Name returns the configured source name.
 func (s *Source) Name() string { return s.name }
 
+// ReportsOpened implements sources.Opener: a run says when it has opened the device.
+func (s *Source) ReportsOpened() {}
+
 // Run reads records until ctx is done (returning nil) or the device fails.
 func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
-	after, fromEnd, err := s.position(ctx)
+	st, after, found, err := s.position(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,7 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
+	fromEnd := !found && s.start == sources.StartAtEnd
 	if fromEnd {
 		end, err := skipToEnd(fd)
 		if err != nil {
@@ -108,52 +109,56 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 			return fmt.Errorf("read to the end of %s: %w", s.path, err)
 		}
 		after = end
-		s.mu.Lock()
-		s.endAfter, s.atEnd = end, true
-		s.mu.Unlock()
+	}
+	if !found {
+		// No position yet: where reading begins is recorded before the first record
+		// is sent, so a restart before one goes on from here.
+		st.Discovered(s.cursor(after))
+		if err := s.pos.Record(ctx); err != nil {
+			syscall.Close(fd)
+			return err
+		}
 	}
 	f := os.NewFile(uintptr(fd), s.path)
 	defer f.Close()
 	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	s.log.Info("reading the kernel log", zap.Bool("resumed", after >= 0), zap.Bool("from_end", fromEnd))
-	err = s.loop(ctx, f, after, out)
+	if s.opened != nil {
+		s.opened()
+	}
+	err = s.loop(ctx, f, st, after, out)
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
 }
 
-// position says where to start: after seq (-1: no record to skip), or at the end.
-func (s *Source) position(ctx context.Context) (after int64, fromEnd bool, err error) {
-	s.mu.Lock()
-	last, sent, endAfter, atEnd := s.last, s.sent, s.endAfter, s.atEnd
-	s.mu.Unlock()
-	switch {
-	case sent:
-		return int64(last), false, nil
-	case atEnd:
-		return endAfter, false, nil
+// cursor is the position after record seq of this boot.
+func (s *Source) cursor(seq int64) string {
+	return s.bootID + ":" + strconv.FormatInt(seq, 10)
+}
+
+// position says where to start: after seq (-1: no record to skip); found is false
+// when the stream has no position yet (start_at decides).
+func (s *Source) position(ctx context.Context) (st *sources.Stream, after int64, found bool, err error) {
+	st, pos, ok, err := s.pos.Resume(ctx, s.path)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	if s.cp != nil {
-		pos, ok, err := s.cp.Load(ctx, s.path)
-		if err != nil {
-			return 0, false, fmt.Errorf("load checkpoint of %s: %w", s.path, err)
-		}
-		if ok {
-			boot, seq, found := strings.Cut(pos, ":")
-			n, perr := strconv.ParseUint(seq, 10, 63)
-			switch {
-			case !found || perr != nil:
-				s.log.Warn("ignoring a malformed checkpoint")
-			case boot != s.bootID:
-				return -1, false, nil // a new boot: every record in the buffer is new
-			default:
-				return int64(n), false, nil
-			}
+	if ok {
+		boot, seq, found := strings.Cut(pos, ":")
+		n, perr := strconv.ParseInt(seq, 10, 64)
+		switch {
+		case !found || perr != nil || n < -1:
+			s.log.Warn("ignoring a malformed checkpoint")
+		case boot != s.bootID:
+			return st, -1, true, nil // a new boot: every record in the buffer is new
+		default:
+			return st, n, true, nil
 		}
 	}
-	return -1, s.start == sources.StartAtEnd, nil
+	return st, -1, false, nil
 }
 
 // skipToEnd reads the records already in the buffer of the non-blocking fd and returns
@@ -184,7 +189,7 @@ func skipToEnd(fd int) (int64, error) {
 // loop reads one record per read until the reader fails. Records up to seq after are
 // skipped; EPIPE and gaps in the sequence mean records were overwritten before we read
 // them: they are counted as skipped ("overrun") and reading goes on.
-func (s *Source) loop(ctx context.Context, r io.Reader, after int64, out chan<- sources.Line) error {
+func (s *Source) loop(ctx context.Context, r io.Reader, st *sources.Stream, after int64, out chan<- sources.Line) error {
 	buf := make([]byte, recordBuf)
 	prev := after
 	for {
@@ -211,19 +216,9 @@ func (s *Source) loop(ctx context.Context, r io.Reader, after int64, out chan<- 
 			s.overrun.Add(float64(int64(seq) - prev - 1))
 		}
 		prev = int64(seq)
-		l := sources.Line{
-			Source: s.name, Stream: s.path, Text: msg, Time: t, Labels: labels,
-			Cursor: sources.Cursor{Stream: s.path, Pos: s.bootID + ":" + strconv.FormatUint(seq, 10)},
-		}
-		s.read.Inc() // before the send: whoever has the line can see it counted
-		select {
-		case out <- l:
-		case <-ctx.Done():
+		l := sources.Line{Text: msg, Time: t, Labels: labels, Cursor: sources.Cursor{Pos: s.cursor(int64(seq))}}
+		if err := st.Send(ctx, out, l, true); err != nil {
 			return nil
 		}
-		s.lag.Set(s.now().Sub(t).Seconds())
-		s.mu.Lock()
-		s.last, s.sent = seq, true
-		s.mu.Unlock()
 	}
 }

@@ -47,7 +47,7 @@ func (s *script) Read(b []byte) (int, error) {
 
 func TestLoop(t *testing.T) {
 	m := sources.NewMetrics(nil)
-	s, err := New("kernel", DefaultConfig, nil, m, zaptest.NewLogger(t))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	s.boot = boot
 	r := &script{steps: []any{
@@ -59,7 +59,9 @@ func TestLoop(t *testing.T) {
 		"6,10,4,-;ten\n SUBSYSTEM=memory\n",
 	}}
 	out := make(chan sources.Line, 10)
-	err = s.loop(context.Background(), r, 5, out)
+	st, _, _, err := s.pos.Resume(context.Background(), s.path)
+	require.NoError(t, err)
+	err = s.loop(context.Background(), r, st, 5, out)
 	require.ErrorIs(t, err, errEnd)
 	close(out)
 	var got []string
@@ -79,41 +81,44 @@ func TestLoop(t *testing.T) {
 	require.InDelta(t, 1, testutil.ToFloat64(m.LinesSkipped.WithLabelValues("kernel", "undecodable")), 0)
 
 	// A restart of the same Source goes on after the last record sent.
-	after, fromEnd, err := s.position(context.Background())
+	_, after, found, err := s.position(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, int64(10), after)
-	require.False(t, fromEnd)
+	require.True(t, found)
 }
 
 func TestPosition(t *testing.T) {
 	tests := []struct {
 		name       string
 		checkpoint string // "" = none
-		startAt    string
+		legacy     bool   // stored under the stream's bare name, as before positions had keys
 		after      int64
-		fromEnd    bool
+		found      bool
 	}{
-		{name: "no checkpoint, end", startAt: "end", after: -1, fromEnd: true},
-		{name: "no checkpoint, beginning", startAt: "beginning", after: -1},
-		{name: "this boot", checkpoint: "BOOT:42", startAt: "end", after: 42},
-		{name: "an earlier boot: all records are new", checkpoint: "0000:42", startAt: "end", after: -1},
-		{name: "malformed: as without", checkpoint: "42", startAt: "end", after: -1, fromEnd: true},
+		{name: "no checkpoint", after: -1},
+		{name: "this boot", checkpoint: "BOOT:42", after: 42, found: true},
+		{name: "this boot, before its first record", checkpoint: "BOOT:-1", after: -1, found: true},
+		{name: "an earlier release's key", checkpoint: "BOOT:42", legacy: true, after: 42, found: true},
+		{name: "an earlier boot: all records are new", checkpoint: "0000:42", after: -1, found: true},
+		{name: "malformed: as without", checkpoint: "42", after: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig
-			c.StartAt = tt.startAt
 			cp := sourcestest.NewCheckpoints()
-			s, err := New("kernel", c, cp, nil, zaptest.NewLogger(t))
+			s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			if tt.checkpoint != "" {
 				pos := strings.ReplaceAll(tt.checkpoint, "BOOT", s.bootID)
-				require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: "/dev/kmsg", Pos: pos}))
+				key := sources.PositionKey("kernel", "/dev/kmsg")
+				if tt.legacy {
+					key = "/dev/kmsg"
+				}
+				require.NoError(t, cp.Save(context.Background(), sources.Cursor{Stream: key, Pos: pos}))
 			}
-			after, fromEnd, err := s.position(context.Background())
+			_, after, found, err := s.position(context.Background())
 			require.NoError(t, err)
 			require.Equal(t, tt.after, after)
-			require.Equal(t, tt.fromEnd, fromEnd)
+			require.Equal(t, tt.found, found)
 		})
 	}
 }
@@ -162,7 +167,7 @@ func TestDevKmsg(t *testing.T) {
 	marker := fmt.Sprintf("cowbell-kmsg-test-%d-%08x", os.Getpid(), rand.Uint32())
 	cp := sourcestest.NewCheckpoints()
 	m := sources.NewMetrics(nil)
-	s, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 
 	// From the end: probe until a marker comes through, then one more.
@@ -178,7 +183,7 @@ func TestDevKmsg(t *testing.T) {
 	// Resume from the checkpoint: a record logged while stopped is read, the
 	// checkpointed one is not read again.
 	writeKmsg(t, fmt.Sprintf("<3>%s while stopped\n", marker))
-	s2, err := New("kernel", DefaultConfig, cp, m, zaptest.NewLogger(t))
+	s2, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	run = startRun(t, s2)
 	l := run.until(t, marker, nil)
@@ -197,7 +202,7 @@ func TestDevKmsgRunAgain(t *testing.T) {
 	}
 	marker := fmt.Sprintf("cowbell-kmsg-again-%d-%08x", os.Getpid(), rand.Uint32())
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, err := New("kernel", DefaultConfig, nil, nil, zap.New(core))
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Log: zap.New(core)})
 	require.NoError(t, err)
 	writeKmsg(t, fmt.Sprintf("<4>%s before the start\n", marker))
 	run := startRun(t, s)
@@ -264,4 +269,32 @@ func (r *kmsgRun) until(t *testing.T, prefix string, poke func(i int)) sources.L
 			}
 		}
 	}
+}
+
+// TestDevKmsgQuietRestart: a source started at the end that sent nothing before it
+// was stopped reads, after a restart, what the kernel logged while it was down: where
+// it began is stored when it starts.
+func TestDevKmsgQuietRestart(t *testing.T) {
+	testenv.NeedRoot(t)
+	if _, err := os.Stat("/dev/kmsg"); err != nil {
+		testenv.Missing(t, "/dev/kmsg: %v", err)
+	}
+	marker := fmt.Sprintf("cowbell-kmsg-quiet-%d-%08x", os.Getpid(), rand.Uint32())
+	cp := sourcestest.NewCheckpoints()
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zap.New(core)})
+	require.NoError(t, err)
+	writeKmsg(t, fmt.Sprintf("<4>%s before the start\n", marker))
+	run := startRun(t, s)
+	require.Eventually(t, func() bool { return logs.FilterMessage("reading the kernel log").Len() == 1 },
+		30*time.Second, 10*time.Millisecond, "positioned at the end")
+	run.stop(t)
+
+	writeKmsg(t, fmt.Sprintf("<4>%s while stopped\n", marker))
+	s2, err := New(DefaultConfig, sources.Deps{Name: "kernel", Checkpoints: cp, Log: zaptest.NewLogger(t)})
+	require.NoError(t, err)
+	run = startRun(t, s2)
+	l := run.until(t, marker, nil)
+	require.Equal(t, marker+" while stopped", l.Text, "the record before the first start stays behind")
+	run.stop(t)
 }

@@ -27,10 +27,12 @@ func (c *Checkpoints) Load(_ context.Context, stream string) (string, bool, erro
 	return p, ok, nil
 }
 
-// Save keeps cur as its stream's cursor.
-func (c *Checkpoints) Save(_ context.Context, cur sources.Cursor) error {
+// Save keeps each cursor as its stream's.
+func (c *Checkpoints) Save(_ context.Context, cs ...sources.Cursor) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pos[cur.Stream] = cur.Pos
+	for _, cur := range cs {
+		c.pos[cur.Stream] = cur.Pos
+	}
 	return nil
 }
