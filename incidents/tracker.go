@@ -117,6 +117,21 @@ func (t *Tracker) Observe(l sources.Line) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.hits = t.m.MatchAll(l, t.hits[:0])
+	return t.observe(l)
+}
+
+// ObserveHits is Observe with l's hits found already: what MatchAll, of a Matcher
+// over the Tracker's rules, returned for l (a replay matches lines on several cores
+// and decides them here in order).
+func (t *Tracker) ObserveHits(l sources.Line, hits []matcher.Hit) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hits = append(t.hits[:0], hits...)
+	return t.observe(l)
+}
+
+// observe decides t.hits, the hits of l.
+func (t *Tracker) observe(l sources.Line) []Event {
 	if len(t.hits) == 0 {
 		return nil
 	}
