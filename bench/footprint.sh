@@ -12,7 +12,8 @@
 #   containers   one file source over 1000 idle Docker json-file container logs
 #   go-floor     a Go program that only sleeps, built with the same toolchain: what the
 #                runtime alone costs
-# With BEFORE=REV, REV's cowbell runs the defaults and no-sources cases too.
+# With BEFORE=REV, REV's cowbell runs the defaults and no-sources cases too. ENVS, as
+# "GOGC=50 GOMEMLIMIT=16MiB", runs the defaults case again under each setting.
 # RSS is VmRSS and VmHWM from /proc/PID/status at the end of the window and the
 # maximum resident set /usr/bin/time -v reports after SIGTERM; of VmRSS, "file" is the
 # mapped files (the binary above all; "2M" how much of it the kernel mapped in 2 MB
@@ -124,6 +125,7 @@ for c in "${cases[@]}"; do
 	defaults)
 		[ -z "${BEFORE:-}" ] || measure "defaults, cowbell@$BEFORE" "$dir/cowbell-before" run
 		measure defaults "$dir/cowbell" run
+		for e in ${ENVS:-}; do measure "defaults, $e" env "$e" "$dir/cowbell" run; done
 		;;
 	no-sources)
 		[ -z "${BEFORE:-}" ] || measure "no-sources, cowbell@$BEFORE" "$dir/cowbell-before" run --config "$work/no-sources.yaml"
