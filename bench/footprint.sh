@@ -3,16 +3,23 @@
 #
 #   bench/footprint.sh [WINDOW_SECONDS]     (default 60)
 #
-# Three cases, each started fresh, left SETTLE seconds (default 10) to start up, then
-# watched for WINDOW seconds:
+# Cases (CASES, default all four), each started fresh, left SETTLE seconds (default
+# 10) to start up, then watched for WINDOW seconds:
 #   defaults     `cowbell run` without a config: the embedded defaults (built-in pack,
 #                the journal if readable, the usual Redis/PostgreSQL/container paths)
+#   no-sources   the built-in pack and a console notifier, no source: everything but
+#                the followers (pipeline, probes and their snapshots, delivery, store)
 #   containers   one file source over 1000 idle Docker json-file container logs
 #   go-floor     a Go program that only sleeps, built with the same toolchain: what the
 #                runtime alone costs
+# With BEFORE=REV, REV's cowbell runs the defaults and no-sources cases too. ENVS, as
+# "GOGC=50 GOMEMLIMIT=16MiB", runs the defaults case again under each setting.
 # RSS is VmRSS and VmHWM from /proc/PID/status at the end of the window and the
-# maximum resident set /usr/bin/time -v reports after SIGTERM; CPU is utime + stime
-# from /proc/PID/stat over the window, as a share of one core (and in mCPU).
+# maximum resident set /usr/bin/time -v reports after SIGTERM; of VmRSS, "file" is the
+# mapped files (the binary above all; "2M" how much of it the kernel mapped in 2 MB
+# folios, FilePmdMapped in smaps_rollup) and "anon" the heap, stacks and runtime. CPU
+# is utime + stime from /proc/PID/stat over the window, as a share of one core (and
+# in mCPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-60}
@@ -21,6 +28,12 @@ dir=${BENCH_DIR:-/tmp/cowbell-bench}
 work="$dir/footprint"
 rm -rf "$work" && mkdir -p "$work"
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
+if [ -n "${BEFORE:-}" ]; then
+	src="$dir/src-before"
+	rm -rf "$src" && mkdir -p "$src"
+	git archive "$BEFORE" | tar -x -C "$src"
+	(cd "$src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
+fi
 [ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }; }
 hz=$(getconf CLK_TCK)
 
@@ -51,6 +64,15 @@ notifiers:
 log: {level: error}
 EOF
 
+cat >"$work/no-sources.yaml" <<EOF
+host: bench
+state_dir: $work/state-no-sources
+sources: []
+notifiers:
+  - {name: console, type: console}
+log: {level: error}
+EOF
+
 pid_of_child() { # the process /usr/bin/time started
 	local p
 	for _ in $(seq 100); do
@@ -62,9 +84,9 @@ pid_of_child() { # the process /usr/bin/time started
 
 # measure NAME CMD... → one table row.
 measure() {
-	local name=$1
+	local name=$1 f=${1//[^A-Za-z0-9@.-]/_}
 	shift
-	STATE_DIRECTORY="$work/state-$name" /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	STATE_DIRECTORY="$work/state-$f" /usr/bin/time -v -o "$work/$f.time" "$@" >"$work/$f.out" 2>"$work/$f.err" &
 	local tpid=$!
 	local pid
 	pid=$(pid_of_child "$tpid")
@@ -73,25 +95,43 @@ measure() {
 	c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	sleep "$window"
 	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-	local rss hwm threads
+	local rss hwm threads anon file pmd
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	anon=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
+	file=$(awk '/RssFile/ {print $2}' "/proc/$pid/status")
+	pmd=$(awk '/FilePmdMapped/ {print $2}' "/proc/$pid/smaps_rollup")
 	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 	threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 	kill -TERM "$pid"
 	wait "$tpid" || true
 	local maxrss
-	maxrss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$name.time")
-	awk -v n="$name" -v r="$rss" -v h="$hwm" -v m="$maxrss" -v c="$((c1 - c0))" -v hz="$hz" -v w="$window" -v t="$threads" 'BEGIN {
+	maxrss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$f.time")
+	awk -v n="$name" -v r="$rss" -v h="$hwm" -v m="$maxrss" -v c="$((c1 - c0))" -v hz="$hz" -v w="$window" -v t="$threads" \
+		-v a="$anon" -v f="$file" -v p="$pmd" 'BEGIN {
 		cpu = c / hz / w
-		printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.2f %% (%.1f mCPU) | %d |\n", n, r / 1024, h / 1024, m / 1024, cpu * 100, cpu * 1000, t
+		printf "| %s | %.1f MiB | %.1f MiB (2M: %.0f MiB) | %.1f MiB | %.1f MiB | %.1f MiB | %.2f %% (%.1f mCPU) | %d |\n", n, r / 1024, f / 1024, p / 1024, a / 1024, h / 1024, m / 1024, cpu * 100, cpu * 1000, t
 	}'
 }
 
 echo "Command: \`bench/footprint.sh $window\` (settle ${settle} s), $(date -u +%Y-%m-%d), cowbell $(git describe --tags --always --dirty), $(go version | cut -d' ' -f3), $(nproc) cores."
-echo "Binary: $(du -h "$dir/cowbell" | cut -f1) ($(stat -c %s "$dir/cowbell") bytes, stripped, cgo build)."
+echo "Binary: $(du -h "$dir/cowbell" | cut -f1) ($(stat -c %s "$dir/cowbell") bytes, stripped, cgo build)${BEFORE:+; cowbell@$BEFORE: $(stat -c %s "$dir/cowbell-before") bytes}."
+echo "Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| idle | VmRSS | VmHWM | max RSS (time -v) | CPU over ${window} s | threads |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-measure defaults "$dir/cowbell" run
-measure containers "$dir/cowbell" run --config "$work/containers.yaml"
-measure go-floor "$work/go-floor"
+echo "| idle | VmRSS | of it file (2M folios) | of it anon | VmHWM | max RSS (time -v) | CPU over ${window} s | threads |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+read -r -a cases <<<"${CASES:-defaults no-sources containers go-floor}"
+for c in "${cases[@]}"; do
+	case $c in
+	defaults)
+		[ -z "${BEFORE:-}" ] || measure "defaults, cowbell@$BEFORE" "$dir/cowbell-before" run
+		measure defaults "$dir/cowbell" run
+		for e in ${ENVS:-}; do measure "defaults, $e" env "$e" "$dir/cowbell" run; done
+		;;
+	no-sources)
+		[ -z "${BEFORE:-}" ] || measure "no-sources, cowbell@$BEFORE" "$dir/cowbell-before" run --config "$work/no-sources.yaml"
+		measure no-sources "$dir/cowbell" run --config "$work/no-sources.yaml"
+		;;
+	containers) measure containers "$dir/cowbell" run --config "$work/containers.yaml" ;;
+	go-floor) measure go-floor "$work/go-floor" ;;
+	esac
+done

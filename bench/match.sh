@@ -210,7 +210,7 @@ report() {
 			r=$(rate "$t" "$n")
 			printf ' %s lines/s, %s s, %s MiB' "$(fmt_rate "$r")" "${secs[$t.$n]}" "$((${rss[$t.$n]} / 1024))"
 			[ "$(linesof "$t" "$n")" != "$lines" ] && printf ' (first %s lines, one run)' "$(linesof "$t" "$n")"
-			if [ "$t" != rg ]; then
+			if [ "$t" != rg ] && [[ " ${tools[*]} " == *" rg "* ]]; then
 				awk -v a="$r" -v b="$(rate rg "$n")" 'BEGIN {printf "; %.2f of rg", a / b}'
 			fi
 			if [ "$t" != mtail ] && [[ " ${tools[*]} " == *" mtail "* ]]; then
@@ -224,7 +224,8 @@ report() {
 	local first last
 	first=$(echo "$sets" | awk '{print $1}')
 	last=$(echo "$sets" | awk '{print $NF}')
-	for t in cowbell rg; do
+	for t in cowbell before rg; do
+		[[ " ${tools[*]} " == *" $t "* ]] || continue
 		awk -v a="${secs[$t.$last]}" -v b="${secs[$t.$first]}" -v t="$t" -v f="$first" -v l="$last" \
 			'BEGIN {printf "%s at %s rules takes %.2fx its time at %s.\n", t, l, a / b, f}'
 	done

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/cowbell-sidecar/cowbell/internal/secret"
 )
@@ -64,19 +63,7 @@ func readRedis(ctx context.Context, c *RedisConfig) (map[string]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	cl := redis.NewClient(&redis.Options{
-		Addr:            c.Addr,
-		Password:        pw.Reveal(),
-		DialTimeout:     c.Timeout,
-		ReadTimeout:     c.Timeout,
-		WriteTimeout:    c.Timeout,
-		MaxRetries:      -1,
-		DialerRetries:   1,
-		PoolSize:        1,
-		DisableIdentity: true,
-	})
-	defer cl.Close()
-	text, err := cl.Info(ctx, redisSections...).Result()
+	text, err := redisInfo(ctx, c.Addr, pw.Reveal(), redisSections, c.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("redis info: %w", err)
 	}

@@ -1,6 +1,7 @@
 package incidents
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,26 @@ func (t *Tracker) Configure(c Config) *Tracker {
 	return t
 }
 
+// SetMatcher makes m the Tracker's matcher from the next line on: a Matcher over the
+// same rules, such as one Tune fitted to the first lines read. Hits, and so events,
+// are the same with either; only the time a line takes changes. A Matcher over other
+// rules is refused.
+func (t *Tracker) SetMatcher(m *matcher.Matcher) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, now := t.m.Rules(), m.Rules()
+	if len(old) != len(now) {
+		return fmt.Errorf("set matcher: %d rules, the tracker's has %d", len(now), len(old))
+	}
+	for i := range old {
+		if old[i] != now[i] {
+			return fmt.Errorf("set matcher: rule %d is %q, the tracker's is %q", i, now[i].ID, old[i].ID)
+		}
+	}
+	t.m = m
+	return nil
+}
+
 // Observe matches l (match, follow and resolve patterns) and returns what the hits
 // change, in rule order: match hits first, then follow lines, then resolve lines. A
 // line that matches nothing returns nil without allocating.
@@ -96,6 +117,21 @@ func (t *Tracker) Observe(l sources.Line) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.hits = t.m.MatchAll(l, t.hits[:0])
+	return t.observe(l)
+}
+
+// ObserveHits is Observe with l's hits found already: what MatchAll, of a Matcher
+// over the Tracker's rules, returned for l (a replay matches lines on several cores
+// and decides them here in order).
+func (t *Tracker) ObserveHits(l sources.Line, hits []matcher.Hit) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hits = append(t.hits[:0], hits...)
+	return t.observe(l)
+}
+
+// observe decides t.hits, the hits of l.
+func (t *Tracker) observe(l sources.Line) []Event {
 	if len(t.hits) == 0 {
 		return nil
 	}

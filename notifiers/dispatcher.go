@@ -168,7 +168,8 @@ type worker struct {
 	log   *zap.Logger
 	limit int // attempts in flight at once while the endpoint is healthy
 
-	failing  string // the error of the current run of failures, "" when healthy
+	failing  string // the error of the current run of failures, "" when healthy (as logged)
+	down     bool   // the last attempt to end failed and may succeed later: probe one at a time
 	storeErr string // the store's error while it refuses writes, "" when it takes them
 
 	// Drops at the bound are counted on every drop but logged at most once per
@@ -180,39 +181,59 @@ type worker struct {
 // dropLogEvery bounds how often drops at the outbox bound are logged.
 const dropLogEvery = 10 * time.Second
 
-// scanFactor bounds how far past the head a round looks for entries it may send:
-// entries behind a postponed one of their own key, or waiting out their own backoff,
-// are skipped, but not beyond limit×scanFactor entries.
+// scanFactor bounds how far past the head a pick looks for entries it may send:
+// entries behind a postponed or busy one of their own key, or waiting out their own
+// backoff, are skipped, but not beyond free×scanFactor entries besides the busy ones.
 const scanFactor = 4
 
+// run delivers the queue until ctx is done, then lets the attempts in flight end and
+// records their outcomes. Up to limit attempts are in flight at once (see pipe): a
+// free slot takes the next entry as soon as an attempt ends.
 func (w *worker) run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		wake := w.d.st.Updated() // before reading, so no Commit is missed
-		if err := w.trim(); err != nil {
-			return err
+	p := newPipe(w.limit)
+	for {
+		stopping := ctx.Err() != nil
+		w.settleNext(p, stopping)
+		if stopping && p.idle() {
+			return nil
 		}
-		round, wait, err := w.pick()
-		if err != nil {
-			return err
-		}
-		if len(round) == 0 {
-			var later <-chan time.Time
-			if wait > 0 {
+		var wake <-chan struct{}
+		var later <-chan time.Time
+		if !stopping && w.storeErr == "" {
+			wake = w.d.st.Updated() // before reading, so no Commit is missed
+			if err := w.trim(); err != nil {
+				return err
+			}
+			round, wait, err := w.pick(p.busy, p.keys, w.limit-p.inFlight)
+			if err != nil {
+				return err
+			}
+			for _, e := range round {
+				w.start(ctx, p, e)
+			}
+			// Virtual clocks in tests advance when asked to wait, so a wait is asked
+			// for only when nothing else can wake the worker.
+			if wait > 0 && len(round) == 0 && p.idle() {
 				later = w.d.after(wait)
 			}
-			// New entries wake us too, so the bound holds while we back off.
-			select {
-			case <-later:
-			case <-wake:
-			case <-ctx.Done():
-			}
-			continue
 		}
-		if err := w.deliver(ctx, round); err != nil {
-			return err
+		done := ctx.Done()
+		if stopping {
+			done = nil
+		}
+		// New entries wake us too, so the bound holds while we back off.
+		select {
+		case x := <-p.ended:
+			w.end(p, x)
+		case s := <-p.settled:
+			w.finish(ctx, p, s)
+		case <-p.retryAt:
+			p.retryAt = nil
+		case <-later:
+		case <-wake:
+		case <-done:
 		}
 	}
-	return nil
 }
 
 // trim enforces the outbox bound, loudly. A store that refuses the write leaves the
@@ -239,26 +260,35 @@ func (w *worker) trim() error {
 	return nil
 }
 
-// pick chooses the entries of the next round, oldest first: at most limit of them,
-// and of each incident key only its oldest pending entry, so one incident's
-// notifications arrive in order while different incidents go out side by side. An
-// entry waiting out its backoff holds back its own key only. While the endpoint is
-// failing, the round is the head alone, once its backoff has passed: one probe, not a
-// volley at an endpoint that is down. With nothing to send, wait is how long until an
-// entry is due (0: until something is queued).
-func (w *worker) pick() (round []state.Entry, wait time.Duration, err error) {
-	limit, scan := w.limit, w.limit*scanFactor
-	if w.failing != "" {
-		limit, scan = 1, 1
+// pick chooses up to free entries to send next, oldest first, of each incident key
+// only its oldest pending entry, so one incident's notifications arrive in order while
+// different incidents go out side by side. Entries in busy (in flight, or their
+// outcome not yet on disk) are passed over, and so are the later entries of their keys
+// (keys). An entry waiting out its backoff holds back its own key only. While the
+// endpoint is failing, the pick is the head alone, once its backoff has passed and
+// nothing else is in flight: one probe, not a volley at an endpoint that is down. With
+// nothing to send, wait is how long until an entry is due (0: until something is
+// queued or an attempt ends).
+func (w *worker) pick(busy map[uint64]bool, keys map[string]int, free int) (round []state.Entry, wait time.Duration, err error) {
+	scan := free * scanFactor
+	if w.down {
+		if len(busy) > 0 {
+			return nil, 0, nil
+		}
+		free, scan = 1, 1
 	}
-	window, err := w.d.st.Window(w.name, scan)
+	if free <= 0 {
+		return nil, 0, nil
+	}
+	window, err := w.d.st.WindowSkip(w.name, scan, func(seq uint64) bool { return busy[seq] })
 	if err != nil {
 		return nil, 0, fmt.Errorf("dispatch to %s: %w", w.name, err)
 	}
 	now := w.d.now()
 	seen := make(map[string]bool, len(window))
 	for _, e := range window {
-		if seen[e.Key] {
+		if seen[e.Key] || keys[e.Key] > 0 {
+			seen[e.Key] = true
 			continue // an older entry of this key goes first
 		}
 		seen[e.Key] = true
@@ -269,7 +299,7 @@ func (w *worker) pick() (round []state.Entry, wait time.Duration, err error) {
 			continue
 		}
 		round = append(round, e)
-		if len(round) == limit {
+		if len(round) == free {
 			break
 		}
 	}

@@ -411,6 +411,61 @@ func TestDispatcherConcurrentKeepsKeyOrder(t *testing.T) {
 	require.Zero(t, st.Len("hook"))
 }
 
+// TestDispatcherSlowAnswerHoldsBackOnlyItsIncident: an endpoint slow to answer for
+// one incident does not hold back the others: a free slot takes the next incident as
+// soon as an attempt ends, not once the slowest of a round has answered.
+func TestDispatcherSlowAnswerHoldsBackOnlyItsIncident(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var delivered []string
+	allOthers := make(chan struct{})
+	const others = 20
+	n := notifyFunc(func(ctx context.Context, inc *incidents.Incident) (bool, error) {
+		if inc.Key == "slow" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return true, context.Cause(ctx)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		delivered = append(delivered, label(inc))
+		if len(delivered) == others {
+			close(allOthers)
+		}
+		return false, nil
+	})
+	cfg := notifiers.DispatcherConfig{Concurrency: 4, Timeout: time.Hour}
+	r := newRig(t, st, map[string]notifiers.Notifier{"hook": n}, cfg, newClock(time.Now()))
+	incs := []*incidents.Incident{incident("slow", 1, incidents.StatusFiring)}
+	for i := range others {
+		incs = append(incs, incident(fmt.Sprintf("k%02d", i), 1, incidents.StatusFiring))
+	}
+	want := enqueue(t, st, []string{"hook"}, incs...)
+	stop := r.start(t)
+	select {
+	case <-allOthers:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		close(release)
+		require.NoError(t, stop())
+		t.Fatalf("while one incident's answer is slow, the others wait: %d of %d delivered", len(delivered), others)
+	}
+	close(release)
+	waitFor(t, "the slow one delivered too", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered) == len(want)
+	})
+	require.NoError(t, stop())
+	require.ElementsMatch(t, want, delivered)
+	require.Zero(t, st.Len("hook"))
+}
+
 // TestDispatcherRounds: what one round sends. Healthy: the oldest entry of each key, up
 // to the limit, past keys waiting out their backoff. Failing: the head alone, once due.
 func TestDispatcherRounds(t *testing.T) {

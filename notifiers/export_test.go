@@ -30,10 +30,8 @@ func (c DispatcherConfig) Backoff(failures int, jitter float64, retryAfter time.
 func Round(t testing.TB, d *Dispatcher, name string, failing bool) ([]string, time.Duration) {
 	t.Helper()
 	w := &worker{d: d, name: name, n: d.ns[name], log: d.log, limit: d.cfg.Concurrency}
-	if failing {
-		w.failing = "endpoint answered 503"
-	}
-	round, wait, err := w.pick()
+	w.down = failing
+	round, wait, err := w.pick(nil, nil, w.limit)
 	if err != nil {
 		t.Fatal(err)
 	}

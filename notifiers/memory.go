@@ -29,7 +29,7 @@ func (l *memLane) add(ds []state.Delivery, now time.Time, max int) (dropped []st
 	defer l.mu.Unlock()
 	for _, d := range ds {
 		l.seq++
-		l.q = append(l.q, state.Entry{Seq: l.seq, Notifier: d.Notifier, Key: d.Key, Incident: d.Incident, Enqueued: now})
+		l.q = append(l.q, state.Entry{Seq: l.seq, Notifier: d.Notifier, Key: d.Key, Status: d.Status, Incident: d.Incident, Enqueued: now})
 	}
 	if over := len(l.q) - max; max > 0 && over > 0 {
 		dropped = append(dropped, l.q[:over]...)
@@ -76,7 +76,7 @@ func (l *memLane) peek() ([]state.Delivery, uint64) {
 	defer l.mu.Unlock()
 	out := make([]state.Delivery, 0, len(l.q))
 	for _, e := range l.q {
-		out = append(out, state.Delivery{Notifier: e.Notifier, Key: e.Key, Incident: e.Incident})
+		out = append(out, state.Delivery{Notifier: e.Notifier, Key: e.Key, Status: e.Status, Incident: e.Incident})
 	}
 	return out, l.seq
 }

@@ -57,6 +57,17 @@ type Concurrency interface {
 	MaxConcurrency() int
 }
 
+// Encoded is a receiver whose request body is the incident's cowbell.incident/v1 JSON
+// itself (the webhook): the Dispatcher hands it the JSON as it was queued, sparing it
+// decoding the incident only to encode it again, the largest cost of an attempt.
+type Encoded interface {
+	// NotifyEncoded makes one attempt at the incident queued as body (what
+	// json.Marshal made of it), whose key and status are queued beside it. handled is
+	// false when it needs the incident itself (a body past its size limit, to be cut):
+	// the Dispatcher then calls Notify. Queued incidents are never tests.
+	NotifyEncoded(ctx context.Context, key string, status incidents.Status, body []byte) (handled, retry bool, err error)
+}
+
 // Alerter is a receiver whose firing notification opens an alert at the vendor that
 // stays open, and may page someone, until a resolve: PagerDuty, Zenduty, Alertmanager.
 // `cowbell notify test` resolves its test alert right after sending it.

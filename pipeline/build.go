@@ -55,9 +55,11 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 	}
 	p := &Pipeline{
 		cfg: cfg, log: o.Log, now: o.Now, store: st,
-		rules:    newRuleSet(rs),
-		enricher: enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
-		metrics:  newMetrics(o.Registry),
+		rules:      newRuleSet(rs),
+		matcher:    m,
+		flushEvery: flushEvery,
+		enricher:   enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
+		metrics:    newMetrics(o.Registry),
 	}
 	snap := p.enricher.Snapshot(ctx)
 	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}

@@ -11,6 +11,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	late          *prometheus.CounterVec
 	storeFailures prometheus.Counter
+	commits       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,6 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		storeFailures: prom.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cowbell_store_commit_failures_total",
 			Help: "Commits the state store refused (a full disk); cowbell then notifies from memory and holds its cursors back.",
+		})),
+		commits: prom.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cowbell_store_commit_seconds",
+			Help:    "How long the pipeline's commits to the state store took (an fsync each): cursors, incident changes and the notifications they queue.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
 		})),
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/cowbell-sidecar/cowbell/enrich"
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/incidents"
+	"github.com/cowbell-sidecar/cowbell/matcher"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
 	"github.com/cowbell-sidecar/cowbell/rules"
 	"github.com/cowbell-sidecar/cowbell/sources"
@@ -28,11 +29,21 @@ import (
 )
 
 // flushLines and flushEvery bound how much reading a crash can make cowbell repeat:
-// cursors of lines that caused nothing are committed in batches.
+// cursors of lines that caused nothing are committed in batches. A commit is an
+// fsync, which a busy disk can hold for hundreds of milliseconds, and a line that
+// causes a notification waits for any commit in progress: at 10,000 lines a second,
+// a commit every 1,000 lines was ten fsyncs a second for nothing but cursors, and the
+// slowest of them set the latency's tail. Reading a second's lines again after a
+// crash is harmless (incident keys are stable).
 const (
-	flushLines = 1000
+	flushLines = 1 << 16
 	flushEvery = time.Second
 )
+
+// groupLines bounds how many lines already waiting a batch takes in after its first
+// event: a group commit takes a flood's incidents together, but a line that pages
+// does not wait for a long backlog to be read first.
+const groupLines = 1000
 
 // maxBatchEvents bounds a group commit: its notifications are built in memory.
 const maxBatchEvents = 256
@@ -60,7 +71,11 @@ type Pipeline struct {
 
 	sources    []sources.Source
 	srcMetrics *sources.Metrics
+	matcher    *matcher.Matcher // as built; the loop tunes it to the logs (tuner)
 	tracker    *incidents.Tracker
+	tune       *tuner
+	onTuned    func() // tests: called once the tuned matcher is the tracker's
+	flushEvery time.Duration
 	join       incidents.PIDJoin // recent lines by pid, to join incidents about one process
 	enricher   *enrich.Enricher
 	router     *notifiers.Router
@@ -146,8 +161,10 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 
 // loop is the single owner of the tracker: lines, probe snapshots and ticks meet here.
 func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-chan facts.Snapshot) error {
-	tick := time.NewTicker(flushEvery)
+	tick := time.NewTicker(p.flushEvery)
 	defer tick.Stop()
+	p.tune = newTuner(p.matcher, p.now())
+	defer p.tune.wait()
 	b := batch{cursors: map[string]sources.Cursor{}}
 	for {
 		p.health.progress(p.now())
@@ -171,7 +188,11 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 			b.events = append(b.events, p.evalProbes(s)...)
 			b.events = append(b.events, p.evalResolve(s)...)
 		case <-tick.C:
+			p.tune.tick(p.now())
 			b.events = append(b.events, p.tracker.Tick()...)
+		case m := <-p.tune.out:
+			p.swap(m, p.tune.lines)
+			continue
 		}
 		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
 		// probe's batch is being written would otherwise fail the run (and the batch
@@ -187,6 +208,7 @@ type batch struct {
 	events  []incidents.Event
 	cursors map[string]sources.Cursor // by stream: the last line's
 	lines   int
+	evLine  int // lines when the first event came
 }
 
 // due reports whether the batch must be committed now rather than wait for more lines:
@@ -196,13 +218,19 @@ func (b *batch) due() bool { return len(b.events) > 0 || b.lines >= flushLines }
 func (b *batch) reset() {
 	b.events = b.events[:0]
 	clear(b.cursors)
-	b.lines = 0
+	b.lines, b.evLine = 0, 0
+}
+
+// full reports whether the batch takes no more waiting lines before its commit.
+func (b *batch) full() bool {
+	return len(b.events) >= maxBatchEvents || b.lines >= flushLines ||
+		len(b.events) > 0 && b.lines-b.evLine >= groupLines
 }
 
 // drain observes the lines already waiting in the channel, without blocking, up to
 // the batch bounds; it reports whether the channel closed meanwhile.
 func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
-	for len(b.events) < maxBatchEvents && b.lines < flushLines {
+	for !b.full() {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -218,11 +246,15 @@ func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
 
 // observe runs one line through the tracker and records its cursor.
 func (p *Pipeline) observe(l sources.Line, b *batch) {
+	p.tune.note(l.Text)
 	evs := p.tracker.Observe(l)
 	if l.Cursor.Stream != "" {
 		b.cursors[l.Cursor.Stream] = l.Cursor
 	}
 	b.lines++
+	if len(b.events) == 0 && len(evs) > 0 {
+		b.evLine = b.lines
+	}
 	for _, ev := range evs {
 		p.log.Debug("rule fired", zap.String("rule", ev.State.Rule), zap.String("incident", ev.State.Key),
 			zap.Stringer("event", ev.Kind), zap.String("stream", l.Stream), zap.String("text", l.Text))
@@ -262,7 +294,11 @@ func (p *Pipeline) save(ctx context.Context, sb state.Batch, b *batch) error {
 		unsent = p.dispatcher.Unsent()
 		sb = p.unsaved.Merge(state.Batch{Deliveries: unsent.Deliveries}).Merge(sb)
 	}
+	start := time.Now()
 	err := p.store.Commit(ctx, sb)
+	if !sb.Empty() {
+		p.metrics.commits.Observe(time.Since(start).Seconds())
+	}
 	b.reset()
 	if err == nil {
 		if degraded {
@@ -345,7 +381,7 @@ func (p *Pipeline) deliveries(ev incidents.Event, snap *facts.Snapshot) ([]state
 	}
 	var out []state.Delivery
 	for _, name := range p.router.Route(inc) {
-		out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Incident: body})
+		out = append(out, state.Delivery{Notifier: name, Key: inc.Key, Status: string(inc.Status), Incident: body})
 	}
 	p.log.Info("incident "+ev.Kind.String(), zap.String("rule", inc.Rule.ID), zap.String("incident", inc.Key),
 		zap.Int("count", inc.Count), zap.Int("folded", inc.Folded))

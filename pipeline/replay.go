@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"io"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -47,100 +49,255 @@ type ReplayOptions struct {
 }
 
 // Replay runs rules over logs offline, on the logs' own time (a container record's
-// timestamp, or the stamp a plain line starts with), the way the live run does: incidents (or, with Hits, hits) go to emit in order, each an
-// *incidents.Incident or a ReplayHit.
-//
-// Reading runs beside matching: one goroutine reads, splits, decodes and dates the
-// lines, in batches, while the caller's matches them and emits in order, so a replay
-// uses two cores where it has them.
+// timestamp, or the stamp a plain line starts with), the way the live run does:
+// incidents (or, with Hits, hits) go to emit in order, each an *incidents.Incident
+// or a ReplayHit.
 func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptions, emit func(any) error) error {
+	return ReplayRules(ctx, func() ([]*rules.Rule, error) { return rs, nil }, inputs, o, emit)
+}
+
+// ReplayRules is Replay of the rules load returns; it loads them beside the first
+// reading. An error of load is returned as it is.
+//
+// The work is spread over the cores: one goroutine reads, splits, decodes and dates
+// the lines, in batches; workers, one a core, match the batches; and the caller's
+// goroutine decides and emits their hits in order. The rules are loaded and the
+// matcher built while the first batches are read; the matcher is fitted to the first
+// lines (Tune) beside the matching, which takes the fitted one once it is there: hits
+// are the same with either.
+func ReplayRules(ctx context.Context, load func() ([]*rules.Rule, error), inputs []Input, o ReplayOptions, emit func(any) error) error {
+	r := &replayer{o: o, ready: make(chan struct{})}
+	r.d = dater{loc: o.Location}
+	if r.d.loc == nil {
+		r.d.loc = time.Local
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.build(load) })
+	full, work := make(chan *replayBatch, replayInFlight), make(chan *replayBatch, replayInFlight)
+	free := make(chan *replayBatch, replayInFlight)
+	for range replayInFlight {
+		free <- &replayBatch{lines: make([]dated, 0, batchLines)}
+	}
+	g.Go(func() error {
+		defer close(full)
+		defer close(work)
+		return r.read(gctx, g, inputs, free, full, work)
+	})
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		g.Go(func() error { return r.match(gctx, work) })
+	}
+	g.Go(func() error { return r.decide(gctx, full, free, emit) })
+	return g.Wait()
+}
+
+// replayInFlight is how many batches may be read ahead of the decisions: what the
+// reader gets on with while the rules load (32,768 lines, about 8 MB).
+const replayInFlight = 16
+
+// batchLines is how many lines travel together from the reader to the matcher: one
+// channel operation a batch instead of a line.
+const batchLines = 256
+
+// dated is a line with the replay's clock as of that line.
+type dated struct {
+	line  sources.Line
+	clock time.Time
+}
+
+// replayBatch is a batch of lines and, once done is closed, their hits.
+type replayBatch struct {
+	lines []dated
+	hits  [][]matcher.Hit
+	done  chan struct{}
+}
+
+// replayer is one replay's shared state.
+type replayer struct {
+	o     ReplayOptions
+	d     dater
+	ready chan struct{} // closed once the rules are loaded and m holds their matcher
+	rules []*rules.Rule
+	byID  map[string]*rules.Rule
+	m     atomic.Pointer[matcher.Matcher]
+}
+
+// build loads the rules and builds their matcher.
+func (r *replayer) build(load func() ([]*rules.Rule, error)) error {
+	rs, err := load()
+	if err != nil {
+		return err
+	}
 	m, err := matcher.New(rs)
 	if err != nil {
 		return err
 	}
-	byID := map[string]*rules.Rule{}
-	for _, r := range rs {
-		byID[r.ID] = r
+	r.rules, r.byID = rs, make(map[string]*rules.Rule, len(rs))
+	for _, rule := range rs {
+		r.byID[rule.ID] = rule
 	}
-	d := dater{loc: o.Location}
-	if d.loc == nil {
-		d.loc = time.Local
+	r.m.Store(m)
+	close(r.ready)
+	return nil
+}
+
+// wait waits for the matcher.
+func (r *replayer) wait(ctx context.Context) bool {
+	select {
+	case <-r.ready:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	var tr *incidents.Tracker
-	var hits []matcher.Hit
-	var join incidents.PIDJoin
-	handle := func(l sources.Line, clock time.Time) error {
-		d.clock = clock // the tracker's clock, for lines without a time, runs on the logs'
-		if o.Hits {
-			hits = m.Match(l, hits[:0])
-			for _, h := range hits {
-				rh := ReplayHit{Rule: h.Rule.ID, Line: l.Text, Captures: h.Captures, Stream: l.Stream}
-				if err := emit(rh); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		events := tr.Observe(l)
-		join.Note(events)
-		for _, nev := range events {
-			if !nev.Notify() {
-				continue
-			}
-			// As the live run: an event a page already covers updates that page.
-			for _, ev := range tr.Page(nev, join.Lookup(nev.State)) {
-				r := byID[ev.State.Rule]
-				inc := incidents.Build(r, ev, o.Host)
-				enrich.Attach(inc, r, o.Snapshot, nil)
-				inc.SetRelated(incidents.Causes(join.Lookup(ev.State), func(id string) *rules.Rule { return byID[id] }))
-				if err := emit(inc); err != nil {
-					return err
-				}
+}
+
+// read reads the inputs in order into batches, each sent to the deciding goroutine
+// (full, in order) and to the workers (work). The first tuneLines lines are the
+// sample the matcher is fitted to.
+func (r *replayer) read(ctx context.Context, g *errgroup.Group, inputs []Input, free <-chan *replayBatch, full, work chan<- *replayBatch) error {
+	var sample []string
+	tuning := true
+	var latest time.Time
+	var b *replayBatch
+	send := func() error {
+		b.done = make(chan struct{})
+		for _, ch := range []chan<- *replayBatch{full, work} {
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
+		b = nil
 		return nil
-	}
-	// The first lines are held back to fit the matcher's prefilter to them (which
-	// literals these logs hold often), then matched with it like every other line.
-	var held []dated
-	tune := func() error {
-		sample := make([]string, len(held))
-		for i, l := range held {
-			sample[i] = l.line.Text
-		}
-		m = m.Tune(sample)
-		tr = incidents.NewTracker(m, incidents.Identity{Host: o.Host, Node: o.Node}, d.now)
-		for _, l := range held {
-			if err := handle(l.line, l.clock); err != nil {
-				return err
-			}
-		}
-		held = nil
-		return nil
-	}
-	hold := func(l sources.Line, clock time.Time) error {
-		if tr != nil {
-			return handle(l, clock)
-		}
-		d.clock = clock // the next input's lines go on from it
-		held = append(held, dated{l, clock})
-		if len(held) < tuneLines {
-			return nil
-		}
-		return tune()
 	}
 	for _, in := range inputs {
-		if err := scanBatches(ctx, in, o.Format, &d, hold); err != nil {
+		err := file.Scan(ctx, in.Reader, "replay", in.Name, r.o.Format, func(l sources.Line) error {
+			if b == nil {
+				select {
+				case b = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			r.d.date(&l, &latest)
+			b.lines = append(b.lines, dated{l, latest})
+			if tuning {
+				sample = append(sample, l.Text)
+				if len(sample) == tuneLines {
+					tuning = false
+					g.Go(func() error { r.tune(ctx, sample); return nil })
+				}
+			}
+			if len(b.lines) < batchLines {
+				return nil
+			}
+			return send()
+		})
+		if err != nil {
 			return err
 		}
 	}
-	if tr == nil {
-		return tune()
+	if b != nil {
+		return send()
 	}
 	return nil
 }
 
-// tuneLines is how many lines replay fits the matcher to before matching.
+// tune fits the matcher to sample and makes the fitted one the workers'.
+func (r *replayer) tune(ctx context.Context, sample []string) {
+	if r.wait(ctx) {
+		r.m.Store(r.m.Load().Tune(sample))
+	}
+}
+
+// match finds the hits of each batch's lines: a line's match hits with Hits, else
+// every hit the tracker decides on.
+func (r *replayer) match(ctx context.Context, work <-chan *replayBatch) error {
+	if !r.wait(ctx) {
+		return nil
+	}
+	for b := range work {
+		m := r.m.Load()
+		b.hits = b.hits[:0]
+		for i := range b.lines {
+			var hs []matcher.Hit
+			if r.o.Hits {
+				hs = m.Match(b.lines[i].line, nil)
+			} else {
+				hs = m.MatchAll(b.lines[i].line, nil)
+			}
+			b.hits = append(b.hits, hs)
+		}
+		close(b.done)
+	}
+	return nil
+}
+
+// decide takes the batches in order, once matched, and emits what their hits come to.
+func (r *replayer) decide(ctx context.Context, full <-chan *replayBatch, free chan<- *replayBatch, emit func(any) error) error {
+	var tr *incidents.Tracker
+	var join incidents.PIDJoin
+	for b := range full {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if tr == nil && !r.o.Hits {
+			tr = incidents.NewTracker(r.m.Load(), incidents.Identity{Host: r.o.Host, Node: r.o.Node}, r.d.now)
+		}
+		for i, x := range b.lines {
+			r.d.clock = x.clock // the tracker's clock, for lines without a time, runs on the logs'
+			var err error
+			if r.o.Hits {
+				err = r.emitHits(x.line, b.hits[i], emit)
+			} else {
+				err = r.emitIncidents(tr, &join, x.line, b.hits[i], emit)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		clear(b.lines) // drop the lines' text before the batch is reused
+		clear(b.hits)
+		b.lines = b.lines[:0]
+		free <- b
+	}
+	return nil
+}
+
+func (r *replayer) emitHits(l sources.Line, hits []matcher.Hit, emit func(any) error) error {
+	for _, h := range hits {
+		if err := emit(ReplayHit{Rule: h.Rule.ID, Line: l.Text, Captures: h.Captures, Stream: l.Stream}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *replayer) emitIncidents(tr *incidents.Tracker, join *incidents.PIDJoin, l sources.Line, hits []matcher.Hit, emit func(any) error) error {
+	events := tr.ObserveHits(l, hits)
+	join.Note(events)
+	for _, nev := range events {
+		if !nev.Notify() {
+			continue
+		}
+		// As the live run: an event a page already covers updates that page.
+		for _, ev := range tr.Page(nev, join.Lookup(nev.State)) {
+			rule := r.byID[ev.State.Rule]
+			inc := incidents.Build(rule, ev, r.o.Host)
+			enrich.Attach(inc, rule, r.o.Snapshot, nil)
+			inc.SetRelated(incidents.Causes(join.Lookup(ev.State), func(id string) *rules.Rule { return r.byID[id] }))
+			if err := emit(inc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tuneLines is how many of the first lines the matcher is fitted to, in a replay and
+// in the live run.
 const tuneLines = 4096
 
 // dater gives each replayed line its time: its own stamp, or else the latest time
@@ -167,71 +324,4 @@ func (d *dater) date(l *sources.Line, latest *time.Time) {
 	if l.Time.IsZero() {
 		l.Time = *latest
 	}
-}
-
-// batchLines is how many lines travel together from the reader to the matcher: one
-// channel operation a batch instead of a line.
-const batchLines = 256
-
-// dated is a line with the replay's clock as of that line.
-type dated struct {
-	line  sources.Line
-	clock time.Time
-}
-
-// scanBatches reads in with file.Scan in one goroutine and calls handle on every line
-// with the clock as of it, in order, from another. It returns the first error of
-// either.
-func scanBatches(ctx context.Context, in Input, format file.Format, d *dater, handle func(sources.Line, time.Time) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	full := make(chan []dated, 4)
-	free := make(chan []dated, 6)
-	for range cap(free) {
-		free <- make([]dated, 0, batchLines)
-	}
-	latest := d.clock
-	g.Go(func() error {
-		defer close(full)
-		batch := <-free
-		err := file.Scan(gctx, in.Reader, "replay", in.Name, format, func(l sources.Line) error {
-			d.date(&l, &latest)
-			batch = append(batch, dated{l, latest})
-			if len(batch) < batchLines {
-				return nil
-			}
-			select {
-			case full <- batch:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			select {
-			case batch = <-free:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		select {
-		case full <- batch:
-		case <-gctx.Done():
-			return gctx.Err()
-		}
-		return nil
-	})
-	g.Go(func() error {
-		for batch := range full {
-			for _, l := range batch {
-				if err := handle(l.line, l.clock); err != nil {
-					return err
-				}
-			}
-			clear(batch) // drop the lines' text before the batch is reused
-			free <- batch[:0]
-		}
-		return nil
-	})
-	return g.Wait()
 }

@@ -12,9 +12,11 @@ import (
 )
 
 // Delivery is one notification to queue: the incident JSON (cowbell.incident/v1) for
-// one notifier. Key is the incident's key, kept beside the body for listing.
+// one notifier. Key and Status are the incident's key and status, kept beside the body
+// for listing, and so that a receiver that sends the body as it is need not read it.
 type Delivery struct {
 	Notifier, Key string
+	Status        string
 	Incident      []byte
 }
 

@@ -212,7 +212,7 @@ func (s *Store) Requeue(notifier string) (int, error) {
 			return err
 		}
 		for _, e := range entries {
-			if err := enqueue(tx, Delivery{Notifier: notifier, Key: e.Key, Incident: e.Incident}, now); err != nil {
+			if err := enqueue(tx, Delivery{Notifier: notifier, Key: e.Key, Status: e.Status, Incident: e.Incident}, now); err != nil {
 				return err
 			}
 			if err := dead.Delete(seqKey(e.Seq)); err != nil {

@@ -15,7 +15,7 @@ import (
 func deliveries(notifier string, keys ...string) []Delivery {
 	out := make([]Delivery, len(keys))
 	for i, k := range keys {
-		out[i] = Delivery{Notifier: notifier, Key: k, Incident: []byte(fmt.Sprintf(`{"key":%q}`, k))}
+		out[i] = Delivery{Notifier: notifier, Key: k, Status: "firing", Incident: []byte(fmt.Sprintf(`{"key":%q}`, k))}
 	}
 	return out
 }
@@ -57,6 +57,7 @@ func TestOutboxOrderAckPostponeBury(t *testing.T) {
 	head, _, err = st.Head("hook")
 	require.NoError(t, err)
 	require.Equal(t, 2, head.Attempts)
+	require.Equal(t, "firing", head.Status, "the status queued beside the body stays with it")
 	require.Equal(t, next.Add(time.Minute), head.NextAttempt)
 	require.Equal(t, "timeout", head.LastError)
 
@@ -73,6 +74,7 @@ func TestOutboxOrderAckPostponeBury(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	require.Equal(t, "b", dead[0].Key)
+	require.Equal(t, "firing", dead[0].Status)
 	require.Equal(t, 1, dead[0].Attempts)
 	require.Equal(t, "endpoint answered 400 Bad Request: no", dead[0].LastError)
 	require.JSONEq(t, `{"key":"b"}`, string(dead[0].Incident))
@@ -216,6 +218,9 @@ func TestPendingCount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "c"}, keys(out), "the oldest, at most the limit")
 	require.Nil(t, out[0].Incident, "without the bodies")
+	skipped, err := st.WindowSkip("hook", 3, func(seq uint64) bool { return seq == out[0].Seq || seq == out[2].Seq })
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "d", "e"}, keys(skipped), "the skipped ones neither returned nor counted")
 	filled, err := st.Fill("hook", []Entry{out[2], {Seq: 999}})
 	require.NoError(t, err)
 	require.Len(t, filled, 1, "an entry no longer there is left out")
@@ -281,7 +286,7 @@ func TestOldEntriesStillRead(t *testing.T) {
 // FuzzDecodeEntry: any stored value decodes or is an error (a damaged entry is never a
 // panic), and what encodeEntry writes decodes to what it was given.
 func FuzzDecodeEntry(f *testing.F) {
-	e := Entry{Key: "redis/bgsave-fork-enomem@db-1", Incident: []byte(`{"key":"k"}`), Enqueued: time.Unix(1700000000, 0).UTC(), Attempts: 2, LastError: "503"}
+	e := Entry{Key: "redis/bgsave-fork-enomem@db-1", Status: "firing", Incident: []byte(`{"key":"k"}`), Enqueued: time.Unix(1700000000, 0).UTC(), Attempts: 2, LastError: "503"}
 	v, err := encodeEntry(e)
 	require.NoError(f, err)
 	f.Add(v)
@@ -298,6 +303,7 @@ func FuzzDecodeEntry(f *testing.F) {
 		back, err := decodeEntry("hook", seqKey(1), again, true)
 		require.NoError(t, err)
 		require.Equal(t, got.Key, back.Key)
+		require.Equal(t, got.Status, back.Status)
 		require.Equal(t, got.Attempts, back.Attempts)
 		require.Equal(t, string(got.Incident), string(back.Incident))
 	})

@@ -126,7 +126,8 @@ func TestCommitValidates(t *testing.T) {
 		{"cursor without stream", Batch{Cursors: []sources.Cursor{{Pos: "1"}}}, "cursor without a stream"},
 		{"incident without key", Batch{Incidents: []Record{{Value: []byte(`{}`)}}}, "incident state without a key"},
 		{"delivery without notifier", Batch{Deliveries: []Delivery{{Key: "k", Incident: []byte(`{}`)}}}, "delivery without a notifier"},
-		{"delivery not json", Batch{Deliveries: []Delivery{{Notifier: "n", Key: "k", Incident: []byte(`{`)}}}, "not JSON"},
+		{"delivery not an object", Batch{Deliveries: []Delivery{{Notifier: "n", Key: "k", Incident: []byte(`{`)}}}, "not a JSON object"},
+		{"delivery without a body", Batch{Deliveries: []Delivery{{Notifier: "n", Key: "k"}}}, "not a JSON object"},
 	}
 	st := open(t, t.TempDir())
 	defer st.Close()

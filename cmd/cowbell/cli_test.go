@@ -296,6 +296,20 @@ func TestReplayTimeZone(t *testing.T) {
 	require.Contains(t, stderr, "--time-zone")
 }
 
+// TestReplayBadRules: the rules load while the first lines are read; a rule that does
+// not compile still stops the replay with its file:line:col and nothing replayed,
+// however much input is already read.
+func TestReplayBadRules(t *testing.T) {
+	d := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(d, "bad.yaml"),
+		[]byte("- id: t/good\n  title: good\n  match: fine\n- id: t/bad\n  title: bad\n  match: \"a(b\"\n"), 0o600))
+	log := strings.Repeat("Dec 07 10:00:00 host app[1]: fine, all fine\n", 100_000)
+	out, stderr, code := cowbell(t, log, "replay", "--no-builtin", "--rules", d, "--hits", "-")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, `bad.yaml:6:10: rule "t/bad": match:`)
+	require.Empty(t, out)
+}
+
 // TestReplayGzip: a rotated, gzipped log replays like the plain one, from a file or
 // standard input; a gzip header over garbage is a clear error.
 func TestReplayGzip(t *testing.T) {

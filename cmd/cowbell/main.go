@@ -14,7 +14,6 @@ import (
 	_ "time/tzdata" // time_zone works in images without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/cowbell-sidecar/cowbell/config"
 )
@@ -43,7 +42,6 @@ func main() {
 		}
 		os.Exit(128 + int(s.(syscall.Signal)))
 	}()
-	quietRedis(zap.NewNop())
 	err := newRoot().ExecuteContext(ctx)
 	cancel()
 	if err != nil {

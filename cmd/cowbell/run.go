@@ -49,7 +49,6 @@ is refused, its errors logged, and the running one kept. SIGTERM and SIGINT stop
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			quietRedis(log)
 			d := &daemon{g: g, log: log, level: level, out: cmd.ErrOrStderr(), hup: hup, notify: sdNotify}
 			return d.run(cmd.Context(), c)
 		},

@@ -63,6 +63,17 @@ func Journald(t testing.TB) *JournalEnv {
 	return jd.env
 }
 
+// StartJournald is Journald for programs that are not tests (the latency benchmark):
+// it returns the running journald, or an error saying what is missing. StopJournald
+// stops one it started.
+func StartJournald() (*JournalEnv, error) {
+	jd.once.Do(startJournald)
+	if jd.missing != "" {
+		return nil, fmt.Errorf("missing: %s", jd.missing)
+	}
+	return jd.env, jd.err
+}
+
 // StopJournald stops the journald this test binary started, once no other test
 // binary uses it. It does nothing when journald was reused or never asked for.
 func StopJournald() error {

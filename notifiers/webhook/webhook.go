@@ -86,6 +86,8 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	return n, nil
 }
 
+var _ notifiers.Encoded = (*Notifier)(nil)
+
 // Notify posts inc once. 408, 429, 5xx and transport errors may succeed later; other
 // answers will not. Errors name neither the URL nor any header value.
 func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry bool, err error) {
@@ -93,16 +95,30 @@ func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry b
 	if err != nil {
 		return false, fmt.Errorf("encode incident %s: %w", inc.Key, err)
 	}
+	return n.post(ctx, inc.Key, inc.Status, inc.Test, body)
+}
+
+// NotifyEncoded posts a queued incident's JSON as it is: the body Notify would make of
+// the incident, as long as it fits max_body_bytes (a larger one is left to Notify,
+// which cuts it).
+func (n *Notifier) NotifyEncoded(ctx context.Context, key string, status incidents.Status, body []byte) (handled, retry bool, err error) {
+	if len(body) > n.maxBody {
+		return false, false, nil
+	}
+	retry, err = n.post(ctx, key, status, false, body)
+	return true, retry, err
+}
+
+func (n *Notifier) post(ctx context.Context, key string, event incidents.Status, test bool, body []byte) (retry bool, err error) {
 	headers := slices.Clip(n.headers)
-	event := inc.Status
 	if event == "" {
 		event = incidents.StatusFiring
 	}
 	headers = append(headers,
 		notifiers.Header{Name: HeaderEvent, Value: string(event)},
-		notifiers.Header{Name: HeaderKey, Value: headerSafe(inc.Key)},
+		notifiers.Header{Name: HeaderKey, Value: headerSafe(key)},
 	)
-	if inc.Test {
+	if test {
 		headers = append(headers, notifiers.Header{Name: HeaderTest, Value: "true"})
 	}
 	if len(n.secret) > 0 {
@@ -114,9 +130,9 @@ func (n *Notifier) Notify(ctx context.Context, inc *incidents.Incident) (retry b
 	}
 	retry, err = notifiers.Post(ctx, n.client, n.url, "application/json", body, headers...)
 	if err != nil {
-		return retry, fmt.Errorf("post incident %s to webhook: %w", inc.Key, err)
+		return retry, fmt.Errorf("post incident %s to webhook: %w", key, err)
 	}
-	n.log.Debug("incident posted", zap.String("incident", inc.Key), zap.String("status", string(event)))
+	n.log.Debug("incident posted", zap.String("incident", key), zap.String("status", string(event)))
 	return false, nil
 }
 

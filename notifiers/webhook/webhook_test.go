@@ -176,6 +176,45 @@ func verifySignature(t *testing.T, key string, r request) {
 	require.Equal(t, sig, "sha256="+hexsum, "openssl agrees")
 }
 
+// TestNotifyEncodedSendsWhatNotifySends: a queued incident's JSON, posted as it is,
+// makes the request Notify makes of the incident (body, headers and signature); one
+// past max_body_bytes is left to Notify, which cuts it.
+func TestNotifyEncodedSendsWhatNotifySends(t *testing.T) {
+	for _, inc := range []*incidents.Incident{sample(), resolved()} {
+		t.Run(string(inc.Status), func(t *testing.T) {
+			rec := newRecorder(t, http.StatusOK, "ok")
+			n := newNotifier(t, Config{URL: secret.Secret(rec.URL), Secret: "whsec-2f1c9a",
+				Headers: map[string]string{"Authorization": "Bearer abc123"}})
+			_, err := n.Notify(context.Background(), inc)
+			require.NoError(t, err)
+			want := rec.last(t)
+			queued, err := json.Marshal(inc)
+			require.NoError(t, err)
+			handled, retry, err := n.NotifyEncoded(context.Background(), inc.Key, inc.Status, queued)
+			require.NoError(t, err)
+			require.True(t, handled)
+			require.False(t, retry)
+			got := rec.last(t)
+			require.Equal(t, string(want.body), string(got.body))
+			for _, h := range []string{"Content-Type", HeaderEvent, HeaderKey, HeaderTest, HeaderTimestamp, HeaderSignature, "Authorization"} {
+				require.Equal(t, want.header.Values(h), got.header.Values(h), h)
+			}
+		})
+	}
+	t.Run("past the limit", func(t *testing.T) {
+		rec := newRecorder(t, http.StatusOK, "")
+		n := newNotifier(t, Config{URL: secret.Secret(rec.URL), MaxBodyBytes: MinMaxBodyBytes})
+		queued, err := json.Marshal(notifierstest.Huge(t))
+		require.NoError(t, err)
+		handled, _, err := n.NotifyEncoded(context.Background(), "k", incidents.StatusFiring, queued)
+		require.NoError(t, err)
+		require.False(t, handled)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		require.Empty(t, rec.reqs, "nothing sent: Notify cuts it")
+	})
+}
+
 func TestNotifyStatusRetry(t *testing.T) {
 	notifierstest.StatusTable{
 		Notify: func(t *testing.T, url string) (bool, error) {
