@@ -33,7 +33,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) 
 		st.Close()
 		return nil, err
 	}
-	p.ownStore = true
+	p.out.ownStore = true
 	return p, nil
 }
 
@@ -54,36 +54,35 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 		return nil, err
 	}
 	p := &Pipeline{
-		cfg: cfg, log: o.Log, now: o.Now, store: st,
-		rules:      newRuleSet(rs),
-		matcher:    m,
-		flushEvery: flushEvery,
-		enricher:   enrich.New(cfg.Snapshot, o.Log.Named("enrich")),
-		metrics:    newMetrics(o.Registry),
+		cfg: cfg, log: o.Log, now: o.Now,
+		rules:   newRuleSet(rs),
+		metrics: newMetrics(o.Registry),
+		inc:     incidentStage{matcher: m, enricher: enrich.New(cfg.Snapshot, o.Log.Named("enrich"))},
+		out:     outlet{store: st, flushEvery: flushEvery},
 	}
-	snap := p.enricher.Snapshot(ctx)
+	snap := p.inc.enricher.Snapshot(ctx)
 	p.id = incidents.Identity{Host: Host(cfg, snap), Node: snap.MachineID + "/" + snap.BootID}
-	p.tracker = incidents.NewTracker(m, p.id, o.Now).Configure(incidents.Config{MaxAge: cfg.Incidents.MaxAge})
+	p.inc.tracker = incidents.NewTracker(m, p.id, o.Now).Configure(incidents.Config{MaxAge: cfg.Incidents.MaxAge})
 	receivers, errs := BuildNotifiers(cfg, st, o.Log)
-	p.router = notifiers.NewRouter(cfg.Routes, defaultNotifiers(cfg))
-	p.dispatcher = notifiers.NewDispatcher(st, receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
-	p.srcMetrics = sources.NewMetrics(o.Registry)
+	p.out.router = notifiers.NewRouter(cfg.Routes, defaultNotifiers(cfg))
+	p.out.dispatcher = notifiers.NewDispatcher(st, receivers, cfg.Outbox, o.Log.Named("outbox"), o.Registry)
+	p.in.metrics = sources.NewMetrics(o.Registry)
 	names := make([]string, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
 		names = append(names, sc.Name)
 	}
-	p.status = sources.NewStatus(names...)
+	p.in.status = sources.NewStatus(names...)
 	for _, sc := range cfg.Sources {
 		name := sc.Name
 		s, err := sc.New(sources.Deps{
-			Checkpoints: st, Metrics: p.srcMetrics, Log: o.Log.With(zap.String("source", name)),
-			Opened: func() { p.status.Opened(name) },
+			Checkpoints: st, Metrics: p.in.metrics, Log: o.Log.With(zap.String("source", name)),
+			Opened: func() { p.in.status.Opened(name) },
 		})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		p.sources = append(p.sources, s)
+		p.in.sources = append(p.in.sources, s)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -142,7 +141,7 @@ func defaultNotifiers(cfg *config.Config) []string {
 // record that cannot be read is logged and left out: one damaged record must not keep
 // cowbell from starting.
 func (p *Pipeline) restore(ctx context.Context) error {
-	recs, err := p.store.Incidents(ctx)
+	recs, err := p.out.store.Incidents(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,7 +154,7 @@ func (p *Pipeline) restore(ctx context.Context) error {
 		}
 		states = append(states, s)
 	}
-	p.tracker.Restore(states)
+	p.inc.tracker.Restore(states)
 	return nil
 }
 
@@ -225,7 +224,7 @@ func (p *Pipeline) incident(ev incidents.Event, snap *facts.Snapshot) (*incident
 	inc := incidents.Build(r, ev, p.id.Host)
 	var target *facts.Target
 	if snap != nil {
-		t := p.enricher.Target(*snap, r.ID, ev.State.Captures, ev.State.Labels)
+		t := p.inc.enricher.Target(*snap, r.ID, ev.State.Captures, ev.State.Labels)
 		target = &t
 	}
 	enrich.Attach(inc, r, snap, target)

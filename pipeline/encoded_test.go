@@ -28,13 +28,13 @@ func TestQueuedBodyIsWhatReceiversEncode(t *testing.T) {
 	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	defer p.Close()
-	snap := p.enricher.Snapshot(ctx)
+	snap := p.inc.enricher.Snapshot(ctx)
 	now := time.Now()
 	checked := 0
 	for _, r := range p.rules.all {
 		for _, text := range r.Examples.Match {
 			l := sources.Line{Source: "app", Stream: "app.log", Text: text, Time: now, Cursor: sources.Cursor{Stream: "app.log", Pos: "1"}}
-			for _, ev := range p.tracker.Observe(l) {
+			for _, ev := range p.inc.tracker.Observe(l) {
 				if !ev.Notify() {
 					continue
 				}

@@ -152,4 +152,4 @@ func (c *CommitCollector) collectForecast(ch chan<- prometheus.Metric, s facts.S
 }
 
 // Snapshot returns the enricher's snapshot of the host (cached about a second).
-func (p *Pipeline) Snapshot() facts.Snapshot { return p.enricher.Snapshot(context.Background()) }
+func (p *Pipeline) Snapshot() facts.Snapshot { return p.inc.enricher.Snapshot(context.Background()) }

@@ -59,8 +59,8 @@ func (p *Pipeline) Health() Health {
 	p.health.mu.Lock()
 	h := Health{Store: p.health.storeErr, Progress: p.health.lastLoop}
 	p.health.mu.Unlock()
-	h.Sources = p.status.Snapshot()
-	h.Notifiers = p.dispatcher.Status()
+	h.Sources = p.in.status.Snapshot()
+	h.Notifiers = p.out.dispatcher.Status()
 	return h
 }
 
@@ -71,8 +71,8 @@ func (p *Pipeline) SourcesSettled() <-chan struct{} {
 	go func() {
 		defer close(done)
 		for {
-			changed := p.status.Changed()
-			if p.status.Settled() {
+			changed := p.in.status.Changed()
+			if p.in.status.Settled() {
 				return
 			}
 			<-changed

@@ -135,7 +135,7 @@ notifiers:
 			b.Fatal(err)
 		}
 		src := &chanSource{in: make(chan sources.Line, burst)}
-		p.sources = []sources.Source{src}
+		p.in.sources = []sources.Source{src}
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 		arrived := hook.expect(burst)

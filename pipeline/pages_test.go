@@ -152,7 +152,7 @@ sources:
 				vs.pd.waitFor(t, "resolve", func(cs []call) bool { return len(cs) >= 2 })
 				// The resolve is recorded as delivered (the endpoint answered before
 				// the store was told): nothing of the crash is left to send.
-				require.Eventually(t, func() bool { return p.store.Len("pd") == 0 }, 20*time.Second, 10*time.Millisecond)
+				require.Eventually(t, func() bool { return p.out.store.Len("pd") == 0 }, 20*time.Second, 10*time.Millisecond)
 				appendTo(t, kernelLog, kernelOOM...)
 				// The kernel's lines are decided and delivered: the info-level "invoked
 				// oom-killer" of the same batch reached the sink.
@@ -160,7 +160,7 @@ sources:
 				// Whatever they queued for PagerDuty has gone out once the outbox is empty
 				// (the resolve's own entry leaves it once its delivery is recorded): the
 				// trigger count below then sees any page they caused.
-				require.Eventually(t, func() bool { return p.store.Len("pd") == 0 }, 20*time.Second, 5*time.Millisecond,
+				require.Eventually(t, func() bool { return p.out.store.Len("pd") == 0 }, 20*time.Second, 5*time.Millisecond,
 					"PagerDuty's outbox drains")
 			}
 			pd := vs.pd.waitFor(t, "the page resolved", func(cs []call) bool {

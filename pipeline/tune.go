@@ -69,12 +69,12 @@ func (t *tuner) wait() { t.wg.Wait() }
 
 // swap makes the tuned Matcher the tracker's.
 func (p *Pipeline) swap(m *matcher.Matcher, lines int) {
-	if err := p.tracker.SetMatcher(m); err != nil {
+	if err := p.inc.tracker.SetMatcher(m); err != nil {
 		p.log.Warn("tuned matcher not taken", zap.Error(err))
 		return
 	}
 	p.log.Info("matcher fitted to the logs read", zap.Int("lines", lines))
-	if p.onTuned != nil {
-		p.onTuned()
+	if p.inc.onTuned != nil {
+		p.inc.onTuned()
 	}
 }

@@ -40,9 +40,9 @@ func TestLiveRunTunesItsMatcher(t *testing.T) {
 	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	src := &chanSource{in: make(chan sources.Line)}
-	p.sources = []sources.Source{src}
+	p.in.sources = []sources.Source{src}
 	tuned := make(chan struct{})
-	p.onTuned = func() { close(tuned) }
+	p.inc.onTuned = func() { close(tuned) }
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	defer func() {
@@ -102,9 +102,9 @@ func TestQuietLinesAreCommittedTogether(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p, err := New(ctx, cfg, Options{Log: zaptest.NewLogger(t), Registry: reg})
 	require.NoError(t, err)
-	p.flushEvery = time.Hour // no commit by the clock during the test
+	p.out.flushEvery = time.Hour // no commit by the clock during the test
 	src := &chanSource{in: make(chan sources.Line)}
-	p.sources = []sources.Source{src}
+	p.in.sources = []sources.Source{src}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	defer func() {
@@ -128,7 +128,7 @@ func TestQuietLinesAreCommittedTogether(t *testing.T) {
 		}
 	}
 	require.Equal(t, uint64(1), commits, "one commit: the incident's, with the cursor past every line before it")
-	pos, ok, err := p.store.Load(ctx, "app.log")
+	pos, ok, err := p.out.store.Load(ctx, "app.log")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "5000", pos)
