@@ -20,6 +20,11 @@ func (c Config) CheckFiles() error {
 			errs = append(errs, fmt.Errorf("snapshot: redis: %w", err))
 		}
 	}
+	for i, r := range c.RedisInstances {
+		if _, err := secret.Pick("password", r.Password, r.PasswordFile, false); err != nil {
+			errs = append(errs, fmt.Errorf("snapshot: redis_instances[%d]: %w", i, err))
+		}
+	}
 	if p := c.Postgres; p != nil {
 		dsn, err := secret.Pick("dsn", p.DSN, p.DSNFile, true)
 		switch {

@@ -28,6 +28,24 @@ type RedisConfig struct {
 	Timeout      time.Duration `yaml:"timeout"` // default 2s
 }
 
+// check checks r, named key in errors, and sets its default timeout.
+func (r *RedisConfig) check(key string) []error {
+	var errs []error
+	if r.Addr == "" {
+		errs = append(errs, fmt.Errorf("%s: addr is required", key))
+	}
+	if r.Password != "" && r.PasswordFile != "" {
+		errs = append(errs, fmt.Errorf("%s: only one of password and password_file may be set", key))
+	}
+	if r.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s: timeout must not be negative", key))
+	}
+	if r.Timeout == 0 {
+		r.Timeout = defaultServiceTimeout
+	}
+	return errs
+}
+
 // PostgresConfig says where to read PostgreSQL settings. Exactly one of DSN and DSNFile
 // is set.
 type PostgresConfig struct {
@@ -39,14 +57,18 @@ type PostgresConfig struct {
 // Config is the enricher's configuration: where the host's /proc, /sys and /etc are,
 // which processes to look for and which services to ask.
 type Config struct {
-	Proc     string          `yaml:"proc"`      // default /proc (a sidecar: /host/proc)
-	Sys      string          `yaml:"sys"`       // default /sys
-	Etc      string          `yaml:"etc"`       // for machine-id, default /etc
-	Targets  []Target        `yaml:"targets"`   // default redis + postgres
-	Redis    *RedisConfig    `yaml:"redis"`     // INFO is read only when set
-	Postgres *PostgresConfig `yaml:"postgres"`  // settings are read only when set
-	CacheFor time.Duration   `yaml:"cache_for"` // default 1s
-	Interval time.Duration   `yaml:"interval"`  // probe interval, default 30s
+	Proc    string       `yaml:"proc"`    // default /proc (a sidecar: /host/proc)
+	Sys     string       `yaml:"sys"`     // default /sys
+	Etc     string       `yaml:"etc"`     // for machine-id, default /etc
+	Targets []Target     `yaml:"targets"` // default redis + postgres
+	Redis   *RedisConfig `yaml:"redis"`   // INFO is read only when set
+	// RedisInstances are further Redis instances on this host: their INFO feeds
+	// their forecasts (a save's copy-on-write, the fork's charge); rule conditions
+	// read the first's (redis.*).
+	RedisInstances []RedisConfig   `yaml:"redis_instances"`
+	Postgres       *PostgresConfig `yaml:"postgres"`  // settings are read only when set
+	CacheFor       time.Duration   `yaml:"cache_for"` // default 1s
+	Interval       time.Duration   `yaml:"interval"`  // probe interval, default 30s
 	// LeadTime is how long before Committed_AS is forecast to reach CommitLimit the
 	// forecast probe fires, default 24h.
 	LeadTime time.Duration `yaml:"lead_time"`
@@ -115,18 +137,10 @@ func (c *Config) check() error {
 		seen[t.Name] = true
 	}
 	if r := c.Redis; r != nil {
-		if r.Addr == "" {
-			errs = append(errs, errors.New("redis: addr is required"))
-		}
-		if r.Password != "" && r.PasswordFile != "" {
-			errs = append(errs, errors.New("redis: only one of password and password_file may be set"))
-		}
-		if r.Timeout < 0 {
-			errs = append(errs, errors.New("redis: timeout must not be negative"))
-		}
-		if r.Timeout == 0 {
-			r.Timeout = defaultServiceTimeout
-		}
+		errs = append(errs, r.check("redis")...)
+	}
+	for i := range c.RedisInstances {
+		errs = append(errs, c.RedisInstances[i].check(fmt.Sprintf("redis_instances[%d]", i))...)
 	}
 	if p := c.Postgres; p != nil {
 		if (p.DSN == "") == (p.DSNFile == "") {

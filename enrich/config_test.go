@@ -35,6 +35,16 @@ func TestConfigUnmarshal(t *testing.T) {
 			yaml: "targets: [{name: valkey, comm: [valkey-server]}]",
 			want: func(c *Config) { c.Targets = []Target{{Name: "valkey", Comm: []string{"valkey-server"}}} },
 		},
+		{
+			name: "further Redis instances",
+			yaml: "redis: {addr: 127.0.0.1:6379}\nredis_instances: [{addr: 127.0.0.1:6380}, {addr: '[::1]:6381', timeout: 1s}]\n",
+			want: func(c *Config) {
+				c.Redis = &RedisConfig{Addr: "127.0.0.1:6379", Timeout: 2 * time.Second}
+				c.RedisInstances = []RedisConfig{{Addr: "127.0.0.1:6380", Timeout: 2 * time.Second}, {Addr: "[::1]:6381", Timeout: time.Second}}
+			},
+		},
+		{name: "an instance without addr", yaml: "redis_instances: [{addr: a}, {password: x}]",
+			wantErr: "1:1: redis_instances[1]: addr is required"},
 		{name: "unknown field", yaml: "prco: /x", wantErr: `1:1: unknown field "prco"`},
 		{name: "nested unknown field", yaml: "redis: {adr: x}", wantErr: `1:9: redis: unknown field "adr"`},
 		{name: "redis without addr", yaml: "redis: {password: x}", wantErr: "1:1: redis: addr is required"},

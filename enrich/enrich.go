@@ -12,6 +12,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,10 @@ func New(c Config, log *zap.Logger) *Enricher {
 		r := *c.Redis
 		r.Timeout = cmp.Or(max(r.Timeout, 0), defaultServiceTimeout)
 		c.Redis = &r
+	}
+	c.RedisInstances = slices.Clone(c.RedisInstances)
+	for i := range c.RedisInstances {
+		c.RedisInstances[i].Timeout = cmp.Or(max(c.RedisInstances[i].Timeout, 0), defaultServiceTimeout)
 	}
 	if c.Postgres != nil {
 		p := *c.Postgres
@@ -146,6 +151,15 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 		if s.Redis, err = readRedis(ctx, c.Redis); err != nil {
 			errs.add("redis", err)
 		}
+	}
+	for i := range c.RedisInstances {
+		r := &c.RedisInstances[i]
+		info, err := readRedis(ctx, r)
+		if err != nil {
+			errs.add("redis "+r.Addr, err)
+			continue
+		}
+		s.RedisInstances = append(s.RedisInstances, facts.RedisInfo{Addr: r.Addr, Info: info})
 	}
 	if c.Postgres != nil {
 		if s.Postgres, err = readPostgres(ctx, c.Postgres); err != nil {

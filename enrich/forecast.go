@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,11 +27,11 @@ func Forecast(s facts.Snapshot) facts.Forecast {
 	return f
 }
 
-// redisForecasts forecasts every Redis of s: each redis-server process, the one whose
-// pid the configured address's INFO names joined with that INFO, and the address
-// alone when its process is not in the process table. With one process and one
-// address whose pids differ (the process table is read in another PID namespace than
-// Redis's own), the two are the same Redis.
+// redisForecasts forecasts every Redis of s: each redis-server process, joined with
+// the INFO of the configured address whose process_id names it, and each address
+// alone whose process is not in the process table. With one process and one address
+// whose pids differ (the process table is read in another PID namespace than Redis's
+// own), the two are the same Redis.
 func redisForecasts(s facts.Snapshot) []facts.RedisForecast {
 	var procs []facts.Process
 	for _, p := range s.Processes {
@@ -38,39 +39,46 @@ func redisForecasts(s facts.Snapshot) []facts.RedisForecast {
 			procs = append(procs, p)
 		}
 	}
-	info := s.Redis
-	joined := -1
-	if len(info) > 0 {
-		pid, _ := strconv.Atoi(info["process_id"])
-		for i, p := range procs {
-			if p.PID == pid {
-				joined = i
-			}
+	var infos []facts.RedisInfo
+	if len(s.Redis) > 0 {
+		infos = append(infos, facts.RedisInfo{Addr: s.RedisAddr, Info: s.Redis})
+	}
+	for _, ri := range s.RedisInstances {
+		if len(ri.Info) > 0 {
+			infos = append(infos, ri)
 		}
-		if joined < 0 && len(procs) == 1 {
-			joined = 0
+	}
+	joined := make([]*facts.RedisInfo, len(procs))
+	var alone []facts.RedisInfo
+	for k, ri := range infos {
+		pid, _ := strconv.Atoi(ri.Info["process_id"])
+		i := slices.IndexFunc(procs, func(p facts.Process) bool { return p.PID == pid })
+		if i < 0 && len(procs) == 1 && len(infos) == 1 {
+			i = 0
 		}
+		if i < 0 || joined[i] != nil {
+			alone = append(alone, ri)
+			continue
+		}
+		joined[i] = &infos[k]
 	}
 	var out []facts.RedisForecast
 	for i, p := range procs {
-		var in map[string]string
-		if i == joined {
-			in = info
-		}
-		out = append(out, redisForecast(s, &p, in))
+		out = append(out, redisForecast(s, &p, joined[i]))
 	}
-	if len(info) > 0 && joined < 0 {
-		out = append(out, redisForecast(s, nil, info))
+	for _, ri := range alone {
+		out = append(out, redisForecast(s, nil, &ri))
 	}
 	return out
 }
 
-// redisForecast forecasts one Redis: p is its process (nil when not visible), info its
-// INFO (nil when no address answers for it).
-func redisForecast(s facts.Snapshot, p *facts.Process, info map[string]string) facts.RedisForecast {
+// redisForecast forecasts one Redis: p is its process (nil when not visible), ri the
+// INFO its address answered (nil when no configured address answers for it).
+func redisForecast(s facts.Snapshot, p *facts.Process, ri *facts.RedisInfo) facts.RedisForecast {
 	var r facts.RedisForecast
-	if info != nil {
-		r.Addr = s.RedisAddr
+	var info map[string]string
+	if ri != nil {
+		r.Addr, info = ri.Addr, ri.Info
 	}
 	switch {
 	case p != nil && r.Addr != "":

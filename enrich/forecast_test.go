@@ -225,6 +225,37 @@ func TestForkForecastInstances(t *testing.T) {
 	require.Equal(t, "127.0.0.1:6379", f.Redis[0].Addr)
 }
 
+// TestForkForecastAddresses: with further configured addresses (redis_instances),
+// each INFO joins the process its process_id names; one naming no process, or a
+// process another address joined already, stands alone; and with two addresses the
+// one-process guess (another PID namespace) is not made.
+func TestForkForecastAddresses(t *testing.T) {
+	s := forecastHost(2, linux61)
+	second := s.Processes[0]
+	second.PID, second.ForkChargeKB = 990, 1<<20
+	s.Processes = append(s.Processes, second)
+	s.RedisInstances = []facts.RedisInfo{
+		{Addr: "127.0.0.1:6380", Info: map[string]string{"process_id": "990", "rdb_last_cow_size": strconv.Itoa(300 << 20)}},
+		{Addr: "127.0.0.1:6381", Info: map[string]string{"process_id": "4242", "used_memory_rss": strconv.Itoa(2 << 30)}},
+		{Addr: "127.0.0.1:6382", Info: map[string]string{"process_id": "812", "used_memory_rss": strconv.Itoa(1 << 30)}},
+	}
+	f := Forecast(s)
+	require.Len(t, f.Redis, 4)
+	require.Equal(t, "127.0.0.1:6379 (redis-server pid 812)", f.Redis[0].Instance)
+	require.Equal(t, "127.0.0.1:6380 (redis-server pid 990)", f.Redis[1].Instance)
+	require.Equal(t, int64(300<<10), f.Redis[1].CowKB, "the second address's INFO is its process's")
+	require.Equal(t, "127.0.0.1:6381", f.Redis[2].Instance, "no process of that pid is visible")
+	require.Equal(t, int64(2<<20), f.Redis[2].ForkChargeKB)
+	require.Equal(t, "127.0.0.1:6382", f.Redis[3].Instance, "pid 812 is joined to the first address already")
+
+	s.Processes = s.Processes[:1]
+	s.Redis = map[string]string{"process_id": "1"}
+	s.RedisInstances = s.RedisInstances[1:2]
+	f = Forecast(s)
+	require.Len(t, f.Redis, 3, "two addresses, one process of neither's pid: no guess")
+	require.Equal(t, "redis-server pid 812", f.Redis[0].Instance)
+}
+
 // TestCowForecast: the copy-on-write of the next or running save against the room
 // the memory cgroup (or MemAvailable) leaves, on hand-computed figures.
 func TestCowForecast(t *testing.T) {

@@ -88,8 +88,8 @@ func onNode(s facts.Snapshot) bool {
 }
 
 // redisForkKB is the commit charge of the next Redis fork: the largest private
-// writable memory of a Redis process, or INFO's used_memory_rss (a lower bound) when
-// no process was read.
+// writable memory of a Redis process, or the largest used_memory_rss of the
+// configured addresses' INFO (a lower bound) when no process was read.
 func redisForkKB(s facts.Snapshot) int64 {
 	var kb int64
 	for _, p := range s.Processes {
@@ -97,9 +97,12 @@ func redisForkKB(s facts.Snapshot) int64 {
 			kb = p.ForkChargeKB
 		}
 	}
-	if kb == 0 {
-		if b, err := strconv.ParseInt(s.Redis["used_memory_rss"], 10, 64); err == nil {
-			kb = b / 1024
+	if kb > 0 {
+		return kb
+	}
+	for _, info := range append([]map[string]string{s.Redis}, redisInfos(s.RedisInstances)...) {
+		if b, err := strconv.ParseInt(info["used_memory_rss"], 10, 64); err == nil {
+			kb = max(kb, b/1024)
 		}
 	}
 	return kb
@@ -305,3 +308,12 @@ func roundUp(v, step int64) int64 {
 
 // human prints a kB figure the way advice templates do.
 func human(kb int64) string { return rules.FormatKB(kb) }
+
+// redisInfos is the INFO of each further configured Redis.
+func redisInfos(rs []facts.RedisInfo) []map[string]string {
+	out := make([]map[string]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Info)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -49,6 +50,44 @@ func TestRedisInfo(t *testing.T) {
 	require.Contains(t, errorsOf(s), "redis")
 	require.Len(t, s.Errors, 1, "the rest of the snapshot still goes out")
 	require.Equal(t, int64(24683664), s.Meminfo["MemTotal"])
+}
+
+// TestRedisInstances: each further configured address is asked for INFO, one that does
+// not answer is an error of its own, and each answering Redis is forecast once,
+// joined to its own process where the live process table shows it (the unit test
+// TestForkForecastAddresses checks what its INFO feeds).
+func TestRedisInstances(t *testing.T) {
+	a, _ := testenv.Redis(t)
+	b, _ := testenv.Redis(t)
+	c := DefaultConfig
+	c.Redis = &RedisConfig{Addr: a, Timeout: 5 * time.Second}
+	c.RedisInstances = []RedisConfig{{Addr: b, Timeout: 5 * time.Second}, {Addr: "127.0.0.1:1", Timeout: time.Second}}
+	s := fresh(t, New(c, zaptest.NewLogger(t)))
+
+	require.Len(t, s.RedisInstances, 1, "the address that does not answer has no INFO")
+	require.Equal(t, b, s.RedisInstances[0].Addr)
+	require.Contains(t, errorsOf(s), "redis 127.0.0.1:1")
+	require.NotContains(t, errorsOf(s), "redis", "the first address answered")
+	pids := map[string]string{a: s.Redis["process_id"], b: s.RedisInstances[0].Info["process_id"]}
+	require.NotEqual(t, pids[a], pids[b])
+	for addr, pid := range pids {
+		var found []facts.RedisForecast
+		for _, r := range s.Forecast.Redis {
+			if r.Addr == addr {
+				found = append(found, r)
+			}
+		}
+		require.Len(t, found, 1, "one forecast of %s", addr)
+		r := found[0]
+		visible := slices.ContainsFunc(s.Processes, func(p facts.Process) bool { return strconv.Itoa(p.PID) == pid })
+		if visible {
+			require.Equal(t, pid, strconv.Itoa(r.PID), "%s joined to its own process", addr)
+			require.Equal(t, "proc", r.ChargeFrom)
+		} else {
+			require.Zero(t, r.PID)
+			require.Equal(t, "info", r.ChargeFrom)
+		}
+	}
 }
 
 func TestRedisPassword(t *testing.T) {

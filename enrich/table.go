@@ -104,6 +104,9 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	}
 
 	t.stringMap("REDIS INFO", s.Redis)
+	for _, r := range s.RedisInstances {
+		t.stringMap("REDIS INFO "+r.Addr, r.Info)
+	}
 	t.stringMap("POSTGRES SETTINGS", s.Postgres)
 	t.section("VM")
 	for _, k := range slices.Sorted(maps.Keys(s.VM)) {

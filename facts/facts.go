@@ -42,6 +42,9 @@ type Snapshot struct {
 	Redis map[string]string `json:"redis,omitempty" expr:"redis"`
 	// RedisAddr is the configured address Redis was asked at.
 	RedisAddr string `json:"redis_addr,omitempty" expr:"redis_addr"`
+	// RedisInstances are the INFO of the further Redis instances configured
+	// (redis_instances), for their forecasts; Redis and RedisAddr stay the first's.
+	RedisInstances []RedisInfo `json:"redis_instances,omitempty" expr:"redis_instances"`
 	// Postgres holds settings (pg_settings name → setting with unit) when configured.
 	Postgres map[string]string `json:"postgres,omitempty" expr:"postgres"`
 
@@ -195,6 +198,12 @@ type OOMKill struct {
 	// Process names who lives there: a target process ("redis-server pid 812"), or
 	// "cowbell" for cowbell's own cgroup.
 	Process string `json:"process" expr:"process"`
+}
+
+// RedisInfo is the INFO one configured Redis address answered.
+type RedisInfo struct {
+	Addr string            `json:"addr" expr:"addr"`
+	Info map[string]string `json:"info" expr:"info"`
 }
 
 // ReadError records one value that could not be read.
