@@ -75,7 +75,8 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 		name := sc.Name
 		s, err := sc.New(sources.Deps{
 			Checkpoints: st, Metrics: p.srcMetrics, Log: o.Log.With(zap.String("source", name)),
-			Opened: func() { p.status.Opened(name) },
+			Opened:  func() { p.status.Opened(name) },
+			Trouble: func(note string) { p.status.Troubled(name, note) },
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -114,7 +114,13 @@ func (h Health) Summary() string {
 	if p := h.Problems(); len(p) > 0 {
 		return strings.Join(p, "; ")
 	}
-	return fmt.Sprintf("watching %d sources, %d notifiers", len(h.Sources), len(h.Notifiers))
+	s := fmt.Sprintf("watching %d sources, %d notifiers", len(h.Sources), len(h.Notifiers))
+	for _, name := range sortedKeys(h.Sources) {
+		if note := h.Sources[name].Note; note != "" {
+			s += fmt.Sprintf("; source %s: %s", name, note)
+		}
+	}
+	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {

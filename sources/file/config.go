@@ -43,6 +43,10 @@ type Config struct {
 	PollInterval time.Duration `yaml:"poll_interval"`  // stat polling, the source of truth (default 250ms)
 	RotateGrace  time.Duration `yaml:"rotate_grace"`   // a rotated file is drained this long (default 5s)
 	DockerRoot   string        `yaml:"docker_root"`    // where config.v2.json lives
+	// FollowRoots are directories a symlink among the files may lead into, besides
+	// those the paths name (where each pattern begins): a link leading anywhere else
+	// is refused, warned about and counted.
+	FollowRoots []string `yaml:"follow_roots"`
 	// TimeZone is the zone of plain-file stamps that do not name one (Redis, syslog):
 	// an IANA name, UTC or Local. Unset, such lines take their read time; stamps that
 	// name their zone (RFC 3339, PostgreSQL's UTC) are the lines' time either way.
@@ -121,6 +125,11 @@ func (c *Config) check() (key string, err error) {
 		}
 		if _, err := filepath.Match(p, ""); err != nil {
 			return "paths", fmt.Errorf("pattern %q: %w", p, err)
+		}
+	}
+	for _, p := range c.FollowRoots {
+		if p == "" || hasMeta(p) {
+			return "follow_roots", fmt.Errorf("%q is not a directory path", p)
 		}
 	}
 	for _, p := range c.Exclude {

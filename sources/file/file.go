@@ -378,7 +378,7 @@ func (r *run) findCopy(fl *file) *generation {
 		return nil
 	}
 	want := &filePos{fp: fl.fp, at: fl.at, off: fl.readOff}
-	gens := findGenerations([]string{fl.path})
+	gens := r.findGenerations([]string{fl.path})
 	defer closeGenerations(gens)
 	for _, g := range slices.Backward(gens) {
 		if g.stem || g.id == fl.id || r.open[g.id] != nil || !g.holds(want) || !g.atLeast(fl.off) || !endsLine(g.c, fl.off) {

@@ -127,6 +127,9 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 
 // scan matches the patterns, starts new paths, follows rotations and reads.
 func (r *run) scan(first bool) error {
+	if len(r.s.refused.paths) > 0 {
+		r.s.forgetGone()
+	}
 	present := map[string]bool{}
 	clear(r.postponed)
 	var fresh []*stream
@@ -318,7 +321,7 @@ func (r *run) retire(st *stream, kind string) error {
 // changed after it was last read), not read in this run, and not the stream's own
 // path, which becomes its current file.
 func (r *run) passedBy(st *stream, old *file) {
-	gens := findGenerations([]string{old.path})
+	gens := r.findGenerations([]string{old.path})
 	defer closeGenerations(gens)
 	from := slices.IndexFunc(gens, func(g *generation) bool {
 		return g.id == old.id && (old.birth == 0 || g.open() == nil && sameBirth(g.birth, old.birth))
@@ -341,10 +344,16 @@ func (r *run) passedBy(st *stream, old *file) {
 // openCurrent opens the file at the stream's path as its current file. A stream
 // without a stored position gets one: where it begins reading now.
 func (r *run) openCurrent(st *stream, at sources.StartAt) {
-	fd, ok := openIf(st.path, func(*os.File, os.FileInfo) bool { return true })
-	if !ok {
+	f, fi, rf := r.s.guard.open(st.path)
+	if rf != nil {
+		r.s.refuse(st.path, rf)
 		return
 	}
+	if f == nil {
+		return
+	}
+	r.s.accept(st.path)
+	fd := found{f: f, path: st.path, fi: fi}
 	if fl := r.open[identityOf(fd.fi)]; fl != nil {
 		fd.f.Close()
 		if i := slices.Index(st.drains, fl); i >= 0 {

@@ -41,8 +41,13 @@ type Source struct {
 	// afterScan, when set (by tests), is called after each full scan.
 	afterScan func(ctx context.Context)
 
-	linesCut, bytesRead prometheus.Counter
-	skipped, rotations  *prometheus.CounterVec
+	guard   *guard       // which files it opens
+	refused refused      // files it does not read, by path
+	trouble func(string) // Deps.Trouble: what it cannot read, in a few words
+
+	linesCut, bytesRead              prometheus.Counter
+	skipped, rotations, filesRefused *prometheus.CounterVec
+	refusedNow                       *prometheus.GaugeVec
 }
 
 // New makes a file source named d.Name. Zero fields of c take their defaults;
@@ -81,6 +86,12 @@ func New(c Config, d sources.Deps) (*Source, error) {
 		skipped:   m.LinesSkipped.MustCurryWith(prometheus.Labels{"source": name}),
 		rotations: m.Rotations.MustCurryWith(prometheus.Labels{"source": name}),
 		opened:    d.Opened,
+		guard:     newGuard(&c),
+		refused:   refused{paths: map[string]string{}},
+		trouble:   d.Trouble,
+
+		filesRefused: m.FilesRefused.MustCurryWith(prometheus.Labels{"source": name}),
+		refusedNow:   m.FilesRefusedNow.MustCurryWith(prometheus.Labels{"source": name}),
 	}, nil
 }
 
