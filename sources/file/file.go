@@ -125,6 +125,7 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 		buf := fl.split.space()
 		n, err := fl.f.ReadAt(buf, fl.readOff)
 		if n == 0 {
+			fl.split.release() // kept only while it holds part of a record
 			if err != nil && !errors.Is(err, io.EOF) && !fl.readErr {
 				fl.readErr = true
 				r.s.log.Warn("file read failed, will retry", zap.String("stream", fl.st.path), zap.Error(err))
@@ -403,6 +404,7 @@ func (r *run) closeDrain(fl *file) {
 		return
 	}
 	fl.f.Close()
+	fl.split.release()
 }
 
 // closeAll closes every open file.

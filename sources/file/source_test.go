@@ -109,7 +109,7 @@ func TestNotificationsUnavailable(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
-	require.Equal(t, 1, logs.FilterMessage("file notifications unavailable, polling only").Len())
+	require.Equal(t, 1, logs.FilterMessage("file notifications unavailable, polling every poll_interval").Len())
 }
 
 func TestRenameRotation(t *testing.T) {
