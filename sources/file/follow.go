@@ -28,7 +28,7 @@ type stream struct {
 	cur      *file
 	idle     *file  // its current file, closed while idle (see park)
 	parkPos  string // the cursor when it was closed
-	matched  bool  // the patterns matched its path at the last look
+	matched  bool   // the patterns matched its path at the last look
 	drains   []*file
 	prefix   string // the cursor up to cur's offset; "" when it must be rebuilt
 }

@@ -22,7 +22,7 @@ import (
 // store, /proc) always has some.
 func openCap(n int) int {
 	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur != unix.RLIM_INFINITY && lim.Cur/4 < uint64(n) {
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur != unix.RLIM_INFINITY && lim.Cur/4 < uint64(max(n, 0)) { //nolint:gosec // n is not negative
 		n = int(lim.Cur / 4) //nolint:gosec // less than n, an int
 	}
 	return max(n, minOpenFiles)
@@ -151,4 +151,3 @@ func (r *run) readBehind() error {
 	}
 	return nil
 }
-
