@@ -26,9 +26,8 @@ type stream struct {
 	h        *sources.Stream // its position, kept by the source's Positions
 	recorded bool            // it has a stored position (checkpoint, or where it began)
 	cur      *file
-	idle     *file  // its current file, closed while idle (see park)
-	parkPos  string // the cursor when it was closed
-	matched  bool   // the patterns matched its path at the last look
+	idle     *parkedFile // its current file, closed while idle (see park)
+	matched  bool        // the patterns matched its path at the last look
 	drains   []*file
 	prefix   string // the cursor up to cur's offset; "" when it must be rebuilt
 }
@@ -141,6 +140,7 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 // followed path is looked at.
 func (r *run) scan(first bool) error {
 	r.lastFull, r.fullSoon = time.Now(), false
+	r.s.guard.resolve(&r.s.cfg)
 	if len(r.s.refused.paths) > 0 {
 		r.s.forgetGone()
 	}
@@ -275,17 +275,19 @@ func (r *run) touched(st *stream, changed map[string]bool) bool {
 	if changed[st.path] || len(st.drains) > 0 {
 		return true
 	}
-	fl := st.cur
-	if fl == nil {
-		fl = st.idle
-	}
-	if fl == nil {
+	var real string
+	switch {
+	case st.cur != nil:
+		real = st.cur.path
+	case st.idle != nil:
+		real = st.idle.path
+	default:
 		return true // nothing open: look again
 	}
-	if changed[fl.path] {
+	if changed[real] {
 		return true
 	}
-	dir, base := filepath.Split(fl.path)
+	dir, base := filepath.Split(real)
 	for p := range changed {
 		if d, b := filepath.Split(p); d == dir && strings.HasPrefix(b, base) {
 			return true

@@ -37,9 +37,17 @@ type guard struct {
 	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
-// newGuard makes the guard of c. A root is taken as configured and, when it leads
-// elsewhere through a link, as where it leads as well.
+// newGuard makes the guard of c.
 func newGuard(c *Config) *guard {
+	g := &guard{openFile: os.OpenFile}
+	g.resolve(c)
+	return g
+}
+
+// resolve sets the roots of c: each taken as configured and, when it leads elsewhere
+// through a link, as where it leads now (a scan resolves them again: a directory
+// may appear, or become a link, after the start).
+func (g *guard) resolve(c *Config) {
 	var roots []string
 	add := func(p string) {
 		if p == "" {
@@ -60,7 +68,7 @@ func newGuard(c *Config) *guard {
 		add(p)
 	}
 	slices.Sort(roots)
-	return &guard{roots: slices.Compact(roots), openFile: os.OpenFile}
+	g.roots = slices.Compact(roots)
 }
 
 // staticDir is the directory a path pattern names: its leading components up to the

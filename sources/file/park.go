@@ -77,18 +77,33 @@ func (r *run) parkAbove(limit int) {
 	}
 }
 
-// park closes the stream's current file, keeping it to be opened again.
+// parkedFile is what is kept of a closed idle file: enough to tell it is the same
+// file with the same content when it is opened again, and its cursor for when not.
+type parkedFile struct {
+	path    string // its real path
+	id      identity
+	birth   int64
+	fp      fingerprint
+	at      anchor
+	readOff int64
+	mtime   time.Time
+	pos     string // the stream's cursor when it was closed
+}
+
+// park closes the stream's current file, keeping what opening it again needs.
 func (r *run) park(st *stream) {
 	fl := st.cur
 	fi, err := fl.f.Stat()
 	behind := err != nil || fi.Size() > fl.readOff || !fl.tailing
-	st.parkPos = st.pos(fl)
+	st.idle = &parkedFile{
+		path: fl.path, id: fl.id, birth: fl.birth, fp: fl.fp, at: fl.at,
+		readOff: fl.readOff, mtime: fl.mtime, pos: st.pos(fl),
+	}
 	fl.split.release()
 	fl.f.Close()
-	fl.f = nil
 	delete(r.open, fl.id)
 	r.parked[fl.id] = st
-	st.cur, st.idle, st.prefix = nil, fl, ""
+	st.cur, st.prefix = nil, ""
 	if behind {
 		r.behind = append(r.behind, st)
 	}
@@ -106,25 +121,22 @@ func (r *run) idleChanged(st *stream) bool {
 // file with the same content, else from its cursor, as a restart does.
 func (r *run) unpark(st *stream) {
 	r.parkAbove(r.maxOpen - 1) // room for it first
-	fl := st.idle
+	p := st.idle
 	st.idle = nil
-	delete(r.parked, fl.id)
+	delete(r.parked, p.id)
 	f, fi, rf := r.s.guard.open(st.path)
-	if rf == nil && f != nil && identityOf(fi) == fl.id && sameBirth(birthOf(f), fl.birth) && fi.Size() >= fl.readOff {
-		same, err := fl.fp.matches(f)
-		if err == nil && same && (fl.at.n == 0 || fl.at.matches(f)) {
-			fl.f, fl.lastData = f, r.s.now()
-			r.open[fl.id] = fl
-			st.cur, st.prefix, st.parkPos = fl, "", ""
+	if rf == nil && f != nil && identityOf(fi) == p.id && fi.Size() >= p.readOff {
+		birth := birthOf(f)
+		same, err := p.fp.matches(f)
+		if sameBirth(birth, p.birth) && err == nil && same && (p.at.n == 0 || p.at.matches(f)) {
+			st.cur, st.prefix = r.newFile(st, opened{c: f, path: p.path, fi: fi, birth: birth}, p.readOff), ""
 			return
 		}
 	}
 	if f != nil {
 		f.Close()
 	}
-	pos := st.parkPos
-	st.parkPos = ""
-	ps, err := decodePos(pos)
+	ps, err := decodePos(p.pos)
 	if err != nil { // its own cursor: cannot be
 		r.openCurrent(st, 0)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -161,4 +162,26 @@ func TestEventsWatchedOnly(t *testing.T) {
 	require.NotNil(t, w)
 	testAppend(t, a, "a1\n")
 	h.expect("a1")
+}
+
+// TestEventsTimers: between full scans, a partial last line is still sent after
+// flush_timeout, and a rotated file drained for rotate_grace.
+func TestEventsTimers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "")
+	h := start(t, eventsOnly(path), nil)
+	h.expectNone()
+	testAppend(t, path, "no newline yet")
+	require.Eventually(t, func() bool { // read, and held for the flush timeout
+		return testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")) == float64(len("no newline yet"))
+	}, wait, time.Millisecond)
+	h.clock.Add(DefaultConfig.FlushTimeout + time.Second)
+	h.expect("no newline yet")
+
+	w := openAppend(t, path)
+	require.NoError(t, os.Rename(path, path+".1"))
+	writeFile(t, path, "new file\n")
+	h.expect("new file")
+	write(t, w, "late\n") // within rotate_grace: read
+	h.expect("late")
 }
