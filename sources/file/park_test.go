@@ -185,3 +185,51 @@ func TestEventsTimers(t *testing.T) {
 	write(t, w, "late\n") // within rotate_grace: read
 	h.expect("late")
 }
+
+// TestParkedRestart: files closed while idle, then cowbell stopped; while it is
+// down some are rotated, some written, some truncated; after the restart every line
+// written is read once, with the cap held.
+func TestParkedRestart(t *testing.T) {
+	dir := t.TempDir()
+	const files, max = 12, 4
+	name := func(i int) string { return filepath.Join(dir, fmt.Sprintf("f%02d.log", i)) }
+	for i := range files {
+		writeFile(t, name(i), fmt.Sprintf("first f%02d\n", i))
+	}
+	c := eventsOnly(filepath.Join(dir, "*.log"))
+	c.MaxOpenFiles = max
+	h := start(t, c, nil)
+	var got []string
+	for range files {
+		got = append(got, h.next().Text)
+	}
+	require.Len(t, got, files)
+	require.LessOrEqual(t, openUnder(t, dir), max)
+	h.stop()
+
+	var want []string
+	for i := range files {
+		switch i % 3 {
+		case 0: // written, then rotated away, and a new file
+			testAppend(t, name(i), fmt.Sprintf("old f%02d\n", i))
+			require.NoError(t, os.Rename(name(i), name(i)+".1"))
+			writeFile(t, name(i), fmt.Sprintf("new f%02d\n", i))
+			want = append(want, fmt.Sprintf("old f%02d", i), fmt.Sprintf("new f%02d", i))
+		case 1: // written
+			testAppend(t, name(i), fmt.Sprintf("more f%02d\n", i))
+			want = append(want, fmt.Sprintf("more f%02d", i))
+		case 2: // truncated and written again
+			require.NoError(t, os.Truncate(name(i), 0))
+			testAppend(t, name(i), fmt.Sprintf("again f%02d\n", i))
+			want = append(want, fmt.Sprintf("again f%02d", i))
+		}
+	}
+	h = start(t, c, h.cp, func(s *Source) { s.notify = nil }) // polling: settle sees every scan
+	got = nil
+	for range want {
+		got = append(got, h.next().Text)
+	}
+	require.ElementsMatch(t, want, got)
+	h.settle()
+	require.LessOrEqual(t, openUnder(t, dir), max+files/3) // the rotated files drain
+}
