@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,6 +108,7 @@ func (r *run) park(st *stream) {
 	if behind {
 		r.behind = append(r.behind, st)
 	}
+	r.s.log.Debug("idle file closed", zap.String("stream", st.path), zap.Int("open", len(r.open)))
 }
 
 // idleChanged reports whether the stream's parked file may have something new: its
@@ -130,12 +132,14 @@ func (r *run) unpark(st *stream) {
 		same, err := p.fp.matches(f)
 		if sameBirth(birth, p.birth) && err == nil && same && (p.at.n == 0 || p.at.matches(f)) {
 			st.cur, st.prefix = r.newFile(st, opened{c: f, path: p.path, fi: fi, birth: birth}, p.readOff), ""
+			r.s.log.Debug("idle file opened again", zap.String("stream", st.path))
 			return
 		}
 	}
 	if f != nil {
 		f.Close()
 	}
+	r.s.log.Debug("idle file changed while closed, resuming from its cursor", zap.String("stream", st.path))
 	ps, err := decodePos(p.pos)
 	if err != nil { // its own cursor: cannot be
 		r.openCurrent(st, 0)
