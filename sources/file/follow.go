@@ -252,19 +252,23 @@ func (r *run) scanChanged() error {
 		return r.scan(false)
 	}
 	r.more = false
-	if slices.ContainsFunc(slices.Collect(maps.Keys(changed)), r.couldMatch) {
+	looked := slices.ContainsFunc(slices.Collect(maps.Keys(changed)), r.couldMatch)
+	if looked {
 		if err := r.discover(false); err != nil {
 			return err
 		}
-		r.watch()
 	}
 	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
 		st := r.streams[p]
 		if r.touched(st, changed) {
+			looked = true
 			if err := r.visit(st); err != nil {
 				return err
 			}
 		}
+	}
+	if looked {
+		r.watch() // where new paths, and paths that lead elsewhere now, lie
 	}
 	return r.afterPass()
 }
@@ -272,7 +276,7 @@ func (r *run) scanChanged() error {
 // touched reports whether a change to one of the paths may concern the stream: its
 // path, its file, or a name beside its file that starts with its file's (rotation).
 func (r *run) touched(st *stream, changed map[string]bool) bool {
-	if changed[st.path] || len(st.drains) > 0 {
+	if changed[filepath.Clean(st.path)] || len(st.drains) > 0 {
 		return true
 	}
 	var real string
@@ -330,20 +334,16 @@ func (r *run) readAll() error {
 func (r *run) readChanged() error {
 	names, all := r.watcher.takeWritten()
 	if all {
-		for _, st := range r.streams {
-			if st.idle != nil {
-				r.unpark(st)
-			}
-		}
-		return r.readAll()
+		return r.scan(false) // too many to remember: look at every file
 	}
 	r.more = false
 	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
 		st := r.streams[p]
-		if st.idle != nil && (names[st.path] || names[st.idle.path]) {
+		path := filepath.Clean(st.path)
+		if st.idle != nil && (names[path] || names[st.idle.path]) {
 			r.unpark(st)
 		}
-		if names[st.path] || (st.cur != nil && names[st.cur.path]) || len(st.drains) > 0 {
+		if names[path] || (st.cur != nil && names[st.cur.path]) || len(st.drains) > 0 {
 			if err := r.readStream(st); err != nil {
 				return err
 			}
