@@ -35,6 +35,7 @@ test: deps lint
 	VERSION=$(VERSION) ./scripts/build.sh bin/cowbell
 	CGO_ENABLED=0 VERSION=$(VERSION) ./scripts/build.sh bin/cowbell-nocgo
 	$(GO) test -race -timeout 20m ./...
+	./scripts/host-vm-test.sh   # alone: switches this host to vm.overcommit_memory=2 for seconds
 	./scripts/fuzz.sh 2s   # every fuzz target briefly, from its seeds and kept corpus
 	$(MAKE) image-test deploy-test
 

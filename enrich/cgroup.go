@@ -3,6 +3,7 @@ package enrich
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -122,6 +123,9 @@ func readCgroupV2(dir, path string) (facts.Cgroup, error) {
 	read("memory.current", &cg.UsageBytes)
 	read("memory.peak", &cg.PeakBytes)
 	read("memory.swap.max", &cg.SwapLimit)
+	if st, err := readKeyed(filepath.Join(dir, "memory.stat")); err == nil {
+		cg.InactiveFileBytes = st["inactive_file"]
+	}
 	if ev, err := readKeyed(filepath.Join(dir, "memory.events")); err == nil {
 		cg.OOM, cg.OOMKill = ev["oom"], ev["oom_kill"]
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -164,6 +168,10 @@ func readCgroupV1(dir, path string) (facts.Cgroup, error) {
 	cg.Failcnt = max(read("memory.failcnt", false), 0)
 	if memsw := read("memory.memsw.limit_in_bytes", true); memsw >= 0 && cg.LimitBytes >= 0 {
 		cg.SwapLimit = memsw - cg.LimitBytes
+	}
+	if st, err := readKeyed(filepath.Join(dir, "memory.stat")); err == nil {
+		// total_* include the descendants, as usage_in_bytes does
+		cg.InactiveFileBytes = cmp.Or(st["total_inactive_file"], st["inactive_file"])
 	}
 	if oc, err := readKeyed(filepath.Join(dir, "memory.oom_control")); err == nil {
 		cg.OOM, cg.OOMKill = oc["under_oom"], oc["oom_kill"]

@@ -47,6 +47,9 @@ type Config struct {
 	Postgres *PostgresConfig `yaml:"postgres"`  // settings are read only when set
 	CacheFor time.Duration   `yaml:"cache_for"` // default 1s
 	Interval time.Duration   `yaml:"interval"`  // probe interval, default 30s
+	// LeadTime is how long before Committed_AS is forecast to reach CommitLimit the
+	// forecast probe fires, default 24h.
+	LeadTime time.Duration `yaml:"lead_time"`
 }
 
 // defaultServiceTimeout bounds one INFO or settings query: a snapshot must not wait on a
@@ -65,6 +68,7 @@ var DefaultConfig = Config{
 	},
 	CacheFor: time.Second,
 	Interval: 30 * time.Second,
+	LeadTime: 24 * time.Hour,
 }
 
 // UnmarshalYAML sets defaults, decodes strictly and checks combinations; it does no I/O.
@@ -94,6 +98,9 @@ func (c *Config) check() error {
 	}
 	if c.Interval <= 0 {
 		errs = append(errs, errors.New("interval: must be positive"))
+	}
+	if c.LeadTime <= 0 {
+		errs = append(errs, errors.New("lead_time: must be positive"))
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {

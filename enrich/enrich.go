@@ -37,6 +37,9 @@ type Enricher struct {
 	hasCache bool
 	hist     history
 	failing  map[string]string // what → error, to log failures when they start and clear
+	// accounted holds the last smaps reading of each Redis whose fork was
+	// forecast refused (confirmForks).
+	accounted map[int]accountedReading
 }
 
 // New returns an Enricher for c; it reads nothing until asked. Empty roots, nil
@@ -54,6 +57,9 @@ func New(c Config, log *zap.Logger) *Enricher {
 			*d.dst = d.def
 		}
 	}
+	if c.LeadTime <= 0 {
+		c.LeadTime = DefaultConfig.LeadTime
+	}
 	if c.Redis != nil {
 		r := *c.Redis
 		r.Timeout = cmp.Or(max(r.Timeout, 0), defaultServiceTimeout)
@@ -65,12 +71,13 @@ func New(c Config, log *zap.Logger) *Enricher {
 		c.Postgres = &p
 	}
 	return &Enricher{
-		c:       c,
-		log:     log.With(zap.String("enricher", "snapshot")),
-		now:     time.Now,
-		getenv:  os.Getenv,
-		rootFS:  "/",
-		failing: map[string]string{},
+		c:         c,
+		log:       log.With(zap.String("enricher", "snapshot")),
+		now:       time.Now,
+		getenv:    os.Getenv,
+		rootFS:    "/",
+		failing:   map[string]string{},
+		accounted: map[int]accountedReading{},
 	}
 }
 
@@ -85,7 +92,9 @@ func (e *Enricher) Snapshot(ctx context.Context) facts.Snapshot {
 	}
 	s := e.read(ctx)
 	cur, ok := sampleOf(&s)
-	s.Trend = e.hist.trend(cur, ok)
+	var l line
+	s.Trend, l = e.hist.trend(cur, ok)
+	s.Forecast.Commit = commitForecast(s, l, e.c.LeadTime)
 	e.keep(s)
 	return s
 }
@@ -97,7 +106,9 @@ func (e *Enricher) Fresh(ctx context.Context) facts.Snapshot {
 	defer e.mu.Unlock()
 	s := e.read(ctx)
 	cur, ok := sampleOf(&s)
-	s.Trend = e.hist.trend(cur, ok)
+	var l line
+	s.Trend, l = e.hist.trend(cur, ok)
+	s.Forecast.Commit = commitForecast(s, l, e.c.LeadTime)
 	if ok {
 		e.hist.add(cur)
 	}
@@ -129,8 +140,9 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 		errs.add("cgroup", err)
 	}
 	s.Container = inContainer(e.rootFS, e.getenv, s.Cgroup)
-	s.Processes, s.Running = readProcesses(c, &errs)
+	s.Processes, s.Running, s.Totals = readProcesses(c, &errs)
 	if c.Redis != nil {
+		s.RedisAddr = c.Redis.Addr
 		if s.Redis, err = readRedis(ctx, c.Redis); err != nil {
 			errs.add("redis", err)
 		}
@@ -142,6 +154,10 @@ func (e *Enricher) read(ctx context.Context) facts.Snapshot {
 	}
 	s.Commit.LeakSuspected = leakSuspected(s.Kernel, s.Meminfo)
 	s.Recommend = Recommend(s)
+	s.Forecast = Forecast(s)
+	if e.confirmForks(&s) {
+		s.Forecast = Forecast(s)
+	}
 	s.Errors = errs
 	e.logChanges(errs)
 	return s

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +75,12 @@ func TestAdviceMatrix(t *testing.T) {
 	require.NoError(t, err)
 	hosts := matrixHosts()
 	require.Len(t, hosts, 144)
+	forecastsFired := map[string]int{}
+	defer func() {
+		for _, id := range forecastProbes {
+			require.Positive(t, forecastsFired[id], "%s fires on some host of the matrix", id)
+		}
+	}()
 	for _, h := range hosts {
 		t.Run(h.String(), func(t *testing.T) {
 			root := t.TempDir()
@@ -88,13 +95,17 @@ func TestAdviceMatrix(t *testing.T) {
 				h.oomKilled(t, root, pod)
 			}
 			clk.advance(30 * time.Second)
-			s := fresh(t, e)
+			s := h.withServices(fresh(t, e))
 			require.Empty(t, s.Errors)
 			checkRecommendation(t, h, s)
 			incs := raiseAll(t, e, m, rs, s, h)
 			require.NotEmpty(t, incs)
 			for _, inc := range incs {
 				checkIncident(t, h, s, inc)
+				checkForecast(t, s, inc)
+				if slices.Contains(forecastProbes, inc.rule.ID) {
+					forecastsFired[inc.rule.ID]++
+				}
 			}
 		})
 	}
@@ -281,4 +292,67 @@ func TestLeakOneSnapshot(t *testing.T) {
 	}
 	require.True(t, fired["kernel/committed-as-leak"])
 	require.True(t, fired["host/commit-near-limit"], "Committed_AS is past CommitLimit")
+}
+
+// forecastProbes are the built-in forecast probes.
+var forecastProbes = []string{"redis/fork-refused-forecast", "redis/save-oom-forecast",
+	"postgres/pool-refused-forecast", "host/commit-limit-forecast"}
+
+// withServices gives the host's snapshot what a configured Redis address and
+// PostgreSQL DSN would add, and a trend, and forecasts again: Redis's INFO (its last
+// save copied three quarters of its data, which a pod at 98% of its limit has no
+// room for), PostgreSQL's settings (400 connections of 64 MiB work_mem, more than a
+// small host holds), and on a 6.5 kernel the leak's steady climb.
+func (h hostSpec) withServices(s facts.Snapshot) facts.Snapshot {
+	if h.redis() {
+		s.RedisAddr = "127.0.0.1:6379"
+		s.Redis = map[string]string{"process_id": strconv.Itoa(redisPID), "rdb_last_cow_size": strconv.FormatInt(h.redisDataKB()*1024*3/4, 10),
+			"rdb_last_bgsave_time_sec": "12", "rdb_bgsave_in_progress": "0", "aof_rewrite_in_progress": "0"}
+	}
+	if h.postgres() {
+		s.Postgres = map[string]string{"shared_buffers": "1GB", "max_connections": "400", "work_mem": "64MB",
+			"hash_mem_multiplier": "2", "maintenance_work_mem": "256MB", "autovacuum_work_mem": "-1", "autovacuum_max_workers": "3"}
+	}
+	f := Forecast(s)
+	if h.leaking() {
+		// Committed_AS climbing 1% of RAM an hour, 2% below the limit.
+		f.Commit = commitForecast(s, line{slopePerHour: float64(h.ramKB) / 100,
+			nowKB: float64(s.Commit.LimitKB - s.VM["admin_reserve_kbytes"] - h.ramKB/50), samples: 120, ok: true}, 24*time.Hour)
+	}
+	s.Forecast = f
+	return s
+}
+
+// checkForecast checks a forecast probe's incident: it fires only on its forecast,
+// its first advice is that forecast's arithmetic and names only what will fail, and
+// when it quotes the host recommendation it quotes it whole.
+func checkForecast(t *testing.T, s facts.Snapshot, inc incident) {
+	t.Helper()
+	if !slices.Contains(forecastProbes, inc.rule.ID) {
+		return
+	}
+	require.NotEmpty(t, inc.advice, inc.rule.ID)
+	first := inc.advice[0].Text
+	f := s.Forecast
+	switch inc.rule.ID {
+	case "redis/fork-refused-forecast":
+		require.True(t, f.ForkRefused)
+		require.Contains(t, first, "will fail")
+		require.NotContains(t, first, "fits")
+	case "redis/save-oom-forecast":
+		require.True(t, f.SaveOOM)
+		require.Contains(t, first, "is likely to be OOM-killed")
+		require.NotContains(t, first, " fits")
+	case "postgres/pool-refused-forecast":
+		require.True(t, f.Postgres.Refused)
+		require.Equal(t, f.Postgres.Text, first)
+	case "host/commit-limit-forecast":
+		require.True(t, f.Commit.WithinLead)
+		require.Equal(t, f.Commit.Text, first)
+	}
+	for _, a := range inc.advice {
+		if strings.HasPrefix(a.Text, "Host setting") {
+			require.Equal(t, inc.env.Recommend.Text, a.Text, "%s quotes the one host recommendation", inc.rule.ID)
+		}
+	}
 }

@@ -41,6 +41,18 @@ var redisFields = map[string]bool{
 	"total_system_memory":         true,
 	"evicted_keys":                true,
 	"current_fork_perc":           true,
+	// what the forecasts read: whose INFO it is, the save running now and the
+	// write rate since the last save
+	"process_id":                   true,
+	"tcp_port":                     true,
+	"rdb_last_save_time":           true,
+	"rdb_current_bgsave_time_sec":  true,
+	"aof_last_rewrite_time_sec":    true,
+	"aof_current_rewrite_time_sec": true,
+	"current_cow_size":             true,
+	"current_cow_peak":             true,
+	"current_save_keys_processed":  true,
+	"current_save_keys_total":      true,
 }
 
 // readRedis asks Redis for INFO with one short-lived connection, so nothing lingers
@@ -88,6 +100,9 @@ func parseInfo(text string) map[string]string {
 var postgresSettings = []string{
 	"server_version", "shared_buffers", "work_mem", "maintenance_work_mem",
 	"max_connections", "huge_pages", "effective_cache_size", "autovacuum_work_mem",
+	// the commit budget: the shared memory as computed (15+), whether it is in huge
+	// pages (17+), hash tables' share of work_mem (13+), autovacuum's workers
+	"shared_memory_size", "huge_pages_status", "hash_mem_multiplier", "autovacuum_max_workers",
 }
 
 // readPostgres reads the memory settings, with their units as SHOW prints them

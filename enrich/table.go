@@ -84,6 +84,24 @@ func WriteTable(w io.Writer, s facts.Snapshot) error {
 	t.row("MemTotal change", strconv.FormatInt(s.Trend.MemTotalChangedKB, 10)+" kB")
 	t.row("oom_kill since last sample", strconv.FormatInt(s.Trend.OOMKillDelta, 10))
 
+	t.section("FORECAST")
+	for _, r := range s.Forecast.Redis {
+		if r.ForkText != "" {
+			t.row("fork of "+r.Instance, r.ForkText)
+		}
+		if r.CowText != "" {
+			t.row("save of "+r.Instance, r.CowText)
+		}
+	}
+	if s.Forecast.Postgres.Known {
+		t.row("PostgreSQL pool", s.Forecast.Postgres.Text)
+	}
+	if s.Forecast.Commit.Text != "" {
+		t.row("time to CommitLimit", s.Forecast.Commit.Text)
+	} else {
+		t.row("time to CommitLimit", fmt.Sprintf("not yet: needs %s of samples", MinTrendSpan))
+	}
+
 	t.stringMap("REDIS INFO", s.Redis)
 	t.stringMap("POSTGRES SETTINGS", s.Postgres)
 	t.section("VM")

@@ -34,14 +34,21 @@ type Snapshot struct {
 	// Running says which target processes were found, by configured name
 	// ("redis", "postgres").
 	Running map[string]bool `json:"running,omitempty" expr:"running"`
+	// Totals counts every process of each target and what they commit, beyond the
+	// few of each that Processes details (PostgreSQL runs one per connection).
+	Totals map[string]ProcessTotal `json:"totals,omitempty" expr:"totals"`
 
 	// Redis holds INFO fields when a Redis address is configured and answered.
 	Redis map[string]string `json:"redis,omitempty" expr:"redis"`
+	// RedisAddr is the configured address Redis was asked at.
+	RedisAddr string `json:"redis_addr,omitempty" expr:"redis_addr"`
 	// Postgres holds settings (pg_settings name → setting with unit) when configured.
 	Postgres map[string]string `json:"postgres,omitempty" expr:"postgres"`
 
-	Trend  Trend       `json:"trend" expr:"trend"`
-	Errors []ReadError `json:"errors,omitempty" expr:"errors"`
+	Trend Trend `json:"trend" expr:"trend"`
+	// Forecast is what the snapshot says of failures still to come (enrich.Forecast).
+	Forecast Forecast    `json:"forecast,omitzero" expr:"forecast"`
+	Errors   []ReadError `json:"errors,omitempty" expr:"errors"`
 
 	// Recommend is the one overcommit setting this host should have, decided once
 	// per snapshot from everything above (see enrich.Recommend): every rule's advice
@@ -111,6 +118,9 @@ type Cgroup struct {
 	OOM     int64 `json:"oom" expr:"oom"`
 	OOMKill int64 `json:"oom_kill" expr:"oom_kill"`
 	Failcnt int64 `json:"failcnt" expr:"failcnt"` // v1 only
+	// InactiveFileBytes is page cache on the inactive list (memory.stat), which the
+	// kernel reclaims before it OOM-kills in the cgroup.
+	InactiveFileBytes int64 `json:"inactive_file_bytes,omitempty" expr:"inactive_file_bytes"`
 	// UsageRatio is usage / limit, 0 without a limit.
 	UsageRatio float64 `json:"usage_ratio" expr:"usage_ratio"`
 }
@@ -132,12 +142,34 @@ type Process struct {
 	// accounts every private writable mapping of the parent again for the child,
 	// VmData + VmStk, whatever part of it is resident (RSS) or used (Redis's
 	// used_memory). Under mode 2 it must fit under CommitLimit.
-	ForkChargeKB int64  `json:"fork_charge_kb,omitempty" expr:"fork_charge_kb"`
-	OOMScoreAdj  int    `json:"oom_score_adj" expr:"oom_score_adj"`
-	Cgroup       Cgroup `json:"cgroup" expr:"cgroup"`
+	ForkChargeKB int64 `json:"fork_charge_kb,omitempty" expr:"fork_charge_kb"`
+	// LargestMappingKB is the largest single private writable mapping (from
+	// /proc/PID/maps): mode 0 checks each mapping of a fork on its own.
+	LargestMappingKB int64 `json:"largest_mapping_kb,omitempty" expr:"largest_mapping_kb"`
+	// AccountedKB is the part of ForkChargeKB the kernel does account, and
+	// LargestAccountedKB its largest mapping: the mappings flagged "ac" (VM_ACCOUNT)
+	// in /proc/PID/smaps. Memory mapped with MAP_NORESERVE while overcommit was 0 or 1
+	// is not accounted, and a fork does not charge it: jemalloc maps so, so a Redis
+	// started before the host went to mode 2 charges far less than VmData. smaps
+	// walks page tables, so it is read only to confirm a refusal the cheap figures
+	// forecast; 0 when not read.
+	AccountedKB        int64 `json:"accounted_kb,omitempty" expr:"accounted_kb"`
+	LargestAccountedKB int64 `json:"largest_accounted_kb,omitempty" expr:"largest_accounted_kb"`
+	// SysAdmin says the process holds CAP_SYS_ADMIN (CapEff): strict mode then
+	// lets it use admin_reserve_kbytes too.
+	SysAdmin    bool   `json:"sys_admin,omitempty" expr:"sys_admin"`
+	OOMScoreAdj int    `json:"oom_score_adj" expr:"oom_score_adj"`
+	Cgroup      Cgroup `json:"cgroup" expr:"cgroup"`
 	// InContainer says the process's memory cgroup is a container's (a kubepods,
 	// docker, containerd, crio, libpod or lxc path).
 	InContainer bool `json:"in_container,omitempty" expr:"in_container"`
+}
+
+// ProcessTotal is every process of one target: how many, and their private writable
+// memory (VmData + VmStk) summed, in kB.
+type ProcessTotal struct {
+	Count    int64 `json:"count" expr:"count"`
+	ChargeKB int64 `json:"charge_kb" expr:"charge_kb"`
 }
 
 // Trend compares this snapshot with earlier ones taken by the same enricher.

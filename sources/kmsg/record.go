@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -39,8 +40,10 @@ func ParseRecord(rec []byte, boot time.Time) (msg string, t time.Time, labels ma
 		return "", time.Time{}, nil, fmt.Errorf("kmsg record: seq: %w", err)
 	}
 	usec, err := strconv.ParseInt(fields[2], 10, 64)
-	if err != nil || usec < 0 {
-		return "", time.Time{}, nil, fmt.Errorf("kmsg record: usec %q: not a count of microseconds", fields[2])
+	// A time.Duration holds about 292 years of microseconds; more than that
+	// since boot is a damaged record, not a timestamp to wrap around.
+	if err != nil || usec < 0 || usec > int64(math.MaxInt64/time.Microsecond) {
+		return "", time.Time{}, nil, fmt.Errorf("kmsg record: usec %q: not a count of microseconds since boot", fields[2])
 	}
 	labels = map[string]string{
 		"facility": facilityName(prio >> 3),
