@@ -34,24 +34,31 @@ type stream struct {
 
 // pos returns the cursor after the line fl just sent: every file's offset.
 func (st *stream) pos(fl *file) string {
-	if fl == st.cur && st.prefix != "" {
-		return withOffset(st.prefix, fl.off, fl.done)
+	var b [192]byte
+	return string(st.appendPos(b[:0], fl))
+}
+
+// appendPos appends pos's cursor to b. The cursor up to the current file's offset is
+// kept (prefix) for the next lines of that file.
+func (st *stream) appendPos(b []byte, fl *file) []byte {
+	if fl != st.cur || st.prefix == "" {
+		h := []byte(posVersion)
+		for _, d := range st.drains {
+			p := d.position(false)
+			h = append(h, ';')
+			h = appendPosHead(h, &p)
+			h = appendOffset(h, d.off, d.done)
+		}
+		if st.cur == nil {
+			return append(b, h...)
+		}
+		p := st.cur.position(true)
+		h = append(h, ';')
+		h = appendPosHead(h, &p)
+		st.prefix = string(h)
 	}
-	b := []byte(posVersion)
-	for _, d := range st.drains {
-		p := d.position(false)
-		b = append(b, ';')
-		b = appendPosHead(b, &p)
-		b = appendOffset(b, d.off, d.done)
-	}
-	if st.cur == nil {
-		return string(b)
-	}
-	p := st.cur.position(true)
-	b = append(b, ';')
-	b = appendPosHead(b, &p)
-	st.prefix = string(b)
-	return withOffset(st.prefix, st.cur.off, st.cur.done)
+	b = append(b, st.prefix...)
+	return appendOffset(b, st.cur.off, st.cur.done)
 }
 
 // position is the file's entry in a cursor, but for its offset. Every line carries
@@ -62,17 +69,6 @@ func (fl *file) position(current bool) filePos {
 		p.path = ""
 	}
 	return p
-}
-
-// withOffset appends an offset to a cursor prefix in one allocation.
-func withOffset(prefix string, off, done int64) string {
-	var num [41]byte
-	digits := appendOffset(num[:0], off, done)
-	var sb strings.Builder
-	sb.Grow(len(prefix) + len(digits))
-	sb.WriteString(prefix)
-	sb.Write(digits)
-	return sb.String()
 }
 
 // run is the state of one call of Run.
@@ -87,6 +83,7 @@ type run struct {
 	postponed map[identity]string
 	seen      map[identity]seenFile // files read in this run
 	more      bool                  // the last pass stopped before some file's end
+	scratch   []byte                // where emitLine puts a line and its cursor together
 	began     time.Time             // when the run started (the file system's clock)
 
 	parked    map[identity]*stream // streams whose idle file is closed, by the file

@@ -3,6 +3,7 @@ package file
 import (
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -104,6 +105,9 @@ func (r *run) park(st *stream) {
 	fl.f.Close()
 	delete(r.open, fl.id)
 	r.parked[fl.id] = st
+	// The position of the last line sent shares its memory with that line's text
+	// (lineAndPos): a parked stream keeps only the cursor.
+	st.h.Moved(strings.Clone(st.h.Last()))
 	st.cur, st.prefix = nil, ""
 	if behind {
 		r.behind = append(r.behind, st)
