@@ -7,9 +7,11 @@
 # for tail | grep when grep prints the marker line appended last. cowbell's CPU over
 # that time comes from /proc/PID/stat (utime + stime).
 #
-#   bench/follow.sh [RUNS]     (default 3; the tools alternate within each run)
+#   bench/follow.sh [RUNS]     (default 3; the followers alternate within each run)
 #
 # Environment: BENCH_DIR (default /tmp/cowbell-bench, shared with match.sh), LINES.
+# With BEFORE=REV, REV's cowbell follows the same append in each run too, so a change
+# is measured against its baseline under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -18,6 +20,12 @@ lines=${LINES:-2000000}
 work="$dir/follow"
 mkdir -p "$dir"
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
+if [ -n "${BEFORE:-}" ]; then
+	src="$dir/src-before"
+	rm -rf "$src" && mkdir -p "$src"
+	git archive "$BEFORE" | tar -x -C "$src"
+	(cd "$src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
+fi
 go build -o "$dir/corpus" ./bench/cmd/corpus
 [ -s "$dir/corpus.log" ] && [ "$(wc -l <"$dir/corpus.log")" = "$lines" ] ||
 	"$dir/corpus" gen -lines "$lines" "$dir"
@@ -43,8 +51,9 @@ metric() { # NAME → its value summed over labels, or nothing
 }
 now() { date +%s.%N; }
 
-# follow_cowbell → "seconds cpu_seconds peak_rss_kib" for one append.
+# follow_cowbell BINARY → "seconds cpu_seconds peak_rss_kib" for one append.
 follow_cowbell() {
+	local bin=$1
 	rm -rf "$work" && mkdir -p "$work/state"
 	: >"$work/app.log"
 	cat >"$work/cowbell.yaml" <<EOF
@@ -57,7 +66,7 @@ notifiers:
   - {name: console, type: console}
 log: {level: error}
 EOF
-	"$dir/cowbell" run --config "$work/cowbell.yaml" >"$work/cowbell.out" 2>"$work/cowbell.err" &
+	"$bin" run --config "$work/cowbell.yaml" >"$work/cowbell.out" 2>"$work/cowbell.err" &
 	local pid=$!
 	pids+=("$pid")
 	until [ "$(metric cowbell_source_up)" = 1 ]; do sleep 0.05; done
@@ -103,7 +112,12 @@ follow_tail() {
 command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }
 : >"$dir/follow.times"
 for r in $(seq "$runs"); do
-	read -r s c k < <(follow_cowbell)
+	if [ -n "${BEFORE:-}" ]; then
+		read -r s c k < <(follow_cowbell "$dir/cowbell-before")
+		echo "before $s $c $k" >>"$dir/follow.times"
+		echo "  run $r cowbell@$BEFORE: $s s, $c CPU-s, $k KiB" >&2
+	fi
+	read -r s c k < <(follow_cowbell "$dir/cowbell")
 	echo "cowbell $s $c $k" >>"$dir/follow.times"
 	echo "  run $r cowbell: $s s, $c CPU-s, $k KiB" >&2
 	read -r s < <(follow_tail)
@@ -111,15 +125,22 @@ for r in $(seq "$runs"); do
 	echo "  run $r tail -F | grep: $s s" >&2
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cs=$(awk '$1 == "cowbell" {print $2}' "$dir/follow.times" | median)
-cc=$(awk '$1 == "cowbell" {print $3}' "$dir/follow.times" | median)
-ck=$(awk '$1 == "cowbell" {print $4}' "$dir/follow.times" | median)
 ts=$(awk '$1 == "tail" {print $2}' "$dir/follow.times" | median)
-echo "Command: \`bench/follow.sh $runs\`, $(date -u +%Y-%m-%d), cowbell $(git describe --tags --always --dirty), $(nproc) cores."
+echo "Command: \`${BEFORE:+BEFORE=$BEFORE }bench/follow.sh $runs\`, $(date -u +%Y-%m-%d), cowbell $(git describe --tags --always --dirty), $(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Medians of $runs runs; in parentheses the run's time over tail's in the same run (median of the runs' ratios)."
 echo
 echo "| follower of $total appended lines | to the last line | lines/s | CPU | peak RSS |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-awk -v s="$cs" -v c="$cc" -v k="$ck" -v t="$ts" -v n="$total" 'BEGIN {
-	printf "| `cowbell run`, built-in pack | %.2f s (%.1fx tail) | %.0fk | %.2f CPU-s (%.2f a million lines) | %d MiB |\n", s, s / t, n / s / 1000, c, c / (n / 1e6), k / 1024
-	printf "| `tail -F \\| grep -E`, 10 pack patterns | %.2f s | %.0fk | | |\n", t, n / t / 1000
-}'
+row() { # TOOL NAME
+	local s c k x
+	s=$(awk -v t="$1" '$1 == t {print $2}' "$dir/follow.times" | median)
+	c=$(awk -v t="$1" '$1 == t {print $3}' "$dir/follow.times" | median)
+	k=$(awk -v t="$1" '$1 == t {print $4}' "$dir/follow.times" | median)
+	x=$(awk -v t="$1" '$1 == t {s = $2} $1 == "tail" {print s / $2}' "$dir/follow.times" | median)
+	awk -v s="$s" -v c="$c" -v k="$k" -v x="$x" -v n="$total" -v name="$2" 'BEGIN {
+		printf "| %s | %.2f s (%.1fx tail) | %.0fk | %.2f CPU-s (%.2f a million lines) | %d MiB |\n", name, s, x, n / s / 1000, c, c / (n / 1e6), k / 1024
+	}'
+}
+[ -z "${BEFORE:-}" ] || row before "\`cowbell run\`@$BEFORE, built-in pack"
+row cowbell "\`cowbell run\`, built-in pack"
+awk -v t="$ts" -v n="$total" 'BEGIN { printf "| `tail -F \\| grep -E`, 10 pack patterns | %.2f s | %.0fk | | |\n", t, n / t / 1000 }'

@@ -39,7 +39,9 @@ var (
 	postgresLogs  = []string{"/var/log/postgresql/*.log", "/var/lib/pgsql/data/log/*.log", "/var/lib/pgsql/*/data/log/*.log"}
 	containerLogs = []string{"/var/log/containers/*.log"}
 	dockerLogs    = []string{"/var/lib/docker/containers/*/*-json.log"}
-	journalDirs   = []string{"/var/log/journal", "/run/log/journal"}
+	// containerRoots are where the links in /var/log/containers lead.
+	containerRoots = []string{"/var/log/pods", "/var/lib/docker/containers"}
+	journalDirs    = []string{"/var/log/journal", "/run/log/journal"}
 )
 
 // Defaults is the configuration `cowbell run` uses with no file: the built-in pack,
@@ -51,7 +53,7 @@ func Defaults(p Probe) *Config {
 	c := Default
 	c.StateDir = DefaultStateDir(p)
 	c.Notifiers = DefaultNotifiers()
-	add := func(name string, globs []string, format file.Format) {
+	add := func(name string, globs []string, format file.Format, roots ...string) {
 		var found []string
 		for _, g := range globs {
 			// A log directory that exists is watched even while empty: files that
@@ -65,11 +67,16 @@ func Defaults(p Probe) *Config {
 		}
 		fc := file.DefaultConfig
 		fc.Paths, fc.Format = found, format
+		for _, r := range roots {
+			fc.FollowRoots = append(fc.FollowRoots, filepath.Join(p.Root, r))
+		}
 		c.Sources = append(c.Sources, Source{Name: name, Type: "file", Config: fc})
 	}
 	add("redis", redisLogs, file.Format("plain"))
 	add("postgres", postgresLogs, file.Format("plain"))
-	add("containers", containerLogs, file.Format("auto"))
+	// kubelet's links lead into its pod directories, or on cri-dockerd nodes into
+	// Docker's container directories.
+	add("containers", containerLogs, file.Format("auto"), containerRoots...)
 	add("docker", dockerLogs, file.Format("docker"))
 	if dirs := readableDirs(p.Root, journalDirs); len(dirs) > 0 {
 		jc := journald.DefaultConfig

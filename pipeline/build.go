@@ -76,7 +76,8 @@ func Build(ctx context.Context, cfg *config.Config, st *state.Store, o Options) 
 		name := sc.Name
 		s, err := sc.New(sources.Deps{
 			Checkpoints: st, Metrics: p.in.metrics, Log: o.Log.With(zap.String("source", name)),
-			Opened: func() { p.in.status.Opened(name) },
+			Opened:  func() { p.in.status.Opened(name) },
+			Trouble: func(note string) { p.in.status.Troubled(name, note) },
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -115,5 +115,11 @@ func (h Health) Summary() string {
 	if p := h.Problems(); len(p) > 0 {
 		return strings.Join(p, "; ")
 	}
-	return fmt.Sprintf("watching %d sources, %d notifiers", len(h.Sources), len(h.Notifiers))
+	s := fmt.Sprintf("watching %d sources, %d notifiers", len(h.Sources), len(h.Notifiers))
+	for _, name := range slices.Sorted(maps.Keys(h.Sources)) {
+		if note := h.Sources[name].Note; note != "" {
+			s += fmt.Sprintf("; source %s: %s", name, note)
+		}
+	}
+	return s
 }

@@ -21,6 +21,11 @@ type Metrics struct {
 	LagSeconds *prometheus.GaugeVec
 	// Rotations counts rotations and truncations seen (label kind).
 	Rotations *prometheus.CounterVec
+	// FilesRefused counts files a source would read but refuses (label reason:
+	// not_regular, unreadable, symlink_outside), each once when it is first refused.
+	FilesRefused *prometheus.CounterVec
+	// FilesRefusedNow is how many files a source refuses now, by reason.
+	FilesRefusedNow *prometheus.GaugeVec
 	// Failures counts runs of a source that ended in an error (Supervise restarts it).
 	Failures *prometheus.CounterVec
 	// Up is 1 while a source runs, 0 while it waits to be restarted or has ended.
@@ -50,6 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cowbell_rotations_total", Help: "File rotations and truncations seen.",
 		}, []string{"source", "kind"}),
+		FilesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cowbell_files_refused_total", Help: "Files a source would read but refuses (not regular, unreadable, a link leading outside its directories), counted when first refused.",
+		}, []string{"source", "reason"}),
+		FilesRefusedNow: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cowbell_files_refused", Help: "Files a source refuses now, by reason.",
+		}, []string{"source", "reason"}),
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cowbell_source_failures_total", Help: "Source runs that ended in an error and were restarted.",
 		}, []string{"source"}),
@@ -63,6 +74,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.BytesRead = prom.Register(reg, m.BytesRead)
 	m.LagSeconds = prom.Register(reg, m.LagSeconds)
 	m.Rotations = prom.Register(reg, m.Rotations)
+	m.FilesRefused = prom.Register(reg, m.FilesRefused)
+	m.FilesRefusedNow = prom.Register(reg, m.FilesRefusedNow)
 	m.Failures = prom.Register(reg, m.Failures)
 	m.Up = prom.Register(reg, m.Up)
 	return m

@@ -28,6 +28,10 @@ type Deps struct {
 	// (its files found and positioned, its journal open): until every source has, or
 	// has failed, the service is not ready.
 	Opened func()
+	// Trouble, when not nil, is called with a few words on what a source finds but
+	// cannot read ("2 files unreadable"), and with "" once it reads all it finds. It
+	// does not make the source failing: the rest is read.
+	Trouble func(note string)
 }
 
 // Plugin is one source type: its name in the configuration, how its settings decode

@@ -227,9 +227,13 @@ func (st *Stream) Send(ctx context.Context, out chan<- Line, l Line, stamped boo
 	l.Source, l.Stream, l.Cursor.Stream = p.source, st.name, st.key
 	p.read.Inc() // before the send: whoever has the line can see it counted
 	select {
-	case out <- l:
-	case <-ctx.Done():
-		return ctx.Err()
+	case out <- l: // room in out: no need to look at ctx (selecting on both costs more than the send)
+	default:
+		select {
+		case out <- l:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if stamped {
 		p.lag.Set(p.now().Sub(l.Time).Seconds())

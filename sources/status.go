@@ -30,6 +30,9 @@ type SourceState struct {
 	Up     bool      // a run is going on
 	Err    string    // the last failed run's error, "" once a run has opened again
 	Since  time.Time // when Up or Err last changed
+	// Note says what the source finds but cannot read ("2 files unreadable"); the
+	// source still reads the rest, so it is not a failure.
+	Note string
 }
 
 // NewStatus returns the status of the named sources, none opened yet.
@@ -84,6 +87,11 @@ func (st *Status) update(name string, f func(*SourceState)) {
 // Opened records that a run of the source has opened what it reads.
 func (st *Status) Opened(name string) {
 	st.update(name, func(s *SourceState) { s.Opened, s.Err = true, "" })
+}
+
+// Troubled records what the source finds but cannot read ("" once it reads all).
+func (st *Status) Troubled(name, note string) {
+	st.update(name, func(s *SourceState) { s.Note = note })
 }
 
 func (st *Status) running(name string, up bool) {

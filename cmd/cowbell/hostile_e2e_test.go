@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
 
 // hostile runs the built binary on hostile input and returns what it printed and how
@@ -156,4 +158,154 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatal("replay ignored SIGTERM")
 	}
+}
+
+// hostileRun is a `cowbell run` on hostile log files: during runs while it runs;
+// then SIGTERM must end it within limit, and its peak RSS stay within maxRSS.
+func hostileRun(t *testing.T, limit time.Duration, maxRSS int64, cmd *exec.Cmd, during func(d *proc)) *proc {
+	t.Helper()
+	d := startProc(t, cmd)
+	during(d)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-d.done:
+		require.NoError(t, err, "cowbell did not exit cleanly on SIGTERM")
+	case <-time.After(limit):
+		t.Fatalf("cowbell did not stop within %s of SIGTERM", limit)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	require.LessOrEqual(t, rss, maxRSS, "peak RSS")
+	t.Logf("peak RSS %d MiB, CPU %s", rss>>20, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	return d
+}
+
+// fileSourceConfig is a configuration with one file source named app over paths
+// (start_at: beginning) and metrics at addr; extra goes into the source.
+func fileSourceConfig(t *testing.T, dir, addr, extra string, paths ...string) string {
+	t.Helper()
+	return writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+sources:
+  - {name: app, type: file, paths: %q, start_at: beginning%s}
+notifiers:
+  - {name: console, type: console}
+metrics: {listen: %q}
+`, dir, paths, extra, addr))
+}
+
+// openFDs counts the descriptors process pid holds.
+func openFDs(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	return len(ents)
+}
+
+// TestHostileLogFiles: what someone who can write in a log directory can put there
+// (a FIFO, a link to a secret, tens of thousands of files, a file cowbell may not
+// read) and a kmsg source on /dev/zero: cowbell reads what it should, refuses the
+// rest with a warning and a metric, keeps answering, and stops on SIGTERM.
+func TestHostileLogFiles(t *testing.T) {
+	const limit = 10 * time.Second
+	t.Run("a FIFO in a watched glob", func(t *testing.T) {
+		dir := t.TempDir()
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.log"), []byte("line a\n"), 0o600))
+		require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "b.log"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "c.log"), []byte("line c\n"), 0o600))
+		cfg := fileSourceConfig(t, dir, addr, "", filepath.Join(dir, "*.log"))
+		hostileRun(t, limit, 256<<20, exec.Command(binary, "run", "--config", cfg), func(d *proc) {
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 2`)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_files_refused_total{reason="not_regular",source="app"} 1`)
+			scrapeUntil(t, "http://"+addr+"/readyz", "source app: 1 file not regular")
+			testenv.AppendFile(t, filepath.Join(dir, "c.log"), "line c2\n")
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 3`)
+			d.waitLog(t, "file not read")
+		})
+	})
+	t.Run("kmsg on /dev/zero", func(t *testing.T) {
+		dir := t.TempDir()
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		cfg := writeConfig(t, dir, fmt.Sprintf(`
+state_dir: %s/state
+sources:
+  - {name: kernel, type: kmsg, path: /dev/zero}
+notifiers:
+  - {name: console, type: console}
+metrics: {listen: %q}
+`, dir, addr))
+		hostileRun(t, limit, 256<<20, exec.Command(binary, "run", "--config", cfg), func(d *proc) {
+			scrapeUntil(t, "http://"+addr+"/readyz", "/dev/zero is not the kernel log: character device 1:5")
+		})
+	})
+	t.Run("20,000 files in a glob", func(t *testing.T) {
+		dir := t.TempDir()
+		logs := filepath.Join(dir, "logs")
+		require.NoError(t, os.Mkdir(logs, 0o755))
+		const files = 20000
+		for i := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(logs, fmt.Sprintf("%05d.log", i)), []byte("started\n"), 0o600))
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		cfg := fileSourceConfig(t, dir, addr, "", filepath.Join(logs, "*.log"))
+		began := time.Now()
+		hostileRun(t, limit, 512<<20, exec.Command(binary, "run", "--config", cfg), func(d *proc) {
+			scrapeUntil(t, "http://"+addr+"/metrics", fmt.Sprintf(`cowbell_lines_read_total{source="app"} %d`, files))
+			t.Logf("%d files read in %s", files, time.Since(began).Round(time.Millisecond))
+			// The cap on open files (1024 by default) and what the rest of cowbell holds.
+			require.Less(t, openFDs(t, d.cmd.Process.Pid), 1024+64)
+			testenv.AppendFile(t, filepath.Join(logs, "00000.log"), "first again\n")
+			testenv.AppendFile(t, filepath.Join(logs, "19999.log"), "last again\n")
+			scrapeUntil(t, "http://"+addr+"/metrics", fmt.Sprintf(`cowbell_lines_read_total{source="app"} %d`, files+2))
+			scrapeUntil(t, "http://"+addr+"/readyz", "ready")
+			require.Less(t, openFDs(t, d.cmd.Process.Pid), 1024+64)
+		})
+	})
+	t.Run("a link escaping to a file outside", func(t *testing.T) {
+		dir := t.TempDir()
+		logs, outside := filepath.Join(dir, "logs"), filepath.Join(dir, "outside")
+		require.NoError(t, os.MkdirAll(logs, 0o755))
+		require.NoError(t, os.MkdirAll(outside, 0o755))
+		secret := filepath.Join(outside, "shadow")
+		require.NoError(t, os.WriteFile(secret, []byte("root:$6$secret-hash-in-the-shadow:19000:0:99999:7:::\n"), 0o600))
+		require.NoError(t, os.Symlink(secret, filepath.Join(logs, "x.log")))
+		require.NoError(t, os.WriteFile(filepath.Join(logs, "a.log"), []byte("line a\n"), 0o600))
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		cfg := fileSourceConfig(t, dir, addr, "", filepath.Join(logs, "*.log"))
+		d := hostileRun(t, limit, 256<<20, exec.Command(binary, "run", "--config", cfg), func(d *proc) {
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_files_refused_total{reason="symlink_outside",source="app"} 1`)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 1`)
+			d.waitLog(t, "file not read")
+			testenv.AppendFile(t, secret, "more secret\n")
+			testenv.AppendFile(t, filepath.Join(logs, "a.log"), "line a2\n")
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 2`)
+		})
+		require.NotContains(t, d.stderr.String(), "secret-hash")
+	})
+	t.Run("an unreadable file", func(t *testing.T) {
+		dir := t.TempDir()
+		logs := filepath.Join(dir, "logs")
+		require.NoError(t, os.MkdirAll(logs, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(logs, "a.log"), []byte("line a\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(logs, "b.log"), []byte("line b\n"), 0o000))
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		cfg := fileSourceConfig(t, dir, addr, "", filepath.Join(logs, "*.log"))
+		cmd := exec.Command(binary, "run", "--config", cfg)
+		if os.Geteuid() == 0 {
+			// root reads any file: run it as root without the capabilities that let it.
+			setpriv := testenv.NeedBinary(t, "setpriv")
+			drop := "-dac_override,-dac_read_search"
+			cmd = exec.Command(setpriv, "--inh-caps="+drop, "--bounding-set="+drop, binary, "run", "--config", cfg)
+		}
+		hostileRun(t, limit, 256<<20, cmd, func(d *proc) {
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_files_refused_total{reason="unreadable",source="app"} 1`)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_files_refused{reason="unreadable",source="app"} 1`)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 1`)
+			scrapeUntil(t, "http://"+addr+"/readyz", "source app: 1 file unreadable")
+			d.waitLog(t, "permission denied")
+			require.NoError(t, os.Chmod(filepath.Join(logs, "b.log"), 0o644))
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_lines_read_total{source="app"} 2`)
+			scrapeUntil(t, "http://"+addr+"/metrics", `cowbell_files_refused{reason="unreadable",source="app"} 0`)
+		})
+	})
 }

@@ -40,9 +40,22 @@ type Config struct {
 	StartAt      string        `yaml:"start_at"`       // "end" (default) | "beginning"; only for files without a checkpoint
 	MaxLineBytes int           `yaml:"max_line_bytes"` // default 64 KiB; longer lines are cut, counted and marked
 	FlushTimeout time.Duration `yaml:"flush_timeout"`  // a partial last line is sent after this (default 5s)
-	PollInterval time.Duration `yaml:"poll_interval"`  // stat polling, the source of truth (default 250ms)
-	RotateGrace  time.Duration `yaml:"rotate_grace"`   // a rotated file is drained this long (default 5s)
-	DockerRoot   string        `yaml:"docker_root"`    // where config.v2.json lives
+	PollInterval time.Duration `yaml:"poll_interval"`  // timers (flush, grace); without inotify, stat polling (default 250ms)
+	// RescanInterval is how often every path is matched and every followed file
+	// looked at while inotify watches them all: the safety net for changes it does
+	// not report (a network file system). Default 10s.
+	RescanInterval time.Duration `yaml:"rescan_interval"`
+	// MaxOpenFiles caps the descriptors the source keeps for files it follows
+	// (rotated files being drained come on top): past it the files idle longest are
+	// closed, and opened again when they change. Default 1024, and at most a
+	// quarter of the process's limit on open files.
+	MaxOpenFiles int           `yaml:"max_open_files"`
+	RotateGrace  time.Duration `yaml:"rotate_grace"` // a rotated file is drained this long (default 5s)
+	DockerRoot   string        `yaml:"docker_root"`  // where config.v2.json lives
+	// FollowRoots are directories a symlink among the files may lead into, besides
+	// those the paths name (where each pattern begins): a link leading anywhere else
+	// is refused, warned about and counted.
+	FollowRoots []string `yaml:"follow_roots"`
 	// TimeZone is the zone of plain-file stamps that do not name one (Redis, syslog):
 	// an IANA name, UTC or Local. Unset, such lines take their read time; stamps that
 	// name their zone (RFC 3339, PostgreSQL's UTC) are the lines' time either way.
@@ -58,7 +71,10 @@ var DefaultConfig = Config{
 	FlushTimeout: 5 * time.Second,
 	PollInterval: 250 * time.Millisecond,
 	RotateGrace:  5 * time.Second,
-	DockerRoot:   "/var/lib/docker/containers",
+
+	RescanInterval: 10 * time.Second,
+	MaxOpenFiles:   1024,
+	DockerRoot:     "/var/lib/docker/containers",
 }
 
 // DefaultExclude are the names a glob does not follow by default: compressed files,
@@ -70,6 +86,9 @@ const (
 	minLineBytes = 64
 	maxLineBytes = 64 << 20
 )
+
+// minOpenFiles is the least max_open_files.
+const minOpenFiles = 4
 
 // cutMark ends a line that was longer than MaxLineBytes.
 const cutMark = " …[cut]"
@@ -109,6 +128,10 @@ func (c *Config) check() (key string, err error) {
 		return "poll_interval", fmt.Errorf("must be positive")
 	case c.RotateGrace < 0:
 		return "rotate_grace", fmt.Errorf("must not be negative")
+	case c.RescanInterval <= 0:
+		return "rescan_interval", fmt.Errorf("must be positive")
+	case c.MaxOpenFiles < minOpenFiles:
+		return "max_open_files", fmt.Errorf("%d is less than %d", c.MaxOpenFiles, minOpenFiles)
 	}
 	if c.TimeZone != "" {
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
@@ -121,6 +144,11 @@ func (c *Config) check() (key string, err error) {
 		}
 		if _, err := filepath.Match(p, ""); err != nil {
 			return "paths", fmt.Errorf("pattern %q: %w", p, err)
+		}
+	}
+	for _, p := range c.FollowRoots {
+		if p == "" || hasMeta(p) {
+			return "follow_roots", fmt.Errorf("%q is not a directory path", p)
 		}
 	}
 	for _, p := range c.Exclude {
@@ -157,6 +185,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RotateGrace == 0 {
 		c.RotateGrace = d.RotateGrace
+	}
+	if c.RescanInterval == 0 {
+		c.RescanInterval = d.RescanInterval
+	}
+	if c.MaxOpenFiles == 0 {
+		c.MaxOpenFiles = d.MaxOpenFiles
 	}
 	if c.DockerRoot == "" {
 		c.DockerRoot = d.DockerRoot

@@ -30,13 +30,17 @@ start_at: beginning
 max_line_bytes: 1024
 flush_timeout: 2s
 poll_interval: 100ms
+rescan_interval: 30s
+max_open_files: 64
 rotate_grace: 10s
 docker_root: /host/docker/containers
+follow_roots: [/var/log/pods]
 exclude: ['*.1', '*.old']
 `), &c))
 		require.Equal(t, Config{
 			Paths: []string{"/var/log/redis/redis.log"}, Exclude: []string{"*.1", "*.old"}, Format: FormatPlain, StartAt: "beginning",
 			MaxLineBytes: 1024, FlushTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
+			RescanInterval: 30 * time.Second, MaxOpenFiles: 64, FollowRoots: []string{"/var/log/pods"},
 			RotateGrace: 10 * time.Second, DockerRoot: "/host/docker/containers",
 		}, c)
 	})
@@ -54,6 +58,9 @@ exclude: ['*.1', '*.old']
 		{"bad duration", "paths: [a]\npoll_interval: soon\n", "", 2, 0},
 		{"bad time zone", "paths: [a]\ntime_zone: Mars/Olympus\n", `time_zone: "Mars/Olympus"`, 2, 12},
 		{"bad exclude", "paths: [a]\nexclude: ['[x']\n", `exclude: pattern "[x"`, 2, 10},
+		{"zero rescan", "paths: [a]\nrescan_interval: 0s\n", "rescan_interval: must be positive", 2, 18},
+		{"too few open files", "paths: [a]\nmax_open_files: 1\n", "max_open_files: 1 is less than 4", 2, 17},
+		{"follow_roots pattern", "paths: [a]\nfollow_roots: ['/var/log/*']\n", `follow_roots: "/var/log/*" is not a directory path`, 2, 15},
 		{"exclude with a directory", "paths: [a]\nexclude: [/var/log/x.gz]\n", `exclude: "/var/log/x.gz" is not a file name pattern`, 2, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,7 @@ func TestCRIThroughContainersSymlink(t *testing.T) {
 	require.NoError(t, os.Symlink(target, link))
 
 	c := testConfig(filepath.Join(root, "containers", "*.log"))
+	c.FollowRoots = []string{filepath.Join(root, "pods")}
 	h := start(t, c, nil)
 	lines := h.expect("Can't save in background: fork: Cannot allocate memory")
 	require.Equal(t, link, lines[0].Stream)

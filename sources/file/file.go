@@ -125,6 +125,7 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 		buf := fl.split.space()
 		n, err := fl.f.ReadAt(buf, fl.readOff)
 		if n == 0 {
+			fl.split.release() // kept only while it holds part of a record
 			if err != nil && !errors.Is(err, io.EOF) && !fl.readErr {
 				fl.readErr = true
 				r.s.log.Warn("file read failed, will retry", zap.String("stream", fl.st.path), zap.Error(err))
@@ -258,9 +259,8 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if fl != st.cur {
 		st.prefix = ""
 	}
-	s := string(text)
+	s, pos := r.lineAndPos(st, fl, text, cut)
 	if cut {
-		s += cutMark
 		r.s.linesCut.Inc()
 	}
 	format := fl.dec.format()
@@ -272,9 +272,36 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Text:   s,
 		Time:   t,
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
-		Cursor: sources.Cursor{Pos: st.pos(fl)},
+		Cursor: sources.Cursor{Pos: pos},
 	}
 	return st.h.Send(r.ctx, r.out, l, stamped)
+}
+
+// sharedLineBytes is the longest line whose text shares one allocation with its
+// cursor. Either string keeps the other in memory as long as it is held (the stream's
+// last position holds its last line's cursor), so a long line gets its own.
+const sharedLineBytes = 1024
+
+// lineAndPos returns the line's text (cut marked) and the cursor after it. A short
+// line's text and cursor are made in one allocation: per line, the allocation costs
+// more than the copy.
+func (r *run) lineAndPos(st *stream, fl *file, text []byte, cut bool) (string, string) {
+	if len(text) > sharedLineBytes {
+		s := string(text)
+		if cut {
+			s += cutMark
+		}
+		return s, st.pos(fl)
+	}
+	b := append(r.scratch[:0], text...)
+	if cut {
+		b = append(b, cutMark...)
+	}
+	n := len(b)
+	b = st.appendPos(b, fl)
+	r.scratch = b
+	both := string(b)
+	return both[:n], both[n:]
 }
 
 // readStream reads the stream's rotated files, then its current one. A truncation
@@ -378,7 +405,7 @@ func (r *run) findCopy(fl *file) *generation {
 		return nil
 	}
 	want := &filePos{fp: fl.fp, at: fl.at, off: fl.readOff}
-	gens := findGenerations([]string{fl.path})
+	gens := r.findGenerations([]string{fl.path})
 	defer closeGenerations(gens)
 	for _, g := range slices.Backward(gens) {
 		if g.stem || g.id == fl.id || r.open[g.id] != nil || !g.holds(want) || !g.atLeast(fl.off) || !endsLine(g.c, fl.off) {
@@ -403,6 +430,7 @@ func (r *run) closeDrain(fl *file) {
 		return
 	}
 	fl.f.Close()
+	fl.split.release()
 }
 
 // closeAll closes every open file.

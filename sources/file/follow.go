@@ -26,30 +26,39 @@ type stream struct {
 	h        *sources.Stream // its position, kept by the source's Positions
 	recorded bool            // it has a stored position (checkpoint, or where it began)
 	cur      *file
+	idle     *parkedFile // its current file, closed while idle (see park)
+	matched  bool        // the patterns matched its path at the last look
 	drains   []*file
 	prefix   string // the cursor up to cur's offset; "" when it must be rebuilt
 }
 
 // pos returns the cursor after the line fl just sent: every file's offset.
 func (st *stream) pos(fl *file) string {
-	if fl == st.cur && st.prefix != "" {
-		return withOffset(st.prefix, fl.off, fl.done)
+	var b [192]byte
+	return string(st.appendPos(b[:0], fl))
+}
+
+// appendPos appends pos's cursor to b. The cursor up to the current file's offset is
+// kept (prefix) for the next lines of that file.
+func (st *stream) appendPos(b []byte, fl *file) []byte {
+	if fl != st.cur || st.prefix == "" {
+		h := []byte(posVersion)
+		for _, d := range st.drains {
+			p := d.position(false)
+			h = append(h, ';')
+			h = appendPosHead(h, &p)
+			h = appendOffset(h, d.off, d.done)
+		}
+		if st.cur == nil {
+			return append(b, h...)
+		}
+		p := st.cur.position(true)
+		h = append(h, ';')
+		h = appendPosHead(h, &p)
+		st.prefix = string(h)
 	}
-	b := []byte(posVersion)
-	for _, d := range st.drains {
-		p := d.position(false)
-		b = append(b, ';')
-		b = appendPosHead(b, &p)
-		b = appendOffset(b, d.off, d.done)
-	}
-	if st.cur == nil {
-		return string(b)
-	}
-	p := st.cur.position(true)
-	b = append(b, ';')
-	b = appendPosHead(b, &p)
-	st.prefix = string(b)
-	return withOffset(st.prefix, st.cur.off, st.cur.done)
+	b = append(b, st.prefix...)
+	return appendOffset(b, st.cur.off, st.cur.done)
 }
 
 // position is the file's entry in a cursor, but for its offset. Every line carries
@@ -60,17 +69,6 @@ func (fl *file) position(current bool) filePos {
 		p.path = ""
 	}
 	return p
-}
-
-// withOffset appends an offset to a cursor prefix in one allocation.
-func withOffset(prefix string, off, done int64) string {
-	var num [41]byte
-	digits := appendOffset(num[:0], off, done)
-	var sb strings.Builder
-	sb.Grow(len(prefix) + len(digits))
-	sb.WriteString(prefix)
-	sb.Write(digits)
-	return sb.String()
 }
 
 // run is the state of one call of Run.
@@ -85,7 +83,15 @@ type run struct {
 	postponed map[identity]string
 	seen      map[identity]seenFile // files read in this run
 	more      bool                  // the last pass stopped before some file's end
+	scratch   []byte                // where emitLine puts a line and its cursor together
 	began     time.Time             // when the run started (the file system's clock)
+
+	parked    map[identity]*stream // streams whose idle file is closed, by the file
+	behind    []*stream            // streams closed before their file's end: read on when there is room
+	maxOpen   int                  // the cap on open files
+	lastFull  time.Time            // when the last full scan began (the real clock)
+	fullSoon  bool                 // a full scan at the next tick: a directory was watched anew
+	unwatched bool                 // a directory it needs cannot be watched: polling
 }
 
 // seenFile is what tells a file read in this run from a later one that got its inode.
@@ -97,7 +103,7 @@ type seenFile struct {
 // knows reports whether g is a file read in this run (or open now): same inode and,
 // where known, the same birth time, else the same first bytes.
 func (r *run) knows(g *generation) bool {
-	if r.open[g.id] != nil {
+	if r.taken(g.id) {
 		return true
 	}
 	s, ok := r.seen[g.id]
@@ -122,52 +128,190 @@ func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
 		postponed: map[identity]string{},
 		seen:      map[identity]seenFile{},
 		began:     time.Now(),
+		parked:    map[identity]*stream{},
+		maxOpen:   openCap(s.cfg.MaxOpenFiles),
 	}
 }
 
-// scan matches the patterns, starts new paths, follows rotations and reads.
+// scan matches the patterns, starts new paths, follows rotations and reads: every
+// followed path is looked at.
 func (r *run) scan(first bool) error {
-	present := map[string]bool{}
+	r.lastFull, r.fullSoon = time.Now(), false
+	r.s.guard.resolve(&r.s.cfg)
+	if len(r.s.refused.paths) > 0 {
+		r.s.forgetGone()
+	}
+	if err := r.discover(first); err != nil {
+		return err
+	}
+	r.more = false
+	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
+		if err := r.visit(r.streams[p]); err != nil {
+			return err
+		}
+	}
+	r.watch()
+	return r.afterPass()
+}
+
+// discover matches the patterns and starts the paths not followed yet.
+func (r *run) discover(first bool) error {
+	for _, st := range r.streams {
+		st.matched = false
+	}
 	clear(r.postponed)
 	var fresh []*stream
 	for _, p := range r.s.expand() {
-		present[p] = true
-		if _, ok := r.streams[p]; ok {
+		if st, ok := r.streams[p]; ok {
+			st.matched = true
 			continue
 		}
-		if fi, err := os.Stat(p); err == nil && r.open[identityOf(fi)] != nil {
+		if fi, err := os.Stat(p); err == nil && r.taken(identityOf(fi)) {
 			// The same file under another path (a rotated name a glob also matches, a
 			// link): it goes on under the path it was found at first.
 			r.postponed[identityOf(fi)] = p
 			continue
 		}
-		st := &stream{path: p}
+		st := &stream{path: p, matched: true}
 		r.streams[p] = st
 		fresh = append(fresh, st)
 	}
-	if err := r.start(fresh, first); err != nil {
+	return r.start(fresh, first)
+}
+
+// visit looks at what a followed path leads to now, reads it, and forgets the path
+// once it is no longer matched and its files are read.
+func (r *run) visit(st *stream) error {
+	if err := r.refresh(st); err != nil {
 		return err
 	}
+	// Where a stream found now begins is stored before its first line is sent.
+	if err := r.s.pos.Record(r.ctx); err != nil {
+		return err
+	}
+	if err := r.readStream(st); err != nil {
+		return err
+	}
+	if !st.matched && st.cur == nil && st.idle == nil && len(st.drains) == 0 {
+		delete(r.streams, st.path)
+		r.s.pos.Forget(st.path)
+	}
+	return nil
+}
+
+// afterPass keeps the descriptors under the cap, and reads on the files closed
+// before their end.
+func (r *run) afterPass() error {
+	if err := r.readBehind(); err != nil {
+		return err
+	}
+	r.parkIdle()
+	return nil
+}
+
+// tick does what time asks for: a full scan while polling (no inotify, or a
+// directory it cannot watch) and every rescan_interval; else it reads the streams
+// that wait for something (a partial line's flush, a rotated file's grace period, a
+// file with more to read).
+func (r *run) tick() (full bool, err error) {
+	if r.polling() || r.fullSoon || time.Since(r.lastFull) >= r.s.cfg.RescanInterval {
+		return true, r.scan(false)
+	}
 	r.more = false
-	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
-		st := r.streams[p]
-		if err := r.refresh(st); err != nil {
-			return err
-		}
-		// Where a stream found now begins is stored before its first line is sent.
-		if err := r.s.pos.Record(r.ctx); err != nil {
-			return err
-		}
-		if err := r.readStream(st); err != nil {
-			return err
-		}
-		if !present[p] && st.cur == nil && len(st.drains) == 0 {
-			delete(r.streams, p)
-			r.s.pos.Forget(p)
+	for _, st := range r.streams {
+		if len(st.drains) > 0 || st.cur != nil && r.waits(st.cur) {
+			if err := r.readStream(st); err != nil {
+				return false, err
+			}
 		}
 	}
-	r.watch()
-	return nil
+	return false, r.afterPass()
+}
+
+// waits reports whether a file has something for a timer: a partial record, a line
+// being joined, or more to read than the last pass took.
+func (r *run) waits(fl *file) bool {
+	return !fl.tailing || fl.split.pending() || fl.dec.joining()
+}
+
+// polling reports whether the source must poll: inotify does not watch every
+// directory it needs.
+func (r *run) polling() bool {
+	return r.watcher.w == nil || r.unwatched
+}
+
+// scanChanged looks at the paths inotify says were created, renamed, removed or
+// changed otherwise: the patterns are matched again when such a path could match
+// one, and the streams those paths belong to are looked at and read.
+func (r *run) scanChanged() error {
+	changed, all := r.watcher.takeMoved()
+	if all {
+		return r.scan(false)
+	}
+	r.more = false
+	looked := slices.ContainsFunc(slices.Collect(maps.Keys(changed)), r.couldMatch)
+	if looked {
+		if err := r.discover(false); err != nil {
+			return err
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
+		st := r.streams[p]
+		if r.touched(st, changed) {
+			looked = true
+			if err := r.visit(st); err != nil {
+				return err
+			}
+		}
+	}
+	if looked {
+		r.watch() // where new paths, and paths that lead elsewhere now, lie
+	}
+	return r.afterPass()
+}
+
+// touched reports whether a change to one of the paths may concern the stream: its
+// path, its file, or a name beside its file that starts with its file's (rotation).
+func (r *run) touched(st *stream, changed map[string]bool) bool {
+	if changed[filepath.Clean(st.path)] || len(st.drains) > 0 {
+		return true
+	}
+	var real string
+	switch {
+	case st.cur != nil:
+		real = st.cur.path
+	case st.idle != nil:
+		real = st.idle.path
+	default:
+		return true // nothing open: look again
+	}
+	if changed[real] {
+		return true
+	}
+	dir, base := filepath.Split(real)
+	for p := range changed {
+		if d, b := filepath.Split(p); d == dir && strings.HasPrefix(b, base) {
+			return true
+		}
+	}
+	return false
+}
+
+// couldMatch reports whether path is, or could lead to, a match of a pattern: it
+// matches the pattern's leading components, as many as it has.
+func (r *run) couldMatch(path string) bool {
+	n := strings.Count(path, "/")
+	for _, p := range r.s.cfg.Paths {
+		parts := strings.SplitAfter(p, "/")
+		if n >= len(parts) {
+			continue
+		}
+		prefix := strings.TrimSuffix(strings.Join(parts[:n+1], ""), "/")
+		if ok, _ := filepath.Match(prefix, path); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // readAll reads every stream without looking for rotations.
@@ -178,41 +322,93 @@ func (r *run) readAll() error {
 			return err
 		}
 	}
-	return nil
+	return r.afterPass()
 }
 
 // readChanged reads the streams whose files were written, as notifications tell,
-// and those draining rotated files (a renamed file's events carry its new name).
+// and those draining rotated files (a renamed file's events carry its new name). A
+// written file that was closed while idle is opened again.
 func (r *run) readChanged() error {
-	names, all := r.watcher.take()
+	names, all := r.watcher.takeWritten()
 	if all {
-		return r.readAll()
+		return r.scan(false) // too many to remember: look at every file
 	}
 	r.more = false
 	for _, p := range slices.Sorted(maps.Keys(r.streams)) {
 		st := r.streams[p]
-		if names[filepath.Clean(p)] || (st.cur != nil && names[st.cur.path]) || len(st.drains) > 0 {
+		path := filepath.Clean(st.path)
+		if st.idle != nil && (names[path] || names[st.idle.path]) {
+			r.unpark(st)
+		}
+		if names[path] || (st.cur != nil && names[st.cur.path]) || len(st.drains) > 0 {
 			if err := r.readStream(st); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return r.afterPass()
 }
 
-// watch asks for wakeups from the directories of patterns and followed files.
+// watch asks for events from the directories the patterns name and lead through,
+// and those of the followed paths and files. A directory that does not exist yet is
+// watched through the nearest one that does; one that cannot be watched (inotify's
+// limit) makes the source poll. A directory watched anew is scanned fully at the
+// next tick: files may have come before its watch.
 func (r *run) watch() {
+	if r.watcher.w == nil {
+		return
+	}
+	unwatched := false
+	add := func(dir string) {
+		watched, added := r.watcher.add(dir)
+		for !watched {
+			if _, err := os.Stat(dir); err == nil {
+				unwatched = true // it is there, but cannot be watched
+				return
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return
+			}
+			dir = parent
+			watched, added = r.watcher.add(dir)
+		}
+		if added {
+			r.fullSoon = true
+		}
+	}
 	for _, p := range r.s.cfg.Paths {
-		if d := filepath.Dir(p); !hasMeta(d) {
-			r.watcher.add(d)
+		dir := filepath.Dir(p)
+		if !hasMeta(dir) {
+			add(dir)
+			continue
+		}
+		// A pattern in the directories: watch where it starts and every directory
+		// its leading components match, to see new ones come.
+		top := staticDir(p)
+		add(top)
+		for d := dir; d != top; d = filepath.Dir(d) {
+			if !hasMeta(d) {
+				continue
+			}
+			ms, _ := filepath.Glob(d)
+			for _, m := range ms {
+				add(m)
+			}
 		}
 	}
 	for _, st := range r.streams {
-		r.watcher.add(filepath.Dir(st.path))
+		add(filepath.Dir(st.path))
 		if st.cur != nil {
-			r.watcher.add(filepath.Dir(st.cur.path))
+			add(filepath.Dir(st.cur.path))
+		} else if st.idle != nil {
+			add(filepath.Dir(st.idle.path))
 		}
 	}
+	if unwatched && !r.unwatched {
+		r.s.log.Warn("cannot watch every directory (inotify's limit on watches?), polling every poll_interval")
+	}
+	r.unwatched = unwatched
 }
 
 // start begins the paths a scan found: at their position when they have one (see
@@ -233,6 +429,7 @@ func (r *run) start(fresh []*stream, first bool) error {
 			if err == nil {
 				st.recorded = true
 				r.resume(st, ps, time.Time{})
+				r.parkIdle()
 				continue
 			}
 			r.s.log.Warn("unreadable checkpoint, starting over", zap.String("stream", st.path), zap.Error(err))
@@ -251,6 +448,7 @@ func (r *run) start(fresh []*stream, first bool) error {
 		if !ran {
 			for _, st := range none {
 				r.openCurrent(st, r.s.cfg.startAt())
+				r.parkIdle()
 			}
 			return r.s.pos.Record(r.ctx)
 		}
@@ -259,6 +457,7 @@ func (r *run) start(fresh []*stream, first bool) error {
 	for _, st := range none {
 		if since.IsZero() {
 			r.openCurrent(st, sources.StartAtBeginning)
+			r.parkIdle()
 			continue
 		}
 		r.resume(st, nil, since)
@@ -266,6 +465,7 @@ func (r *run) start(fresh []*stream, first bool) error {
 			st.h.Discovered(st.pos(st.cur))
 			st.recorded = true
 		}
+		r.parkIdle()
 	}
 	return r.s.pos.Record(r.ctx)
 }
@@ -274,6 +474,12 @@ func (r *run) start(fresh []*stream, first bool) error {
 // a delete and recreate, a retargeted symlink) is a rotation: the old file is read to
 // its end, kept draining for rotate_grace, and the new one is read from its beginning.
 func (r *run) refresh(st *stream) error {
+	if st.idle != nil {
+		if !r.idleChanged(st) {
+			return nil
+		}
+		r.unpark(st)
+	}
 	fi, err := os.Stat(st.path)
 	if err != nil {
 		if st.cur != nil && errors.Is(err, fs.ErrNotExist) {
@@ -318,7 +524,7 @@ func (r *run) retire(st *stream, kind string) error {
 // changed after it was last read), not read in this run, and not the stream's own
 // path, which becomes its current file.
 func (r *run) passedBy(st *stream, old *file) {
-	gens := findGenerations([]string{old.path})
+	gens := r.findGenerations([]string{old.path})
 	defer closeGenerations(gens)
 	from := slices.IndexFunc(gens, func(g *generation) bool {
 		return g.id == old.id && (old.birth == 0 || g.open() == nil && sameBirth(g.birth, old.birth))
@@ -341,9 +547,19 @@ func (r *run) passedBy(st *stream, old *file) {
 // openCurrent opens the file at the stream's path as its current file. A stream
 // without a stored position gets one: where it begins reading now.
 func (r *run) openCurrent(st *stream, at sources.StartAt) {
-	fd, ok := openIf(st.path, func(*os.File, os.FileInfo) bool { return true })
-	if !ok {
+	f, fi, rf := r.s.guard.open(st.path)
+	if rf != nil {
+		r.s.refuse(st.path, rf)
 		return
+	}
+	if f == nil {
+		return
+	}
+	r.s.accept(st.path)
+	fd := found{f: f, path: st.path, fi: fi}
+	if r.parked[identityOf(fd.fi)] != nil {
+		fd.f.Close()
+		return // another path follows this file
 	}
 	if fl := r.open[identityOf(fd.fi)]; fl != nil {
 		fd.f.Close()

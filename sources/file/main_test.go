@@ -62,6 +62,7 @@ func testConfig(paths ...string) Config {
 	c.Paths = paths
 	c.StartAt = "beginning"
 	c.PollInterval = 5 * time.Millisecond
+	c.RescanInterval = c.PollInterval // every tick a full scan: settle sees everything
 	return c
 }
 

@@ -30,7 +30,7 @@ func (r *run) resume(st *stream, ps []filePos, since time.Time) {
 		}
 	}
 	// Files another path follows are not read twice.
-	gens := slices.DeleteFunc(findGenerations(resumeStems(st.path, ps)), func(g *generation) bool { return r.open[g.id] != nil })
+	gens := slices.DeleteFunc(r.findGenerations(resumeStems(st.path, ps)), func(g *generation) bool { return r.taken(g.id) })
 	defer closeGenerations(gens)
 	loc := r.locate(gens, ps)
 

@@ -3,6 +3,7 @@ package file
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,20 +64,6 @@ func siblings(path string) []string {
 	return out
 }
 
-// openIf opens path if it is a regular file accepted by ok, checked on the open file.
-func openIf(path string, ok func(*os.File, os.FileInfo) bool) (found, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return found{}, false
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || !ok(f, fi) {
-		f.Close()
-		return found{}, false
-	}
-	return found{f: f, path: path, fi: fi}, true
-}
-
 // generation is a file of a stream found on disk: the file at the stream's path, or
 // one that rotation made of it (renamed, copied, compressed).
 type generation struct {
@@ -92,12 +79,14 @@ type generation struct {
 	birth int64
 	err   error
 	taken bool // handed to a file to read: closeGenerations leaves it open
+
+	r *run // whose guard opens it, and hears of a refusal
 }
 
 // findGenerations lists the files at and beside each stem (oldest stem first), oldest
 // generation first within a stem. A plain file and a compressed copy of the same
 // generation (a compression under way) count once, as the plain one.
-func findGenerations(stems []string) []*generation {
+func (r *run) findGenerations(stems []string) []*generation {
 	var gens []*generation
 	ids := map[identity]bool{}
 	add := func(group int, path, suffix string, isStem bool) {
@@ -109,7 +98,7 @@ func findGenerations(stems []string) []*generation {
 		cs := compressedSuffix(path)
 		gens = append(gens, &generation{
 			path: path, fi: fi, id: identityOf(fi), compressed: !isStem && cs != "",
-			group: group, suffix: strings.TrimSuffix(suffix, cs), stem: isStem,
+			group: group, suffix: strings.TrimSuffix(suffix, cs), stem: isStem, r: r,
 		})
 	}
 	for i, stem := range stems {
@@ -193,13 +182,17 @@ func (g *generation) open() error {
 	if g.c != nil || g.err != nil {
 		return g.err
 	}
-	f, err := os.Open(g.path)
-	if err != nil {
-		g.err = err
-		return err
+	f, fi, rf := g.r.s.guard.open(g.path)
+	if rf != nil {
+		g.r.s.refuse(g.path, rf)
+		g.err = rf.err
+		return g.err
 	}
-	fi, err := f.Stat()
-	if err != nil || identityOf(fi) != g.id {
+	if f == nil {
+		g.err = fs.ErrNotExist
+		return g.err
+	}
+	if identityOf(fi) != g.id {
 		f.Close()
 		g.err = errors.New("replaced since it was found")
 		return g.err

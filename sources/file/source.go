@@ -1,8 +1,12 @@
 // Package file follows plain log files and container logs (Docker json-file, CRI)
 // without losing or repeating lines across rotation, truncation and restarts.
 //
-// A file is known by its device, inode and a fingerprint of its first bytes. Stat
-// polling is the source of truth; fsnotify only wakes the poller early. A rotated
+// A file is known by its device, inode and a fingerprint of its first bytes. inotify
+// (fsnotify) says which files were written and which paths changed, and only those
+// are looked at; every path is looked at again every rescan_interval, the safety
+// net, and every poll_interval where inotify cannot watch (then polling is the
+// source of truth). Past max_open_files, idle files are closed and opened again when
+// they change (park.go). A rotated
 // file stays open and is read to its end, and drained for a grace period, before it
 // is closed. A file truncated in place (copytruncate) is read on from the copy
 // left beside it, then from its beginning.
@@ -41,8 +45,13 @@ type Source struct {
 	// afterScan, when set (by tests), is called after each full scan.
 	afterScan func(ctx context.Context)
 
-	linesCut, bytesRead prometheus.Counter
-	skipped, rotations  *prometheus.CounterVec
+	guard   *guard       // which files it opens
+	refused refused      // files it does not read, by path
+	trouble func(string) // Deps.Trouble: what it cannot read, in a few words
+
+	linesCut, bytesRead              prometheus.Counter
+	skipped, rotations, filesRefused *prometheus.CounterVec
+	refusedNow                       *prometheus.GaugeVec
 }
 
 // New makes a file source named d.Name. Zero fields of c take their defaults;
@@ -81,6 +90,12 @@ func New(c Config, d sources.Deps) (*Source, error) {
 		skipped:   m.LinesSkipped.MustCurryWith(prometheus.Labels{"source": name}),
 		rotations: m.Rotations.MustCurryWith(prometheus.Labels{"source": name}),
 		opened:    d.Opened,
+		guard:     newGuard(&c),
+		refused:   refused{paths: map[string]string{}},
+		trouble:   d.Trouble,
+
+		filesRefused: m.FilesRefused.MustCurryWith(prometheus.Labels{"source": name}),
+		refusedNow:   m.FilesRefusedNow.MustCurryWith(prometheus.Labels{"source": name}),
 	}, nil
 }
 
@@ -121,7 +136,7 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 			case <-ctx.Done():
 				return nil
 			case <-tick.C:
-				err = s.scan(ctx, r, false)
+				err = s.tick(ctx, r)
 			default:
 				err = r.readAll()
 			}
@@ -131,9 +146,9 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			err = s.scan(ctx, r, false)
+			err = s.tick(ctx, r)
 		case <-w.scan:
-			err = s.scan(ctx, r, false)
+			err = r.scanChanged()
 		case <-w.read:
 			err = r.readChanged()
 		}
@@ -153,6 +168,15 @@ func (s *Source) scan(ctx context.Context, r *run, first bool) error {
 		s.afterScan(ctx)
 	}
 	return nil
+}
+
+// tick runs a timer pass, and tells the test hook when it was a full scan.
+func (s *Source) tick(ctx context.Context, r *run) error {
+	full, err := r.tick()
+	if err == nil && full && s.afterScan != nil {
+		s.afterScan(ctx)
+	}
+	return err
 }
 
 // expand lists the paths the patterns match now, in order, without repeats. A

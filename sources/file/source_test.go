@@ -19,6 +19,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 	"github.com/cowbell-sidecar/cowbell/sources"
+	"github.com/cowbell-sidecar/cowbell/sources/sourcestest"
 )
 
 func TestWriteAndAppend(t *testing.T) {
@@ -109,7 +110,7 @@ func TestNotificationsUnavailable(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
-	require.Equal(t, 1, logs.FilterMessage("file notifications unavailable, polling only").Len())
+	require.Equal(t, 1, logs.FilterMessage("file notifications unavailable, polling every poll_interval").Len())
 }
 
 func TestRenameRotation(t *testing.T) {
@@ -257,6 +258,25 @@ func TestLongLineIsCut(t *testing.T) {
 	h := start(t, c, nil)
 	h.expect(long[:100]+cutMark, "short", strings.Repeat("y", 100)+cutMark, "end")
 	require.InDelta(t, 2, testutil.ToFloat64(h.m.LinesCut.WithLabelValues("app")), 0)
+}
+
+// TestResumeAfterEachLine: the cursor each line carries resumes right after that
+// line, for lines on either side of sharedLineBytes (up to which a line's text and
+// its cursor share one allocation).
+func TestResumeAfterEachLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	want := []string{"short", strings.Repeat("a", sharedLineBytes-1), strings.Repeat("b", sharedLineBytes),
+		strings.Repeat("c", sharedLineBytes+1), strings.Repeat("d", 5000), "é", "end"}
+	writeFile(t, path, strings.Join(want, "\n")+"\n")
+	c := testConfig(path)
+	lines := start(t, c, nil).expect(want...)
+	for i, l := range lines[:len(lines)-1] {
+		cp := sourcestest.NewCheckpoints()
+		require.NoError(t, cp.Save(context.Background(), l.Cursor))
+		h := start(t, c, cp)
+		h.expect(want[i+1])
+		h.stop()
+	}
 }
 
 func TestInvalidUTF8IsReplaced(t *testing.T) {

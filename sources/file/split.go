@@ -1,6 +1,9 @@
 package file
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+)
 
 // Read buffer sizes: a buffer starts small and grows while one record fills it, up to
 // the record cap plus one read.
@@ -14,7 +17,8 @@ const (
 // the newline.
 type splitter struct {
 	buf  []byte
-	r, w int // buf[r:w] is read but not yet split
+	pool *[]byte // buf came from buffers, and goes back there
+	r, w int     // buf[r:w] is read but not yet split
 	max  int
 
 	cutting  bool   // the current record passed max; head holds its first max bytes
@@ -24,10 +28,18 @@ type splitter struct {
 
 func newSplitter(max int) splitter { return splitter{max: max} }
 
+// buffers are read buffers of minBuffer bytes that files at their end gave back: a
+// source holds one for each file with a partial record, not one for each file.
+var buffers = sync.Pool{New: func() any { b := make([]byte, minBuffer); return &b }}
+
 // space returns where the next read goes, making room first.
 func (s *splitter) space() []byte {
 	if s.r == s.w {
 		s.r, s.w = 0, 0
+	}
+	if s.buf == nil {
+		s.pool = buffers.Get().(*[]byte)
+		s.buf = *s.pool
 	}
 	if len(s.buf)-s.w < minRead && s.r > 0 {
 		s.w = copy(s.buf, s.buf[s.r:s.w])
@@ -39,7 +51,7 @@ func (s *splitter) space() []byte {
 		n = max(n, s.w+minRead)
 		nb := make([]byte, n)
 		copy(nb, s.buf[:s.w])
-		s.buf = nb
+		s.buf, s.pool = nb, nil
 	}
 	return s.buf[s.w:]
 }
@@ -111,6 +123,18 @@ func (s *splitter) flush() (rec []byte, cut, ok bool) {
 	rec = s.buf[s.r:s.w]
 	s.r = s.w
 	return rec, false, true
+}
+
+// release gives the read buffer back when it holds nothing (space takes one again);
+// a buffer grown for a long record is left to the collector.
+func (s *splitter) release() {
+	if s.buf == nil || s.r != s.w {
+		return
+	}
+	if s.pool != nil {
+		buffers.Put(s.pool)
+	}
+	s.buf, s.pool, s.r, s.w = nil, nil, 0, 0
 }
 
 // reset forgets everything buffered.

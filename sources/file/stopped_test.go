@@ -293,7 +293,7 @@ func TestKubeletRotationsWhileStoppedThroughSymlink(t *testing.T) {
 	write(t, w, cri("a1"))
 	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
 	require.NoError(t, os.Symlink(target, link))
-	h := start(t, testConfig(filepath.Join(root, "containers", "*.log")), nil)
+	h := start(t, kubeletConfig(root), nil)
 	h.expect("a1")
 	h.stop()
 
@@ -306,7 +306,7 @@ func TestKubeletRotationsWhileStoppedThroughSymlink(t *testing.T) {
 	later(t, target, 2)
 	gzipFile(t, target+".20250102-030405")
 
-	h2 := start(t, testConfig(filepath.Join(root, "containers", "*.log")), h.cp)
+	h2 := start(t, kubeletConfig(root), h.cp)
 	lines := h2.expect("a2", "b1", "c1")
 	for _, l := range lines {
 		require.Equal(t, link, l.Stream)
@@ -345,4 +345,11 @@ func TestGlobMatchingRotatedNamesAcrossRestart(t *testing.T) {
 	}
 	h2.settle()
 	require.Equal(t, map[string]int{"a3": 1, "b1": 1, "o1": 1}, got)
+}
+
+// kubeletConfig follows kubelet's /var/log/containers links under root into its pods.
+func kubeletConfig(root string) Config {
+	c := testConfig(filepath.Join(root, "containers", "*.log"))
+	c.FollowRoots = []string{filepath.Join(root, "pods")}
+	return c
 }

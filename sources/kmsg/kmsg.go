@@ -27,6 +27,18 @@ const recordBuf = 16 << 10
 // bootIDPath names the current boot; sequence numbers start again at each boot.
 const bootIDPath = "/proc/sys/kernel/random/boot_id"
 
+// The kernel log is character device 1:11 (the mem driver's kmsg), wherever it is
+// mounted.
+const kmsgMajor, kmsgMinor = 1, 11
+
+// maxGarbage is how many reads in a row may return something that is not a kernel
+// log record before the device is taken for something else: the kernel hands out
+// only whole records.
+const maxGarbage = 1000
+
+// errNotKmsg says the device returns no kernel log records.
+var errNotKmsg = errors.New("returns no kernel log records: it is not the kernel log (/dev/kmsg)")
+
 // Source reads kernel log records. Its cursor Pos is "<boot id>:<seq>" (seq -1:
 // before the first record); a checkpoint from an earlier boot resumes at the start of
 // the ring buffer.
@@ -101,6 +113,10 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.path, err)
 	}
+	if err := checkDevice(fd, s.path); err != nil {
+		syscall.Close(fd)
+		return err
+	}
 	fromEnd := !found && s.start == sources.StartAtEnd
 	if fromEnd {
 		end, err := skipToEnd(fd)
@@ -132,6 +148,22 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 		return nil
 	}
 	return err
+}
+
+// checkDevice refuses a file that is not the kernel log: reading /dev/zero or a
+// regular file as records would spin, or read garbage, without end.
+func checkDevice(fd int, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return fmt.Errorf("%s is not the kernel log: not a character device (/dev/kmsg is character device %d:%d)", path, kmsgMajor, kmsgMinor)
+	}
+	if maj, mnr := unix.Major(st.Rdev), unix.Minor(st.Rdev); maj != kmsgMajor || mnr != kmsgMinor {
+		return fmt.Errorf("%s is not the kernel log: character device %d:%d, /dev/kmsg is %d:%d", path, maj, mnr, kmsgMajor, kmsgMinor)
+	}
+	return nil
 }
 
 // cursor is the position after record seq of this boot.
@@ -168,7 +200,7 @@ func (s *Source) position(ctx context.Context) (st *sources.Stream, after int64,
 func skipToEnd(fd int) (int64, error) {
 	buf := make([]byte, recordBuf)
 	end := int64(-1)
-	for {
+	for garbage := 0; ; {
 		n, err := syscall.Read(fd, buf)
 		switch {
 		case errors.Is(err, syscall.EAGAIN):
@@ -180,9 +212,15 @@ func skipToEnd(fd int) (int64, error) {
 		case n <= 0:
 			return end, nil
 		}
-		if seq, ok := seqOf(buf[:n]); ok && int64(seq) > end {
-			end = int64(seq)
+		seq, ok := seqOf(buf[:n])
+		if !ok {
+			if garbage++; garbage >= maxGarbage {
+				return 0, errNotKmsg
+			}
+			continue
 		}
+		garbage = 0
+		end = max(end, int64(seq))
 	}
 }
 
@@ -192,7 +230,7 @@ func skipToEnd(fd int) (int64, error) {
 func (s *Source) loop(ctx context.Context, r io.Reader, st *sources.Stream, after int64, out chan<- sources.Line) error {
 	buf := make([]byte, recordBuf)
 	prev := after
-	for {
+	for garbage := 0; ; {
 		n, err := r.Read(buf)
 		switch {
 		case errors.Is(err, syscall.EPIPE):
@@ -210,8 +248,12 @@ func (s *Source) loop(ctx context.Context, r io.Reader, st *sources.Stream, afte
 		if err != nil {
 			s.undecodable.Inc()
 			s.log.Debug("kernel log record skipped", zap.Error(err))
+			if garbage++; garbage >= maxGarbage {
+				return fmt.Errorf("%s %w", s.path, errNotKmsg)
+			}
 			continue
 		}
+		garbage = 0
 		if prev >= 0 && int64(seq) > prev+1 {
 			s.overrun.Add(float64(int64(seq) - prev - 1))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,4 +298,45 @@ func TestDevKmsgQuietRestart(t *testing.T) {
 	l := run.until(t, marker, nil)
 	require.Equal(t, marker+" while stopped", l.Text, "the record before the first start stays behind")
 	run.stop(t)
+}
+
+// TestNotTheKernelLog: a kmsg source pointed at something other than the kernel log
+// (/dev/zero once spun a core reading zeros as records) fails at once with an error
+// that says so; Supervise then backs off.
+func TestNotTheKernelLog(t *testing.T) {
+	regular := filepath.Join(t.TempDir(), "kmsg")
+	require.NoError(t, os.WriteFile(regular, []byte("6,1,1,-;a record\n"), 0o600))
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "/dev/zero is not the kernel log: character device 1:5, /dev/kmsg is 1:11"},
+		{"/dev/null", "/dev/null is not the kernel log: character device 1:3"},
+		{regular, "is not the kernel log: not a character device"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			s, err := New(Config{Path: tc.path, StartAt: "beginning"}, sources.Deps{Name: "kernel", Log: zaptest.NewLogger(t)})
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- s.Run(context.Background(), make(chan sources.Line)) }()
+			select {
+			case err := <-done:
+				require.ErrorContains(t, err, tc.want)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("Run on %s did not fail", tc.path)
+			}
+		})
+	}
+}
+
+// garbage is a reader that never blocks and never returns a record.
+type garbage struct{}
+
+func (garbage) Read(b []byte) (int, error) { return copy(b, "\x00\x00\x00\x00"), nil }
+
+// TestLoopGarbage: reads that never block and never return a record end the run.
+func TestLoopGarbage(t *testing.T) {
+	s, err := New(DefaultConfig, sources.Deps{Name: "kernel", Log: zaptest.NewLogger(t)})
+	require.NoError(t, err)
+	st, _, _, err := s.pos.Resume(context.Background(), s.path)
+	require.NoError(t, err)
+	err = s.loop(context.Background(), garbage{}, st, -1, make(chan sources.Line))
+	require.ErrorIs(t, err, errNotKmsg)
 }

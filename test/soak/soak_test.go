@@ -95,8 +95,8 @@ state_dir: %s/state
 rules: {builtin: false, paths: [%q]}
 sources:
   - {name: plain, type: file, paths: [%q], poll_interval: 100ms, rotate_grace: 2s}
-  - {name: docker, type: file, paths: [%q], poll_interval: 100ms, rotate_grace: 2s}
-  - {name: cri, type: file, paths: [%q], poll_interval: 100ms, rotate_grace: 2s}
+  - {name: docker, type: file, paths: [%q], poll_interval: 100ms, rotate_grace: 2s, max_open_files: 4}
+  - {name: cri, type: file, paths: [%q], poll_interval: 100ms, rotate_grace: 2s, max_open_files: 4}
 notifiers:
   - {name: hook, type: webhook, url: %q}
 outbox: {timeout: 500ms, min_backoff: 20ms, max_backoff: 1s}
