@@ -2,7 +2,6 @@ package incidents
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -354,11 +353,8 @@ func (t *Tracker) namesInstance(r *rules.Rule, d rules.KeyData, key string) bool
 // key runs the rule's key template. Without one (or if it fails, which a template
 // over KeyData only does when written to) the key is rule@host, rule@node for probes.
 func (t *Tracker) key(r *rules.Rule, d rules.KeyData, probe bool) string {
-	if r.Key != nil && r.Key.Template != nil {
-		var b strings.Builder
-		if err := r.Key.Template.Execute(&b, d); err == nil {
-			return b.String()
-		}
+	if k, ok := r.Key.Render(d); ok {
+		return k
 	}
 	if probe {
 		return r.ID + "@" + d.Node

@@ -190,21 +190,38 @@ func compileKey(src string) (*KeyTemplate, error) {
 	if err := tmpl.Execute(io.Discard, KeyData{}); err != nil {
 		return nil, err
 	}
-	return &KeyTemplate{Source: src, Template: tmpl}, nil
+	k := &KeyTemplate{Source: src, Template: tmpl}
+	if fast, ok := compileKeyFast(tmpl); ok {
+		k.fast = fast
+	}
+	return k, nil
 }
 
 // Execute renders the incident key for d. A nil template, or one that fails on d
 // (it passed the load-time check, so only on odd data), gives the default key
 // "rule@host": an incident always has a key.
 func (t *KeyTemplate) Execute(d KeyData) string {
+	if k, ok := t.Render(d); ok {
+		return k
+	}
+	return d.Rule + "@" + d.Host
+}
+
+// Render renders the key for d; false for a nil template and one that fails on d.
+func (t *KeyTemplate) Render(d KeyData) (string, bool) {
 	if t == nil || t.Template == nil {
-		return d.Rule + "@" + d.Host
+		return "", false
 	}
 	var b strings.Builder
-	if err := t.Template.Execute(&b, d); err != nil {
-		return d.Rule + "@" + d.Host
+	if t.fast != nil {
+		b.Grow(128) // a key is rule@host/source/stream/…: one allocation
+		renderKey(&b, t.fast, &d, "")
+		return b.String(), true
 	}
-	return b.String()
+	if err := t.Template.Execute(&b, d); err != nil {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // FormatKB formats a size in kB (as /proc/meminfo counts them) as a human size:

@@ -158,6 +158,7 @@ type Text struct {
 type KeyTemplate struct {
 	Source   string
 	Template *template.Template
+	fast     []keyPart // Template compiled without reflection (keyfast.go); nil: not possible
 }
 
 // KeyData is what a key template sees: {{.Rule}}, {{.Host}}, {{.Node}},
