@@ -228,6 +228,21 @@ func (r *run) tick() (full bool, err error) {
 	return false, r.afterPass()
 }
 
+// quiet reports whether nothing but the next full scan waits for a timer: inotify
+// watches every directory needed, no full scan is due early, no file is behind or
+// has more to read, and no stream waits (a drain, a partial record, a join).
+func (r *run) quiet() bool {
+	if r.polling() || r.fullSoon || r.more || len(r.behind) > 0 {
+		return false
+	}
+	for _, st := range r.streams {
+		if len(st.drains) > 0 || st.cur != nil && r.waits(st.cur) {
+			return false
+		}
+	}
+	return true
+}
+
 // waits reports whether a file has something for a timer: a partial record, a line
 // being joined, or more to read than the last pass took.
 func (r *run) waits(fl *file) bool {

@@ -186,6 +186,56 @@ func TestEventsTimers(t *testing.T) {
 	h.expect("late")
 }
 
+// TestQuietThenTimers: an idle source's ticker sleeps until the next full scan; what
+// is written then still gets its timers: a partial line is flushed after flush_timeout,
+// and a rotated file's late lines are read within rotate_grace.
+func TestQuietThenTimers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "first\n")
+	quiet := make(chan bool, 16)
+	h := start(t, eventsOnly(path), nil, func(s *Source) { s.quietHook = func(q bool) { quiet <- q } })
+	drained := make(chan struct{})
+	t.Cleanup(func() { close(drained) })
+	go func() { // full scans, whenever they come
+		for {
+			select {
+			case <-h.scans:
+			case <-drained:
+				return
+			}
+		}
+	}()
+	h.expect("first")
+	waitQuiet := func() {
+		t.Helper()
+		for {
+			select {
+			case q := <-quiet:
+				if q {
+					return
+				}
+			case <-time.After(wait):
+				t.Fatal("the source never went quiet")
+			}
+		}
+	}
+	waitQuiet()
+	testAppend(t, path, "no newline yet")
+	require.Eventually(t, func() bool { // read, and held for the flush timeout
+		return testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")) == float64(len("first\nno newline yet"))
+	}, wait, time.Millisecond)
+	h.clock.Add(DefaultConfig.FlushTimeout + time.Second)
+	h.expect("no newline yet")
+
+	waitQuiet()
+	w := openAppend(t, path)
+	require.NoError(t, os.Rename(path, path+".1"))
+	writeFile(t, path, "new file\n")
+	h.expect("new file")
+	write(t, w, "late\n") // within rotate_grace: read
+	h.expect("late")
+}
+
 // TestParkedRestart: files closed while idle, then cowbell stopped; while it is
 // down some are rotated, some written, some truncated; after the restart every line
 // written is read once, with the cap held.

@@ -44,6 +44,9 @@ type Source struct {
 	notify func() (*fsnotify.Watcher, error)
 	// afterScan, when set (by tests), is called after each full scan.
 	afterScan func(ctx context.Context)
+	// quietHook, when set (by tests), is told each time the source goes quiet (its
+	// ticker sleeps until the next full scan) and busy again.
+	quietHook func(quiet bool)
 
 	guard   *guard       // which files it opens
 	refused refused      // files it does not read, by path
@@ -128,7 +131,18 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	if err == nil && s.opened != nil {
 		s.opened()
 	}
+	quiet := false
 	for err == nil {
+		// While nothing waits for a timer, the ticker sleeps until the next full
+		// scan: inotify wakes the loop for what changes. Idle, that is one wakeup
+		// every rescan_interval instead of four a second.
+		if q := r.quiet(); q != quiet {
+			quiet = q
+			tick.Reset(s.tickEvery(r, quiet))
+			if s.quietHook != nil {
+				s.quietHook(quiet)
+			}
+		}
 		if r.more {
 			// A file had more to read than one pass takes: go on at once, but let
 			// cancellation and other wakeups in.
@@ -171,6 +185,15 @@ func (s *Source) scan(ctx context.Context, r *run, first bool) error {
 }
 
 // tick runs a timer pass, and tells the test hook when it was a full scan.
+// tickEvery is the ticker's period: poll_interval, or while quiet the time left until
+// the next full scan.
+func (s *Source) tickEvery(r *run, quiet bool) time.Duration {
+	if !quiet {
+		return s.cfg.PollInterval
+	}
+	return max(s.cfg.PollInterval, time.Until(r.lastFull.Add(s.cfg.RescanInterval)))
+}
+
 func (s *Source) tick(ctx context.Context, r *run) error {
 	full, err := r.tick()
 	if err == nil && full && s.afterScan != nil {
