@@ -34,7 +34,7 @@ func Open(path string) (*os.File, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, typeName(fi.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, Kind(fi.Mode()))
 	}
 	// Reads of a regular file never block; back to ordinary blocking reads.
 	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
@@ -65,7 +65,9 @@ func Read(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func typeName(m os.FileMode) string {
+// Kind names what a file that is not a regular file is: "a FIFO", "a device", "a
+// socket", "a directory", else its type letters.
+func Kind(m os.FileMode) string {
 	switch {
 	case m&os.ModeNamedPipe != 0:
 		return "a FIFO"

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+
+	"github.com/cowbell-sidecar/cowbell/internal/inputfile"
 )
 
 // Reasons a file is refused, the reason label of FilesRefused.
@@ -102,7 +104,7 @@ func (g *guard) open(path string) (*os.File, os.FileInfo, *refusal) {
 		return nil, nil, &refusal{refusedUnreadable, err}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, &refusal{refusedNotRegular, fmt.Errorf("%s is %s", path, kindOf(fi.Mode()))}
+		return nil, nil, &refusal{refusedNotRegular, fmt.Errorf("%s is %s", path, inputfile.Kind(fi.Mode()))}
 	}
 	// O_NONBLOCK: should the path have become a FIFO since the stat, the open does
 	// not wait for a writer (a regular file's reads ignore the flag).
@@ -118,7 +120,7 @@ func (g *guard) open(path string) (*os.File, os.FileInfo, *refusal) {
 		if err != nil {
 			return nil, nil, &refusal{refusedUnreadable, err}
 		}
-		return nil, nil, &refusal{refusedNotRegular, fmt.Errorf("%s is %s", path, kindOf(fi.Mode()))}
+		return nil, nil, &refusal{refusedNotRegular, fmt.Errorf("%s is %s", path, inputfile.Kind(fi.Mode()))}
 	}
 	if real := openPath(f, path); !g.within(real) {
 		f.Close()
@@ -145,21 +147,6 @@ func openPath(f *os.File, path string) string {
 		}
 	}
 	return path
-}
-
-// kindOf names what a file that is not regular is.
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return "not a regular file"
 }
 
 // refused keeps the files a source does not read, by path, so each is warned about
