@@ -173,14 +173,19 @@ func (r *run) atEOF(fl *file) status {
 		return wasTruncated
 	}
 	fl.tailing, fl.mtime = true, fi.ModTime()
-	r.growFingerprint(fl, fi.Size())
+	r.growFingerprint(fl, fl.readOff)
 	return atEnd
 }
 
-// growFingerprint takes more of a short file's first bytes into its fingerprint.
+// growFingerprint takes more of a short file's first bytes, up to size, into its
+// fingerprint. size is never past what was read: bytes written after the last read
+// may belong to a file that copytruncate emptied and its writer filled again, and a
+// fingerprint taken over them would hide that. It grows only while the file still
+// begins as the fingerprint says; when it does not, the next read finds the
+// truncation.
 func (r *run) growFingerprint(fl *file, size int64) {
 	if fl.fp.n < fpSize && size > int64(fl.fp.n) && !fl.compressed {
-		if fp, err := takeFingerprint(fl.f, size); err == nil {
+		if fp, ok, err := fl.fp.extend(fl.f, size); err == nil && ok {
 			fl.fp, fl.st.prefix = fp, ""
 		}
 	}

@@ -71,6 +71,21 @@ func takeFingerprint(r io.ReaderAt, size int64) (fingerprint, error) {
 	return fingerprint{n: n, sum: hashBytes(b[:n])}, nil
 }
 
+// extend returns fp taken again over r's first size bytes (up to fpSize), when they
+// still begin with the bytes fp was taken from (an empty fp holds for any); ok is false
+// when they do not (the file was rewritten in place since).
+func (fp fingerprint) extend(r io.ReaderAt, size int64) (next fingerprint, ok bool, err error) {
+	var b [fpSize]byte
+	n, err := r.ReadAt(b[:min(size, fpSize)], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fp, false, fmt.Errorf("read fingerprint: %w", err)
+	}
+	if fp.n > 0 && (n < fp.n || hashBytes(b[:fp.n]) != fp.sum) {
+		return fp, false, nil
+	}
+	return fingerprint{n: n, sum: hashBytes(b[:n])}, true, nil
+}
+
 // matches reports whether r still begins with the bytes fp was taken from.
 func (fp fingerprint) matches(r io.ReaderAt) (bool, error) {
 	if fp.n == 0 {

@@ -236,6 +236,25 @@ func TestQuietThenTimers(t *testing.T) {
 	h.expect("late")
 }
 
+// TestCopyTruncateThenAppend: copytruncate right after a short file's line was read,
+// and the writer's next line at once. A reader that looked between the truncation
+// and the append, saw nothing at its offset and then a size past it, took its
+// fingerprint over the new content and read on from its old offset: the new line
+// lost its first bytes ("er truncate" for "after truncate"). The fingerprint covers
+// only what was read, so the next read sees the file begin otherwise.
+func TestCopyTruncateThenAppend(t *testing.T) {
+	dir := t.TempDir()
+	h := start(t, eventsOnly(filepath.Join(dir, "*.log")), nil)
+	for i := range 300 {
+		b := filepath.Join(dir, fmt.Sprintf("b%d.log", i))
+		writeFile(t, b, fmt.Sprintf("b%d\n", i%10))
+		h.expect(fmt.Sprintf("b%d", i%10))
+		copyTruncate(t, b, b+".1")
+		testAppend(t, b, fmt.Sprintf("after truncate %d\n", i))
+		h.expect(fmt.Sprintf("after truncate %d", i))
+	}
+}
+
 // TestParkedRestart: files closed while idle, then cowbell stopped; while it is
 // down some are rotated, some written, some truncated; after the restart every line
 // written is read once, with the cap held.
