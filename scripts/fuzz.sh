@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a while (default 30s each). Inputs that fail are kept by
+# Runs every fuzz target for a while (default 30s each; a count such as 2000x runs that
+# many executions instead). Inputs that fail are kept by
 # `go test` under the package's testdata/fuzz/; interesting ones in GOCACHE/fuzz (copy
 # them into testdata/fuzz/ to keep them as seeds).
 #
