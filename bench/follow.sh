@@ -14,18 +14,14 @@
 # is measured against its baseline under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-3}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 lines=${LINES:-2000000}
 work="$dir/follow"
 mkdir -p "$dir"
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
-if [ -n "${BEFORE:-}" ]; then
-	src="$dir/src-before"
-	rm -rf "$src" && mkdir -p "$src"
-	git archive "$BEFORE" | tar -x -C "$src"
-	(cd "$src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
-fi
+build_before "$dir"
 go build -o "$dir/corpus" ./bench/cmd/corpus
 [ -s "$dir/corpus.log" ] && [ "$(wc -l <"$dir/corpus.log")" = "$lines" ] ||
 	"$dir/corpus" gen -lines "$lines" "$dir"
@@ -109,7 +105,7 @@ follow_tail() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}'
 }
 
-command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }
+need curl curl
 : >"$dir/follow.times"
 for r in $(seq "$runs"); do
 	if [ -n "${BEFORE:-}" ]; then

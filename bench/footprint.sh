@@ -22,18 +22,14 @@
 # in mCPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 window=${1:-60}
 settle=${SETTLE:-10}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 work="$dir/footprint"
 rm -rf "$work" && mkdir -p "$work"
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
-if [ -n "${BEFORE:-}" ]; then
-	src="$dir/src-before"
-	rm -rf "$src" && mkdir -p "$src"
-	git archive "$BEFORE" | tar -x -C "$src"
-	(cd "$src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
-fi
+build_before "$dir"
 # A binary the linker just wrote sits in the page cache in 2 MB folios, which the
 # kernel maps whole: 14 MiB of RSS no deployed binary has. Each binary is copied and
 # dropped from the cache, so it starts read from disk, as one shipped in an image.
@@ -42,7 +38,7 @@ for b in "$dir/cowbell" ${BEFORE:+"$dir/cowbell-before"}; do
 	sync "$b"
 	dd if="$b" iflag=nocache count=0 status=none
 done
-[ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }; }
+need /usr/bin/time time
 hz=$(getconf CLK_TCK)
 
 mkdir -p "$work/floor"

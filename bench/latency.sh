@@ -22,6 +22,7 @@
 # The table pools every run's incidents per binary, case and phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-3}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 mkdir -p "$dir"
@@ -37,15 +38,12 @@ mkdir -p "$work/results"
 
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
 bins=(cowbell)
+build_before "$dir"
 if [ -n "${BEFORE:-}" ]; then
-	src="$dir/src-before"
-	rm -rf "$src" && mkdir -p "$src"
-	git archive "$BEFORE" | tar -x -C "$src"
-	(cd "$src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
 	bins=(before cowbell)
 fi
 go build -o "$dir/latency" ./bench/cmd/latency
-command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }
+need curl curl
 
 cat >"$work/latency.yaml" <<'EOF'
 rules:

@@ -17,13 +17,14 @@
 # Environment: BENCH_DIR (default /tmp/cowbell-bench), FILES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 window=${1:-30}
 files=${FILES:-20000}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 work="$dir/manyfiles"
 rm -rf "$work" && mkdir -p "$work/logs" "$work/state"
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
-command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }
+need curl curl
 hz=$(getconf CLK_TCK)
 port=$((20000 + RANDOM % 20000))
 

@@ -27,6 +27,7 @@
 # resident set size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-3}
 dir=${BENCH_DIR:-/tmp/cowbell-bench}
 lines=${LINES:-2000000}
@@ -49,11 +50,8 @@ fi
 # Binaries: this tree's, and BEFORE's when asked.
 ./scripts/build.sh "$dir/cowbell" 2>/dev/null
 read -r -a tools <<<"${TOOLS:-rg grep cowbell}"
+build_before "$dir"
 if [ -n "${BEFORE:-}" ]; then
-	before_src="$dir/src-before"
-	rm -rf "$before_src" && mkdir -p "$before_src"
-	git archive "$BEFORE" | tar -x -C "$before_src"
-	(cd "$before_src" && ./scripts/build.sh "$dir/cowbell-before" 2>/dev/null)
 	tools+=(before)
 fi
 [ -n "${NO_MTAIL:-}" ] || tools+=(mtail)
