@@ -1,7 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -144,27 +143,12 @@ outbox: {min_backoff: 20ms, max_backoff: 100ms}
 	require.NoError(t, os.Rename(busy+".1", busy+".2")) // then a rename rotation
 	require.NoError(t, os.Rename(busy, busy+".1"))
 	testenv.AppendFile(t, busy, numberedLines(30, 40))
-	gzipAway(t, busy+".2")
+	testenv.GzipFile(t, busy+".2")
 
 	d2 := startDaemon(t, cfg)
 	waitDistinct(t, hook, 140)
 	d2.stop(t, syscall.SIGTERM)
 	requireOnce(t, hook, append(append(span(0, 40), span(100, 150)...), span(200, 250)...))
-}
-
-// gzipAway compresses path to path.gz and removes path.
-func gzipAway(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	f, err := os.Create(path + ".gz")
-	require.NoError(t, err)
-	zw := gzip.NewWriter(f)
-	_, err = zw.Write(b)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	require.NoError(t, f.Close())
-	require.NoError(t, os.Remove(path))
 }
 
 // TestEndToEndStateOfThePreviousRelease: a state store the previous release wrote

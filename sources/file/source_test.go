@@ -352,7 +352,7 @@ func TestGlobExcludes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "skip.me"), "not this\n")
 	_, old := numberedLines("an old line", 0, 500)
 	writeFile(t, filepath.Join(dir, "old.log"), old)
-	gzipFile(t, filepath.Join(dir, "old.log")) // binary: followed as text it is garbage
+	testenv.GzipFile(t, filepath.Join(dir, "old.log")) // binary: followed as text it is garbage
 	c := testConfig(filepath.Join(dir, "*"))
 	c.Exclude = append([]string{"*.me"}, DefaultExclude...)
 	h := start(t, c, nil)

@@ -1,7 +1,6 @@
 package file
 
 import (
-	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,22 +11,6 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/internal/testenv"
 )
-
-// gzipFile compresses path to path.gz and removes path, as kubelet and logrotate's
-// compress do; the compressed file's time is when it was compressed.
-func gzipFile(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	f, err := os.Create(path + ".gz")
-	require.NoError(t, err)
-	zw := gzip.NewWriter(f)
-	_, err = zw.Write(b)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	require.NoError(t, f.Close())
-	require.NoError(t, os.Remove(path))
-}
 
 // created makes a new file at path, as a program reopening its log does.
 func created(t *testing.T, path, content string) {
@@ -92,7 +75,7 @@ func TestRotationsWhileStopped(t *testing.T) {
 			require.NoError(t, os.Rename(p, p+".20250102-030406"))
 			created(t, p, "c1\n")
 			later(t, p, 2)
-			gzipFile(t, p+".20250102-030405") // newer than every plain file now
+			testenv.GzipFile(t, p+".20250102-030405") // newer than every plain file now
 			later(t, p+".20250102-030405.gz", 3)
 		},
 		want: []string{"a3", "b1", "b2", "c1"},
@@ -127,7 +110,7 @@ func TestRotationsWhileStopped(t *testing.T) {
 			require.NoError(t, os.Rename(p, p+".1"))
 			created(t, p, "b1\n")
 			later(t, p, 1)
-			gzipFile(t, p+".1")
+			testenv.GzipFile(t, p+".1")
 			later(t, p+".1.gz", 2)
 		},
 		want: []string{"a3", "b1"},
@@ -139,7 +122,7 @@ func TestRotationsWhileStopped(t *testing.T) {
 			created(t, p, "b1\n")
 			later(t, p, 1)
 			require.NoError(t, os.Rename(p+".1", p+".2"))
-			gzipFile(t, p+".2")
+			testenv.GzipFile(t, p+".2")
 			later(t, p+".2.gz", 3)
 			require.NoError(t, os.Rename(p, p+".1"))
 			created(t, p, "c1\n")
@@ -151,12 +134,12 @@ func TestRotationsWhileStopped(t *testing.T) {
 		stopped: func(t *testing.T, p string, w *os.File) {
 			write(t, w, "a3\n")
 			require.NoError(t, os.Rename(p, p+".1"))
-			gzipFile(t, p+".1")
+			testenv.GzipFile(t, p+".1")
 			created(t, p, "b1\n")
 			later(t, p, 1)
 			require.NoError(t, os.Rename(p+".1.gz", p+".2.gz"))
 			require.NoError(t, os.Rename(p, p+".1"))
-			gzipFile(t, p+".1")
+			testenv.GzipFile(t, p+".1")
 			later(t, p+".1.gz", 2)
 			created(t, p, "c1\n")
 			later(t, p, 3)
@@ -167,7 +150,7 @@ func TestRotationsWhileStopped(t *testing.T) {
 		stopped: func(t *testing.T, p string, w *os.File) {
 			write(t, w, "a3\n")
 			copyTruncate(t, p, p+".1")
-			gzipFile(t, p+".1")
+			testenv.GzipFile(t, p+".1")
 			write(t, w, "b1\n")
 		},
 		want: []string{"a3", "b1"},
@@ -304,7 +287,7 @@ func TestKubeletRotationsWhileStoppedThroughSymlink(t *testing.T) {
 	require.NoError(t, os.Rename(target, target+".20250102-030406"))
 	created(t, target, cri("c1"))
 	later(t, target, 2)
-	gzipFile(t, target+".20250102-030405")
+	testenv.GzipFile(t, target+".20250102-030405")
 
 	h2 := start(t, kubeletConfig(root), h.cp)
 	lines := h2.expect("a2", "b1", "c1")
