@@ -131,18 +131,21 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 	if err == nil && s.opened != nil {
 		s.opened()
 	}
+	// While nothing waits for a timer, the ticker sleeps until the next full scan:
+	// inotify wakes the loop for what changes. Idle, that is one wakeup every
+	// rescan_interval instead of four a second. Whether it may sleep is looked at
+	// after a tick (a pass over every stream, as the tick's own); an event wakes it.
 	quiet := false
-	for err == nil {
-		// While nothing waits for a timer, the ticker sleeps until the next full
-		// scan: inotify wakes the loop for what changes. Idle, that is one wakeup
-		// every rescan_interval instead of four a second.
-		if q := r.quiet(); q != quiet {
+	setQuiet := func(q bool) {
+		if q != quiet {
 			quiet = q
 			tick.Reset(s.tickEvery(r, quiet))
 			if s.quietHook != nil {
 				s.quietHook(quiet)
 			}
 		}
+	}
+	for err == nil {
 		if r.more {
 			// A file had more to read than one pass takes: go on at once, but let
 			// cancellation and other wakeups in.
@@ -161,10 +164,13 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 			return nil
 		case <-tick.C:
 			err = s.tick(ctx, r)
+			setQuiet(err == nil && r.quiet())
 		case <-w.scan:
 			err = r.scanChanged()
+			setQuiet(false)
 		case <-w.read:
 			err = r.readChanged()
+			setQuiet(false)
 		}
 	}
 	if ctx.Err() != nil {
