@@ -1,6 +1,9 @@
 package matcher
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // minGramLiteral is the shortest literal the gram scanner finds; shorter ones go to
 // the automaton (or strings.Contains when they are few).
@@ -33,7 +36,29 @@ type grams struct {
 	start       []uint32
 	entries     []gramEntry
 	lits        []literal
+	// groups stand for the entries of a window many literals share (see gramGroup);
+	// a group's sub-buckets are entries[sub[base+k]:sub[base+k+1]].
+	groups []gramGroup
+	sub    []uint32
 }
+
+// gramGroup stands in a bucket, as one entry (n 0, lit its index), for the literals
+// sharing a window that differ in bytes at the same distance from it: the 45
+// `ERROR:  duplicate key value violates unique constraint "W_` of 45 service words W
+// share "viol" and every window up to the quote. The bytes a line has there, its key
+// (up to 8, folded as windows are), pick the sub-bucket holding the literals with
+// that key, so a line holding the window is compared with one literal or none, not
+// with all of them.
+type gramGroup struct {
+	mask  uint64 // the key's bytes: k of them
+	r     int8   // where the key starts, from the probe
+	k     uint8
+	shift uint8 // key hash → sub-bucket: the top 64-shift bits
+	base  uint32
+}
+
+// minGroup is the fewest literals sharing a window that get a group.
+const minGroup = 4
 
 // gramEntry says: when the folded window at a probe is gram, literal lit (n bytes)
 // may start off bytes before it. head is the literal's first 8 bytes (folded when it
@@ -114,7 +139,7 @@ func newGrams(lits []literal, seen []uint32) *grams {
 		shortest = min(shortest, len(l.text))
 	}
 	g := &grams{stride: shortest - 3, lits: lits}
-	es := g.windows(seen)
+	es, members := g.group(g.windows(seen))
 	// About 32 filter bits a window keep a probe's false alarm rate near 1/32, and the
 	// filter within 16 KiB, a part of the first-level cache, up to 4096 windows.
 	filterBits := max(12, min(17, bits.Len(uint(len(es)*32))))
@@ -135,15 +160,161 @@ func newGrams(lits []literal, seen []uint32) *grams {
 	for b := 1; b < len(g.start); b++ {
 		g.start[b] += g.start[b-1]
 	}
-	g.entries = make([]gramEntry, len(es))
+	g.entries = make([]gramEntry, len(es), len(es)+len(g.sub))
 	fill := append([]uint32(nil), g.start[:len(g.start)-1]...)
 	for _, e := range es {
 		b := gramHash(e.gram) >> g.bucketShift & g.bucketMask
 		g.entries[fill[b]] = e
 		fill[b]++
 	}
+	// Each group's members follow, sub-bucket by sub-bucket.
+	for gi := range g.groups {
+		gr := &g.groups[gi]
+		n := uint32(1) << (64 - gr.shift)
+		sub := g.sub[gr.base : gr.base+n+1]
+		for _, e := range members[gi] {
+			sub[gr.slot(g.key(gr, e))+1]++
+		}
+		sub[0] = uint32(len(g.entries))
+		for k := 1; k < len(sub); k++ {
+			sub[k] += sub[k-1]
+		}
+		g.entries = g.entries[:sub[n]]
+		fill := append([]uint32(nil), sub[:n]...)
+		for _, e := range members[gi] {
+			k := gr.slot(g.key(gr, e))
+			g.entries[fill[k]] = e
+			fill[k]++
+		}
+	}
 	return g
 }
+
+// group replaces the entries of each window at least minGroup literals share with a
+// group entry where a key tells them apart (see gramGroup), and returns the entries
+// left in the buckets and each group's members. Members whose bytes do not cover the
+// best key stay in the buckets, beside the group.
+func (g *grams) group(es []gramEntry) ([]gramEntry, [][]gramEntry) {
+	byGram := map[uint32][]gramEntry{}
+	for _, e := range es {
+		byGram[e.gram] = append(byGram[e.gram], e)
+	}
+	var kept []gramEntry
+	var members [][]gramEntry
+	for _, e := range es {
+		sharers := byGram[e.gram]
+		if sharers == nil {
+			continue // grouped, or placed, with its first sharer
+		}
+		delete(byGram, e.gram)
+		if len(sharers) < minGroup {
+			kept = append(kept, sharers...)
+			continue
+		}
+		gr, in, out, ok := g.bestGroup(sharers)
+		if !ok {
+			kept = append(kept, sharers...)
+			continue
+		}
+		gr.base = uint32(len(g.sub))
+		n := 1 << (64 - gr.shift)
+		g.sub = append(g.sub, make([]uint32, n+1)...)
+		kept = append(kept, gramEntry{gram: e.gram, lit: int32(len(g.groups))})
+		kept = append(kept, out...)
+		g.groups = append(g.groups, gr)
+		members = append(members, in)
+	}
+	return kept, members
+}
+
+// bestGroup chooses the key for literals sharing a window: the place and length (up
+// to 8 bytes, inside each member) that leave a line holding the window and one
+// member's key the fewest entries to compare: those the key does not cover, and those
+// with the same key. ok is false when a group saves little.
+func (g *grams) bestGroup(es []gramEntry) (gr gramGroup, in, out []gramEntry, ok bool) {
+	lo, hi := 0, 0 // the span the literals take around the probe
+	for _, e := range es {
+		lo = min(lo, -int(e.off))
+		hi = max(hi, int(e.n)-int(e.off))
+	}
+	bestCost := float64(len(es)) / 2 // a group must at least halve the walk
+	var keys []uint64
+	for r := lo; r < hi; r++ {
+		// The longest key some member covers, and the longest all members starting
+		// by r cover: keys between are seldom better.
+		all := 8
+		for _, e := range es {
+			if r >= -int(e.off) {
+				all = min(all, int(e.n)-int(e.off)-r)
+			}
+		}
+		for i, k := range [2]int{min(8, hi-r), all} {
+			if k < 1 || i == 1 && k == min(8, hi-r) {
+				continue
+			}
+			cand := gramGroup{r: int8(r), k: uint8(k), mask: 1<<(8*k) - 1}
+			if k == 8 {
+				cand.mask = ^uint64(0)
+			}
+			keys = keys[:0]
+			for _, e := range es {
+				if cand.covers(e) {
+					keys = append(keys, g.key(&cand, e))
+				}
+			}
+			if len(keys) == 0 {
+				continue
+			}
+			slices.Sort(keys)
+			same := 0 // the sum over keys of members², found by runs of equal keys
+			for i := 0; i < len(keys); {
+				j := i + 1
+				for j < len(keys) && keys[j] == keys[i] {
+					j++
+				}
+				same += (j - i) * (j - i)
+				i = j
+			}
+			cost := float64(len(es)-len(keys)) + float64(same)/float64(len(keys))
+			if cost < bestCost {
+				bestCost, gr, ok = cost, cand, true
+			}
+		}
+	}
+	if !ok {
+		return gr, nil, nil, false
+	}
+	for _, e := range es {
+		if gr.covers(e) {
+			in = append(in, e)
+		} else {
+			out = append(out, e)
+		}
+	}
+	bits := max(1, bits.Len(uint(2*len(in)-1)))
+	gr.shift = uint8(64 - bits)
+	return gr, in, out, true
+}
+
+// covers reports whether e's literal holds the key's bytes.
+func (gr *gramGroup) covers(e gramEntry) bool {
+	return int(gr.r) >= -int(e.off) && int(gr.r)+int(gr.k) <= int(e.n)-int(e.off)
+}
+
+// key is the key of e's literal (which gr covers): its bytes at r from the probe,
+// folded.
+func (g *grams) key(gr *gramGroup, e gramEntry) uint64 {
+	text := g.lits[e.lit].text
+	at := int(e.off) + int(gr.r)
+	var x uint64
+	for i := range int(gr.k) {
+		x |= uint64(text[at+i]) << (8 * i)
+	}
+	return (x | fold64) & gr.mask
+}
+
+// slot is the sub-bucket of a key.
+func (gr *gramGroup) slot(key uint64) uint32 { return uint32(key * gramMul >> gr.shift) }
 
 // windows picks, for every literal, stride consecutive windows to put in the filter:
 // any stride consecutive offsets will do, so the ones lines hold least are taken:
@@ -227,25 +398,60 @@ func (g *grams) check(text string, q int, w uint32, found []int32) []int32 {
 	b := gramHash(w) >> g.bucketShift & g.bucketMask
 	for i := g.start[b]; i < g.start[b+1]; i++ {
 		e := &g.entries[i]
-		p := q - int(e.off)
-		if e.gram != w || p < 0 || p+int(e.n) > len(text) {
-			continue
-		}
-		if p+int(e.at)+8 <= len(text) {
-			x := load64(text, p+int(e.at))
-			if e.fold {
-				x |= fold64
-			}
-			if x&e.mask() != e.head {
-				continue
-			}
-		}
-		s, l := text[p:p+int(e.n)], g.lits[e.lit].text
-		if e.fold && equalFold(s, l) || !e.fold && (len(s) <= 8 && p+int(e.at)+8 <= len(text) || s == l) {
+		switch {
+		case e.gram != w:
+		case e.n == 0:
+			found = g.checkGroup(text, q, &g.groups[e.lit], found)
+		case g.at(text, q, e):
 			found = addOnce(found, e.lit)
 		}
 	}
 	return found
+}
+
+// checkGroup compares text with the members of group gr (window at q) whose key text
+// has.
+func (g *grams) checkGroup(text string, q int, gr *gramGroup, found []int32) []int32 {
+	p := q + int(gr.r)
+	var x uint64
+	switch {
+	case p < 0:
+		return found // every member starts at or before p
+	case p+8 <= len(text):
+		x = load64(text, p)
+	case p+int(gr.k) <= len(text):
+		for i := p; i < len(text); i++ {
+			x |= uint64(text[i]) << (8 * (i - p))
+		}
+	default:
+		return found // every member ends at or after p+k
+	}
+	k := gr.base + gr.slot((x|fold64)&gr.mask)
+	for i := g.sub[k]; i < g.sub[k+1]; i++ {
+		if e := &g.entries[i]; g.at(text, q, e) {
+			found = addOnce(found, e.lit)
+		}
+	}
+	return found
+}
+
+// at reports whether text holds e's literal where e's window would be at q.
+func (g *grams) at(text string, q int, e *gramEntry) bool {
+	p := q - int(e.off)
+	if p < 0 || p+int(e.n) > len(text) {
+		return false
+	}
+	if p+int(e.at)+8 <= len(text) {
+		x := load64(text, p+int(e.at))
+		if e.fold {
+			x |= fold64
+		}
+		if x&e.mask() != e.head {
+			return false
+		}
+	}
+	s, l := text[p:p+int(e.n)], g.lits[e.lit].text
+	return e.fold && equalFold(s, l) || !e.fold && (len(s) <= 8 && p+int(e.at)+8 <= len(text) || s == l)
 }
 
 // equalFold reports whether s equals lit ignoring ASCII case; lit is lower-case.
