@@ -77,7 +77,7 @@ func New(rs []*rules.Rule) (*Matcher, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("build matcher: %w", err)
 	}
-	m.pre = b.build(nil, nil)
+	m.pre = b.build(nil, nil, nil)
 	return m, nil
 }
 
