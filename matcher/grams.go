@@ -36,6 +36,14 @@ type grams struct {
 	start       []uint32
 	entries     []gramEntry
 	lits        []literal
+	// wide, when not nil, is a second Bloom filter, of 8 bytes about a window: a
+	// window's literal is looked up only when the line holds one of its literals'
+	// 8 bytes from the window (wideAfter) or from 4 bytes before it (wideBefore).
+	// Lines hold a window of nearly every literal's ("tion", " htt", "\":\"c") far
+	// more often than 8 of its bytes.
+	wide      []uint64
+	wideShift uint
+	wideMask  uint64
 	// groups stand for the entries of a window many literals share (see gramGroup);
 	// a group's sub-buckets are entries[sub[base+k]:sub[base+k+1]].
 	groups []gramGroup
@@ -139,7 +147,9 @@ func newGrams(lits []literal, seen []uint32) *grams {
 		shortest = min(shortest, len(l.text))
 	}
 	g := &grams{stride: shortest - 3, lits: lits}
-	es, members := g.group(g.windows(seen))
+	all := g.windows(seen)
+	g.buildWide(all)
+	es, members := g.group(all)
 	// About 32 filter bits a window keep a probe's false alarm rate near 1/32, and the
 	// filter within 16 KiB, a part of the first-level cache, up to 4096 windows.
 	filterBits := max(12, min(17, bits.Len(uint(len(es)*32))))
@@ -188,6 +198,67 @@ func newGrams(lits []literal, seen []uint32) *grams {
 		}
 	}
 	return g
+}
+
+// Multipliers hashing the 8 bytes from a window and from 4 bytes before it.
+const (
+	wideAfter  = 0x9E3779B97F4A7C15
+	wideBefore = 0xC2B2AE3D27D4EB4F
+)
+
+// wideKey returns the 8 bytes of e's literal that wide holds for it, folded, and
+// the multiplier to hash them with; ok is false when the literal has no 8 bytes
+// from its window or from 4 before it.
+func (g *grams) wideKey(e gramEntry) (key, mul uint64, ok bool) {
+	text, off := g.lits[e.lit].text, int(e.off)
+	switch {
+	case off+8 <= len(text):
+		return load64(text, off) | fold64, wideAfter, true
+	case off >= 4 && off+4 <= len(text):
+		return load64(text, off-4) | fold64, wideBefore, true
+	}
+	return 0, 0, false
+}
+
+// buildWide fills the wide filter with the 8 bytes of every entry; it leaves it nil
+// when some literal is too short to have them.
+func (g *grams) buildWide(es []gramEntry) {
+	keys := map[[2]uint64]bool{}
+	for _, e := range es {
+		key, mul, ok := g.wideKey(e)
+		if !ok {
+			return
+		}
+		keys[[2]uint64{key, mul}] = true
+	}
+	wideBits := max(10, min(17, bits.Len(uint(len(keys)*12))))
+	g.wideShift = uint(64 - wideBits)
+	g.wideMask = 1<<wideBits - 1
+	g.wide = make([]uint64, 1<<wideBits/64)
+	for k := range keys {
+		h := k[0] * k[1]
+		for _, bit := range [2]uint64{h >> g.wideShift, h >> (g.wideShift - uint(wideBits)) & g.wideMask} {
+			g.wide[bit/64] |= 1 << (bit % 64)
+		}
+	}
+}
+
+// wideHas reports whether the wide filter may hold the key hashed to h.
+func (g *grams) wideHas(h uint64) bool {
+	b1, b2 := h>>g.wideShift, h>>(g.wideShift-uint(bits.Len64(g.wideMask)))&g.wideMask
+	return g.wide[b1/64]&(1<<(b1%64)) != 0 && g.wide[b2/64]&(1<<(b2%64)) != 0
+}
+
+// wideHolds reports whether text may hold, about the window at q, the 8 bytes of
+// one of the window's literals.
+func (g *grams) wideHolds(text string, q int) bool {
+	if g.wide == nil {
+		return true
+	}
+	if q+8 <= len(text) && g.wideHas((load64(text, q)|fold64)*wideAfter) {
+		return true
+	}
+	return q >= 4 && q+4 <= len(text) && g.wideHas((load64(text, q-4)|fold64)*wideBefore)
 }
 
 // group replaces the entries of each window at least minGroup literals share with a
@@ -240,6 +311,9 @@ func (g *grams) bestGroup(es []gramEntry) (gr gramGroup, in, out []gramEntry, ok
 	bestCost := float64(len(es)) / 2 // a group must at least halve the walk
 	var keys []uint64
 	for r := lo; r < hi; r++ {
+		if !g.differ(es, r) {
+			continue // a key starting with a byte all members have wastes it
+		}
 		// The longest key some member covers, and the longest all members starting
 		// by r cover: keys between are seldom better.
 		all := 8
@@ -296,6 +370,24 @@ func (g *grams) bestGroup(es []gramEntry) (gr gramGroup, in, out []gramEntry, ok
 	return gr, in, out, true
 }
 
+// differ reports whether the members of es holding a byte at r from the probe have
+// different bytes there (folded).
+func (g *grams) differ(es []gramEntry, r int) bool {
+	first := -1
+	for _, e := range es {
+		at, text := int(e.off)+r, g.lits[e.lit].text
+		if at < 0 || at >= len(text) {
+			continue
+		}
+		if b := int(text[at] | 0x20); first < 0 {
+			first = b
+		} else if b != first {
+			return true
+		}
+	}
+	return false
+}
+
 // covers reports whether e's literal holds the key's bytes.
 func (gr *gramGroup) covers(e gramEntry) bool {
 	return int(gr.r) >= -int(e.off) && int(gr.r)+int(gr.k) <= int(e.n)-int(e.off)
@@ -323,13 +415,16 @@ func (gr *gramGroup) slot(key uint64) uint32 { return uint32(key * gramMul >> gr
 // slow query (") would otherwise send each line naming the service to compare all of
 // them, and ".1\" " in ` HTTP/1.1" 5` every nginx line.
 func (g *grams) windows(seen []uint32) []gramEntry {
-	holders := map[uint32]int{} // window → literals holding it at any offset
+	// holders counts, by gramSlot, the literals holding a window at any offset (a
+	// slot some windows share counts for all of them: only choices change).
+	holders := make([]uint32, gramSlots)
+	var mine []uint32 // one literal's slots
 	for _, l := range g.lits {
-		seen := map[uint32]bool{}
+		mine = mine[:0]
 		for off := 0; off+4 <= len(l.text); off++ {
-			if w := foldGram(l.text, off); !seen[w] {
-				seen[w] = true
-				holders[w]++
+			if slot := gramSlot(foldGram(l.text, off)); !slices.Contains(mine, slot) {
+				mine = append(mine, slot)
+				holders[slot]++
 			}
 		}
 	}
@@ -343,7 +438,7 @@ func (g *grams) windows(seen []uint32) []gramEntry {
 				if seen != nil {
 					cost[0] = max(cost[0], int(seen[gramSlot(w)]))
 				}
-				cost[1] = max(cost[1], holders[w])
+				cost[1] = max(cost[1], int(holders[gramSlot(w)]))
 			}
 			if bestCost[0] < 0 || cost[0] < bestCost[0] || cost[0] == bestCost[0] && cost[1] < bestCost[1] {
 				best, bestCost = k, cost
@@ -363,12 +458,12 @@ func (g *grams) windows(seen []uint32) []gramEntry {
 // windows the fewest literals share (the last such), so that literals alike but for a
 // service word or a code ("autovacuum worker timed out [E0500]: ", "... [E0501]: ")
 // are told apart without a full comparison.
-func headAt(l literal, holders map[uint32]int) int {
+func headAt(l literal, holders []uint32) int {
 	best, bestShare := 0, -1
 	for at := 0; at+8 <= len(l.text); at++ {
 		share := 0
 		for off := at; off+4 <= at+8; off++ {
-			share = max(share, holders[foldGram(l.text, off)])
+			share = max(share, int(holders[gramSlot(foldGram(l.text, off))]))
 		}
 		if bestShare < 0 || share <= bestShare {
 			best, bestShare = at, share
@@ -386,7 +481,7 @@ func (g *grams) scan(text string, found []int32) []int32 {
 		if b := h >> shift; filter[b/64]&(1<<(b%64)) == 0 {
 			continue
 		}
-		if b := h >> shift2 & mask; filter[b/64]&(1<<(b%64)) != 0 {
+		if b := h >> shift2 & mask; filter[b/64]&(1<<(b%64)) != 0 && g.wideHolds(text, q) {
 			found = g.check(text, q, w, found)
 		}
 	}

@@ -98,6 +98,9 @@ func TestGramsGroups(t *testing.T) {
 		}
 		for _, g := range []*grams{newGrams(lits, nil), newGrams(lits, countWindows(sample))} {
 			require.NotEmpty(t, g.groups, "families sharing a window must be grouped")
+			if len(lits[0].text) >= 11 {
+				require.NotNil(t, g.wide, "literals of 11 bytes or more have 8 bytes about each window")
+			}
 			var texts []string
 			for _, l := range lits { // whole, at the end of a line and on their own
 				texts = append(texts, l.text, "at the end: "+l.text, strings.ToUpper(l.text)+" at the start")
