@@ -170,7 +170,11 @@ func newGrams(lits []literal, seen []uint32) *grams {
 	for b := 1; b < len(g.start); b++ {
 		g.start[b] += g.start[b-1]
 	}
-	g.entries = make([]gramEntry, len(es), len(es)+len(g.sub))
+	total := len(es)
+	for _, in := range members {
+		total += len(in)
+	}
+	g.entries = make([]gramEntry, len(es), total)
 	fill := append([]uint32(nil), g.start[:len(g.start)-1]...)
 	for _, e := range es {
 		b := gramHash(e.gram) >> g.bucketShift & g.bucketMask
@@ -365,8 +369,8 @@ func (g *grams) bestGroup(es []gramEntry) (gr gramGroup, in, out []gramEntry, ok
 			out = append(out, e)
 		}
 	}
-	bits := max(1, bits.Len(uint(2*len(in)-1)))
-	gr.shift = uint8(64 - bits)
+	subBits := max(1, bits.Len(uint(2*len(in)-1)))
+	gr.shift = uint8(64 - subBits)
 	return gr, in, out, true
 }
 
