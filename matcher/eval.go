@@ -13,13 +13,20 @@ import (
 // the rule already matched).
 type compiled struct {
 	rule                              *rules.Rule
-	any, all, unless, follow, resolve []*regexp.Regexp
+	any, all, unless, follow, resolve []pattern
 	base                              int32
 }
 
+// pattern is a compiled regexp and, when other patterns of the rule set are the same
+// regexp, its number among those (shared), else -1.
+type pattern struct {
+	re     *regexp.Regexp
+	shared int32
+}
+
 // patterns lists the prefiltered patterns in entry order.
-func (c *compiled) patterns() []*regexp.Regexp {
-	ps := make([]*regexp.Regexp, 0, len(c.any)+len(c.all)+len(c.follow)+len(c.resolve))
+func (c *compiled) patterns() []pattern {
+	ps := make([]pattern, 0, len(c.any)+len(c.all)+len(c.follow)+len(c.resolve))
 	ps = append(ps, c.any...)
 	ps = append(ps, c.all...)
 	ps = append(ps, c.follow...)
@@ -30,20 +37,58 @@ func (c *compiled) allBase() int32     { return c.base + int32(len(c.any)) }
 func (c *compiled) followBase() int32  { return c.allBase() + int32(len(c.all)) }
 func (c *compiled) resolveBase() int32 { return c.followBase() + int32(len(c.follow)) }
 
+// runMemo keeps, for one line, what the shared patterns run on it gave, so that a
+// regexp several rules hold (the resolve patterns of the Redis fork rules, "Background
+// saving terminated with success", in four of them) runs once a line: slot
+// shared%len, valid when id is shared+1.
+type runMemo [8]runSlot
+
+type runSlot struct {
+	id      int32
+	matched bool
+	subs    bool  // idx holds the submatches (nil: no match)
+	idx     []int // FindStringSubmatchIndex
+}
+
+// match reports whether p matches text.
+func (m *runMemo) match(p pattern, text string) bool {
+	if p.shared < 0 {
+		return p.re.MatchString(text)
+	}
+	slot := &m[p.shared%int32(len(m))]
+	if slot.id != p.shared+1 {
+		*slot = runSlot{id: p.shared + 1, matched: p.re.MatchString(text)}
+	}
+	return slot.matched
+}
+
+// submatches returns p's FindStringSubmatchIndex on text (which p matches).
+func (m *runMemo) submatches(p pattern, text string) []int {
+	if p.shared < 0 {
+		return p.re.FindStringSubmatchIndex(text)
+	}
+	slot := &m[p.shared%int32(len(m))]
+	if slot.id != p.shared+1 || !slot.subs {
+		slot.id, slot.matched = p.shared+1, true
+		slot.subs, slot.idx = true, p.re.FindStringSubmatchIndex(text)
+	}
+	return slot.idx
+}
+
 // eval appends the rule's hit on l, if any; seg holds the rule's candidate entries.
-func (c *compiled) eval(l sources.Line, seg []int32, k Kind, selectors bool, dst []Hit) []Hit {
+func (c *compiled) eval(l sources.Line, seg []int32, k Kind, selectors bool, memo *runMemo, dst []Hit) []Hit {
 	switch k {
 	case KindFollow:
-		return c.first(l, seg, c.follow, c.followBase(), KindFollow, selectors, dst)
+		return c.first(l, seg, c.follow, c.followBase(), KindFollow, selectors, memo, dst)
 	case KindResolve:
-		return c.first(l, seg, c.resolve, c.resolveBase(), KindResolve, selectors, dst)
+		return c.first(l, seg, c.resolve, c.resolveBase(), KindResolve, selectors, memo, dst)
 	}
-	return c.match(l, seg, selectors, dst)
+	return c.match(l, seg, selectors, memo, dst)
 }
 
 // match applies any (one suffices), all (every one) and unless (none may match).
 // Captures come from the first any pattern that matched, merged with those of all.
-func (c *compiled) match(l sources.Line, seg []int32, selectors bool, dst []Hit) []Hit {
+func (c *compiled) match(l sources.Line, seg []int32, selectors bool, memo *runMemo, dst []Hit) []Hit {
 	allBase := c.allBase()
 	for j := range c.all {
 		if !has(seg, allBase+int32(j)) {
@@ -56,45 +101,45 @@ func (c *compiled) match(l sources.Line, seg []int32, selectors bool, dst []Hit)
 	if selectors && !c.selects(l) {
 		return dst
 	}
-	var first *regexp.Regexp
-	for i, re := range c.any {
-		if has(seg, c.base+int32(i)) && re.MatchString(l.Text) {
-			first = re
+	first := -1
+	for i, p := range c.any {
+		if has(seg, c.base+int32(i)) && memo.match(p, l.Text) {
+			first = i
 			break
 		}
 	}
-	if len(c.any) > 0 && first == nil {
+	if len(c.any) > 0 && first < 0 {
 		return dst
 	}
-	for _, re := range c.all {
-		if !re.MatchString(l.Text) {
+	for _, p := range c.all {
+		if !memo.match(p, l.Text) {
 			return dst
 		}
 	}
-	for _, re := range c.unless {
-		if re.MatchString(l.Text) {
+	for _, p := range c.unless {
+		if memo.match(p, l.Text) {
 			return dst
 		}
 	}
 	var caps map[string]string
-	for _, re := range c.all {
-		caps = addCaptures(caps, re, l.Text)
+	for _, p := range c.all {
+		caps = addCaptures(caps, p, l.Text, memo)
 	}
-	if first != nil {
-		caps = addCaptures(caps, first, l.Text)
+	if first >= 0 {
+		caps = addCaptures(caps, c.any[first], l.Text, memo)
 	}
 	return append(dst, Hit{Rule: c.rule, Line: l, Captures: caps})
 }
 
 // first appends a hit for the first candidate pattern of pats (numbered from base)
 // that matches l.
-func (c *compiled) first(l sources.Line, seg []int32, pats []*regexp.Regexp, base int32, k Kind, selectors bool, dst []Hit) []Hit {
+func (c *compiled) first(l sources.Line, seg []int32, pats []pattern, base int32, k Kind, selectors bool, memo *runMemo, dst []Hit) []Hit {
 	if !hasIn(seg, base, base+int32(len(pats))) || selectors && !c.selects(l) {
 		return dst
 	}
-	for i, re := range pats {
-		if has(seg, base+int32(i)) && re.MatchString(l.Text) {
-			return append(dst, Hit{Rule: c.rule, Line: l, Captures: addCaptures(nil, re, l.Text), Kind: k})
+	for i, p := range pats {
+		if has(seg, base+int32(i)) && memo.match(p, l.Text) {
+			return append(dst, Hit{Rule: c.rule, Line: l, Captures: addCaptures(nil, p, l.Text, memo), Kind: k})
 		}
 	}
 	return dst
@@ -132,14 +177,15 @@ func selects(r *rules.Rule, l sources.Line) bool {
 	return true
 }
 
-// addCaptures adds re's named groups that took part in the match on text; a name
-// already captured keeps its first value.
-func addCaptures(caps map[string]string, re *regexp.Regexp, text string) map[string]string {
+// addCaptures adds the named groups of p (which matches text) that took part in the
+// match; a name already captured keeps its first value.
+func addCaptures(caps map[string]string, p pattern, text string, memo *runMemo) map[string]string {
+	re := p.re
 	if re.NumSubexp() == 0 {
 		return caps
 	}
 	names := re.SubexpNames()
-	idx := re.FindStringSubmatchIndex(text)
+	idx := memo.submatches(p, text)
 	for g := 1; g < len(names) && 2*g+1 < len(idx); g++ {
 		if names[g] == "" || idx[2*g] < 0 {
 			continue

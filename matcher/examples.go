@@ -48,5 +48,6 @@ func (m *Matcher) fires(text string) bool {
 	var cand [candScratch]int32
 	c := m.pre.candidates(text, found[:0], cand[:0])
 	var buf [1]Hit
-	return len(m.eval(sources.Line{Text: text}, c, KindMatch, false, buf[:0])) > 0
+	var memo runMemo
+	return len(m.eval(sources.Line{Text: text}, c, KindMatch, false, &memo, buf[:0])) > 0
 }

@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -107,6 +108,44 @@ func TestContainsFold(t *testing.T) {
 			require.Equal(t, tt.want, containsFold(tt.s, tt.lit))
 		})
 	}
+}
+
+// TestContainsAt: looking for a literal by any of its bytes answers as
+// strings.Contains does, with the literal at either end, cut short, or repeated.
+func TestContainsAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	alphabet := `"status":5 ab`
+	word := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		lit := word(1 + r.IntN(6))
+		text := word(r.IntN(30))
+		if r.IntN(2) == 0 {
+			i := r.IntN(len(text) + 1)
+			text = text[:i] + lit[:r.IntN(len(lit)+1)] + text[i:]
+		}
+		for k := range len(lit) {
+			require.Equal(t, strings.Contains(text, lit), containsAt(text, lit, k), "%q in %q by byte %d", lit, text, k)
+		}
+	}
+	require.True(t, containsAt("x", "", 0))
+}
+
+// FuzzContainsAt compares containsAt with strings.Contains.
+func FuzzContainsAt(f *testing.F) {
+	f.Add(`{"status":200,"x":"status":5}`, `"status":5`, uint8(9))
+	f.Fuzz(func(t *testing.T, text, lit string, k uint8) {
+		if lit == "" {
+			return
+		}
+		at := int(k) % len(lit)
+		require.Equal(t, strings.Contains(text, lit), containsAt(text, lit, at))
+	})
 }
 
 func TestAutomaton(t *testing.T) {

@@ -67,18 +67,48 @@ func New(rs []*rules.Rule) (*Matcher, error) {
 			errs = append(errs, fmt.Errorf("rule %q: %w", r.ID, err))
 			continue
 		}
-		for off, re := range c.patterns() {
+		for off, p := range c.patterns() {
 			id := c.base + int32(off)
 			m.entryRule = append(m.entryRule, int32(len(m.compiled)))
-			b.add(id, re.String())
+			b.add(id, p.re.String())
 		}
 		m.compiled = append(m.compiled, c)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("build matcher: %w", err)
 	}
-	m.pre = b.build(nil, nil)
+	m.share()
+	m.pre = b.build(nil, nil, nil)
 	return m, nil
+}
+
+// share numbers the regexps several patterns of the rules are (the same source,
+// folded alike) and makes them one, so that a line runs each once (runMemo).
+func (m *Matcher) share() {
+	type first struct {
+		p *pattern
+		n int32
+	}
+	seen := map[string]*first{}
+	shared := int32(0)
+	for _, c := range m.compiled {
+		for _, list := range [...][]pattern{c.any, c.all, c.unless, c.follow, c.resolve} {
+			for i := range list {
+				p := &list[i]
+				f := seen[p.re.String()]
+				if f == nil {
+					seen[p.re.String()] = &first{p: p, n: -1}
+					continue
+				}
+				if f.n < 0 {
+					f.n = shared
+					shared++
+					f.p.shared = f.n
+				}
+				p.re, p.shared = f.p.re, f.n
+			}
+		}
+	}
 }
 
 // Tune returns a Matcher with the same rules whose prefilter is fitted to lines like
@@ -102,7 +132,11 @@ func (m *Matcher) Match(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, KindMatch, true, dst)
+	if len(c) == 0 {
+		return dst
+	}
+	var memo runMemo
+	return m.eval(l, c, KindMatch, true, &memo, dst)
 }
 
 // MatchAll appends to dst every hit of every kind on l, from one prefilter pass: the
@@ -115,8 +149,9 @@ func (m *Matcher) MatchAll(l sources.Line, dst []Hit) []Hit {
 	if len(c) == 0 {
 		return dst
 	}
+	var memo runMemo
 	for _, k := range [...]Kind{KindMatch, KindFollow, KindResolve} {
-		dst = m.eval(l, c, k, true, dst)
+		dst = m.eval(l, c, k, true, &memo, dst)
 	}
 	return dst
 }
@@ -127,7 +162,11 @@ func (m *Matcher) MatchFollow(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, KindFollow, true, dst)
+	if len(c) == 0 {
+		return dst
+	}
+	var memo runMemo
+	return m.eval(l, c, KindFollow, true, &memo, dst)
 }
 
 // MatchResolve appends to dst a hit for every rule one of whose resolve patterns
@@ -136,19 +175,23 @@ func (m *Matcher) MatchResolve(l sources.Line, dst []Hit) []Hit {
 	var found [foundScratch]int32
 	var cand [candScratch]int32
 	c := m.pre.candidates(l.Text, found[:0], cand[:0])
-	return m.eval(l, c, KindResolve, true, dst)
+	if len(c) == 0 {
+		return dst
+	}
+	var memo runMemo
+	return m.eval(l, c, KindResolve, true, &memo, dst)
 }
 
 // eval runs the candidate entries, grouped by rule (entry ids are laid out rule by
 // rule, so a sorted list keeps each rule's entries together and hits in rule order).
-func (m *Matcher) eval(l sources.Line, cand []int32, k Kind, selectors bool, dst []Hit) []Hit {
+func (m *Matcher) eval(l sources.Line, cand []int32, k Kind, selectors bool, memo *runMemo, dst []Hit) []Hit {
 	for i := 0; i < len(cand); {
 		ri := m.entryRule[cand[i]]
 		j := i + 1
 		for j < len(cand) && m.entryRule[cand[j]] == ri {
 			j++
 		}
-		dst = m.compiled[ri].eval(l, cand[i:j], k, selectors, dst)
+		dst = m.compiled[ri].eval(l, cand[i:j], k, selectors, memo, dst)
 		i = j
 	}
 	return dst
@@ -162,7 +205,7 @@ func compile(r *rules.Rule, base int32) (*compiled, error) {
 	lists := []struct {
 		name string
 		in   []rules.Pattern
-		out  *[]*regexp.Regexp
+		out  *[]pattern
 	}{
 		{"match: any", r.Match.Any, &c.any},
 		{"match: all", r.Match.All, &c.all},
@@ -193,8 +236,8 @@ func compile(r *rules.Rule, base int32) (*compiled, error) {
 
 // compilePatterns takes the loaded regexps, recompiling them case-folded when the rule
 // says ignore_case (a no-op for patterns that already fold).
-func compilePatterns(name string, ps []rules.Pattern, fold bool) ([]*regexp.Regexp, error) {
-	out := make([]*regexp.Regexp, 0, len(ps))
+func compilePatterns(name string, ps []rules.Pattern, fold bool) ([]pattern, error) {
+	out := make([]pattern, 0, len(ps))
 	for i, p := range ps {
 		if p.Regexp == nil {
 			return nil, fmt.Errorf("%s[%d]: pattern not compiled", name, i)
@@ -206,7 +249,7 @@ func compilePatterns(name string, ps []rules.Pattern, fold bool) ([]*regexp.Rege
 				return nil, fmt.Errorf("%s[%d]: fold case: %w", name, i, err)
 			}
 		}
-		out = append(out, re)
+		out = append(out, pattern{re: re, shared: -1})
 	}
 	return out, nil
 }

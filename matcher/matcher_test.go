@@ -191,3 +191,118 @@ func TestMatchNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// kindHit is a hit as the reference below computes it.
+type kindHit struct {
+	Rule     string
+	Kind     Kind
+	Captures map[string]string
+}
+
+func asKindHits(hs []Hit) []kindHit {
+	var out []kindHit
+	for _, h := range hs {
+		out = append(out, kindHit{h.Rule.ID, h.Kind, h.Captures})
+	}
+	return out
+}
+
+// oneByOne is MatchAll computed with a Matcher for each rule alone, so that no regexp
+// is shared between rules: the match hits in rule order, then follow, then resolve.
+func oneByOne(t testing.TB, ms []*Matcher, l sources.Line) []kindHit {
+	t.Helper()
+	var out []kindHit
+	for _, match := range []func(*Matcher, sources.Line, []Hit) []Hit{
+		(*Matcher).Match, (*Matcher).MatchFollow, (*Matcher).MatchResolve,
+	} {
+		for _, m := range ms {
+			out = append(out, asKindHits(match(m, l, nil))...)
+		}
+	}
+	return out
+}
+
+// sharingRules: four rules holding the same resolve regexps (one with a capture),
+// one the same follow and match regexps besides, and one the same regexp folded.
+func sharingRules() []*rules.Rule {
+	saved := `^\[?(?P<pid>\d+)(?::[MCSX]|\]) .*?Background saving terminated with success`
+	plain := `Background saving terminated with success`
+	rule := func(id string, match string, follow []string, resolve ...string) *rules.Rule {
+		return &rules.Rule{ID: id, Match: &rules.Match{Any: pats(match)}, Follow: pats(follow...), Resolve: pats(resolve...)}
+	}
+	folded := rule("d/folded", `fork failed`, nil, plain)
+	folded.Match.IgnoreCase = true
+	rs := []*rules.Rule{
+		rule("a/bgsave", `Can't save in background: fork: (?P<error>.+)`, []string{plain}, saved, plain),
+		rule("b/oom", `fork: Cannot allocate memory`, nil, plain, saved),
+		rule("c/latency", `Background saving terminated with success`, []string{`(?P<pid>\d+):C`}, saved),
+		folded,
+	}
+	// More shared regexps than runMemo has slots, all candidates on one line (they
+	// share their literals) and not all matching: "step abc of 12345" resolves the
+	// rules holding step [a-z]{3} or of [0-9]{5}.
+	for i := 1; i <= 12; i++ {
+		step := fmt.Sprintf(`step (?P<step>[a-z]{%d}) `, i)
+		of := fmt.Sprintf(`of (?P<of>[0-9]{%d})$`, i)
+		rs = append(rs, rule(fmt.Sprintf("e/%d", i), `never`, nil, step, of), rule(fmt.Sprintf("f/%d", i), `never`, nil, of, step))
+	}
+	return rs
+}
+
+// TestSharedRegexps: a regexp several rules hold is compiled once for all of them,
+// and MatchAll gives what each rule alone gives, captures included.
+func TestSharedRegexps(t *testing.T) {
+	rs := sharingRules()
+	m := newMatcher(t, rs...)
+	a, b, c := m.compiled[0], m.compiled[1], m.compiled[2]
+	require.Same(t, a.resolve[0].re, b.resolve[1].re)
+	require.Same(t, a.resolve[0].re, c.resolve[0].re)
+	require.Same(t, a.resolve[1].re, b.resolve[0].re)
+	require.Same(t, a.follow[0].re, c.any[0].re, "the same regexp in match and in follow")
+	require.NotSame(t, a.resolve[1].re, m.compiled[3].resolve[0].re, "a folded regexp is another one")
+	var ms []*Matcher
+	for _, r := range rs {
+		ms = append(ms, newMatcher(t, r))
+	}
+	for _, text := range []string{
+		"4242:C 01 Jan 2024 00:00:00.000 * Background saving terminated with success",
+		"[4242] 01 Jan 00:00:00 * Background saving terminated with success",
+		"Background saving terminated with success",
+		"BACKGROUND SAVING TERMINATED WITH SUCCESS",
+		"1:M 01 Jan 2024 00:00:00.000 # Can't save in background: fork: Cannot allocate memory",
+		"nothing here",
+		"step abc of 12345", "step abcdefghijk of 1", "step a of 123456789012", "step of 1",
+	} {
+		l := line(text)
+		got := asKindHits(m.MatchAll(l, nil))
+		require.Equal(t, oneByOne(t, ms, l), got, "line %q", text)
+	}
+	hs := asKindHits(m.MatchAll(line("4242:C 01 Jan 2024 00:00:00.000 * Background saving terminated with success"), nil))
+	require.Len(t, hs, 7) // c matches, a and c follow, a b c d resolve
+}
+
+// FuzzMatchAllShared compares MatchAll on the built-in pack and sharingRules, whose
+// rules hold the same regexps, with each rule's Matcher alone.
+func FuzzMatchAllShared(f *testing.F) {
+	pack, err := rules.Builtin()
+	require.NoError(f, err)
+	rs := append(pack, sharingRules()...)
+	m, err := New(rs)
+	require.NoError(f, err)
+	var ms []*Matcher
+	for _, r := range rs {
+		one, err := New([]*rules.Rule{r})
+		require.NoError(f, err)
+		ms = append(ms, one)
+	}
+	for _, r := range pack {
+		for _, text := range r.Examples.Match {
+			f.Add(text)
+		}
+	}
+	f.Add("4242:C 01 Jan 2024 00:00:00.000 * Background saving terminated with success")
+	f.Fuzz(func(t *testing.T, text string) {
+		l := sources.Line{Source: "redis", Text: text}
+		require.Equal(t, oneByOne(t, ms, l), asKindHits(m.MatchAll(l, nil)))
+	})
+}

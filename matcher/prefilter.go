@@ -49,8 +49,9 @@ func (b *prefilterBuilder) add(id int32, pattern string) {
 
 // build makes the prefilter. freq, when not nil, is how often lines hold each
 // literal (measured on a sample of the lines to come); without it anchors and check
-// order are guessed from the literals' lengths.
-func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefilter {
+// order are guessed from the literals' lengths. seen counts the sample's windows
+// (countWindows) and its bytes (countBytes), or is nil.
+func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32) *prefilter {
 	p := &prefilter{b: b}
 	if len(b.ids) > 0 {
 		p.checks = make([][]check, b.ids[len(b.ids)-1]+1)
@@ -106,7 +107,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefi
 			return cmp.Compare(passRate(x, often), passRate(y, often))
 		})
 		for _, c := range checks {
-			k := newCheck(c)
+			k := newCheck(c, bytesSeen)
 			k.id = clauseID(clauseIDs, c)
 			p.checks[id] = append(p.checks[id], k)
 		}
@@ -129,7 +130,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32) *prefi
 // tune rebuilds the prefilter with each literal's frequency, and each window's, in
 // sample.
 func (p *prefilter) tune(sample []string) *prefilter {
-	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample))
+	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample), countBytes(sample))
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
@@ -328,13 +329,15 @@ func (p *prefilter) candidates(text string, found, dst []int32) []int32 {
 	return dst
 }
 
-// check is a clause to check with strings.Contains; a clause of several literals
-// sharing a start (" disk usage 90%", ... " disk usage 100%") first looks for the
-// start once. id numbers the distinct clauses of the prefilter, for clauseMemo.
+// check is a clause to check; a clause of several literals sharing a start (" disk
+// usage 90%", ... " disk usage 100%") first looks for the start once. id numbers the
+// distinct clauses of the prefilter, for clauseMemo. Exact literals are looked for by
+// their rarest byte (rare: its place in each literal, then in prefix).
 type check struct {
 	clause
 	prefix string
 	id     int32
+	rare   []uint8
 }
 
 // clauseID returns the number of clause c among the distinct clauses in ids, giving
@@ -366,15 +369,24 @@ type clauseMemo [16]struct {
 	ok bool
 }
 
-func newCheck(c clause) check {
-	k := check{clause: c}
+func newCheck(c clause, bytesSeen *[256]uint32) check {
+	k := check{clause: c, prefix: sharedPrefix(c)}
+	for _, l := range c {
+		k.rare = append(k.rare, rarest(l.text, bytesSeen))
+	}
+	k.rare = append(k.rare, rarest(k.prefix, bytesSeen))
+	return k
+}
+
+// sharedPrefix is the start (3 bytes or more) the exact literals of c share, or "".
+func sharedPrefix(c clause) string {
 	if len(c) < 2 || c[0].fold {
-		return k
+		return ""
 	}
 	prefix := c[0].text
 	for _, l := range c[1:] {
 		if l.fold {
-			return k
+			return ""
 		}
 		n := 0
 		for n < len(prefix) && n < len(l.text) && prefix[n] == l.text[n] {
@@ -382,10 +394,10 @@ func newCheck(c clause) check {
 		}
 		prefix = prefix[:n]
 	}
-	if len(prefix) >= 3 {
-		k.prefix = prefix
+	if len(prefix) < 3 {
+		return ""
 	}
-	return k
+	return prefix
 }
 
 // holds reports whether text satisfies every clause of entry id besides its anchor;
@@ -399,7 +411,7 @@ func (p *prefilter) holds(id int32, text string, memo *clauseMemo) bool {
 			}
 			continue
 		}
-		ok := (c.prefix == "" || strings.Contains(text, c.prefix)) && containsAny(text, c.clause)
+		ok := (c.prefix == "" || containsAt(text, c.prefix, int(c.rare[len(c.clause)]))) && c.containsAny(text)
 		slot.id, slot.ok = c.id+1, ok
 		if !ok {
 			return false
@@ -408,13 +420,85 @@ func (p *prefilter) holds(id int32, text string, memo *clauseMemo) bool {
 	return true
 }
 
-func containsAny(text string, c clause) bool {
-	for _, l := range c {
-		if contains(text, l) {
+// containsAny reports whether text holds a literal of the clause.
+func (c *check) containsAny(text string) bool {
+	for i, l := range c.clause {
+		if l.fold && containsFold(text, l.text) || !l.fold && containsAt(text, l.text, int(c.rare[i])) {
 			return true
 		}
 	}
 	return false
+}
+
+// containsAt reports whether text holds lit, looking for its byte at k (its rarest)
+// and comparing around each one found: strings.Contains looks for the first byte,
+// and `"status":5` starts with a byte a JSON line holds twenty times.
+func containsAt(text, lit string, k int) bool {
+	n := len(lit)
+	if n == 0 {
+		return true
+	}
+	c := lit[k]
+	// The rare byte can be at i for k ≤ i ≤ len(text)-n+k.
+	for i := k; i <= len(text)-n+k; i++ {
+		j := strings.IndexByte(text[i:len(text)-n+k+1], c)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if text[i-k:i-k+n] == lit {
+			return true
+		}
+	}
+	return false
+}
+
+// rarest returns the place in s of the byte lines hold least: by bytesSeen when not
+// nil, else by a guess at log lines (spaces, lower-case letters, digits and JSON's
+// punctuation everywhere, capitals and rare letters seldom).
+func rarest(s string, bytesSeen *[256]uint32) uint8 {
+	best, bestSeen := 0, uint32(0)
+	for i := 0; i < len(s) && i <= math.MaxUint8; i++ {
+		var seen uint32
+		if bytesSeen != nil {
+			seen = bytesSeen[s[i]]
+		} else {
+			seen = guessSeen(s[i])
+		}
+		if i == 0 || seen < bestSeen {
+			best, bestSeen = i, seen
+		}
+	}
+	return uint8(best)
+}
+
+func guessSeen(c byte) uint32 {
+	switch {
+	case c == ' ':
+		return 100
+	case strings.IndexByte("etaoinsrlcdu", c) >= 0:
+		return 80
+	case strings.IndexByte("\":/-.=,_", c) >= 0 || '0' <= c && c <= '9':
+		return 70
+	case strings.IndexByte("qzxjkvwy", c) >= 0:
+		return 20
+	case 'a' <= c && c <= 'z':
+		return 50
+	case 'A' <= c && c <= 'Z':
+		return 30
+	}
+	return 10
+}
+
+// countBytes counts the sample lines' bytes.
+func countBytes(sample []string) *[256]uint32 {
+	var seen [256]uint32
+	for _, text := range sample {
+		for i := 0; i < len(text); i++ {
+			seen[text[i]]++
+		}
+	}
+	return &seen
 }
 
 func contains(text string, l literal) bool {
