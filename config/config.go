@@ -32,6 +32,7 @@ type Config struct {
 	Outbox    notifiers.DispatcherConfig `yaml:"outbox"`
 	Metrics   Metrics                    `yaml:"metrics"`
 	Log       Log                        `yaml:"log"`
+	Memory    Memory                     `yaml:"memory"`
 
 	// File is where the configuration was read from; "" for embedded defaults.
 	File string `yaml:"-"`
@@ -64,6 +65,15 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 }
 
+// Memory says when cowbell gives back memory that only its start-up used
+// (internal/memtrim): the heap's free pages and the pages of its program file that
+// start-up touched, which stay in the page cache.
+type Memory struct {
+	// TrimAfter is how long after the sources have opened (at start and after each
+	// reload) the trim runs: past the first probes and rescans. 0 turns it off.
+	TrimAfter time.Duration `yaml:"trim_after"`
+}
+
 // Log configures cowbell's own log.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -77,6 +87,7 @@ var Default = Config{
 	Snapshot:  enrich.DefaultConfig,
 	Outbox:    notifiers.DefaultDispatcherConfig,
 	Log:       Log{Level: "info", Format: "console"},
+	Memory:    Memory{TrimAfter: 15 * time.Second},
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -91,6 +102,9 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	var errs []error
 	if c.Incidents.MaxAge < 0 {
 		errs = append(errs, yamlpos.At(yamlpos.Value(n, "incidents"), "incidents: max_age must not be negative"))
+	}
+	if c.Memory.TrimAfter < 0 {
+		errs = append(errs, yamlpos.At(yamlpos.Value(n, "memory"), "memory: trim_after must not be negative"))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

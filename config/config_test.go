@@ -82,6 +82,7 @@ func TestParseErrorsNameTheirPlace(t *testing.T) {
 		{"bad log level", "log: {level: loud}\n", 1, "level"},
 		{"negative max_age", "host: h\nincidents: {max_age: -1h}\n", 2, "incidents: max_age must not be negative"},
 		{"unknown incidents key", "incidents:\n  maxage: 1h\n", 2, `unknown field "maxage"`},
+		{"negative trim", "host: h\nmemory:\n  trim_after: -1m\n", 3, "memory: trim_after must not be negative"},
 		{"bad yaml", "sources: [\n", 1, "did not find expected node content"},
 		{"wrong type", "rules: {builtin: maybe}\n", 1, "bool"},
 	}
@@ -104,6 +105,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	require.True(t, c.Rules.Builtin)
 	require.Equal(t, "empty.yaml", c.File)
 	require.Equal(t, time.Hour, c.Incidents.MaxAge, "a backlog line older than an hour is recorded, not paged")
+	require.Equal(t, Memory{TrimAfter: 15 * time.Second}, c.Memory)
 }
 
 func TestExpandLeavesLoneDollars(t *testing.T) {

@@ -172,10 +172,7 @@ func (d *proc) waitLog(t *testing.T, s string) {
 	defer tick.Stop()
 	deadline := time.After(30 * time.Second)
 	for {
-		d.log.mu.Lock()
-		logged := strings.Contains(d.stderr.String(), s)
-		d.log.mu.Unlock()
-		if logged {
+		if strings.Contains(d.logged(), s) {
 			return
 		}
 		select {
@@ -184,6 +181,34 @@ func (d *proc) waitLog(t *testing.T, s string) {
 			t.Fatalf("cowbell exited (%v) before logging %q", err, s)
 		case <-deadline:
 			t.Fatalf("cowbell did not log %q", s)
+		}
+	}
+}
+
+// logged is what cowbell has logged so far.
+func (d *proc) logged() string {
+	d.log.mu.Lock()
+	defer d.log.mu.Unlock()
+	return d.stderr.String()
+}
+
+// waitLogCount waits until cowbell has logged at least n lines containing s, and
+// returns how many it has.
+func (d *proc) waitLogCount(t *testing.T, s string, n int) int {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		if c := strings.Count(d.logged(), s); c >= n {
+			return c
+		}
+		select {
+		case <-tick.C:
+		case err := <-d.done:
+			t.Fatalf("cowbell exited (%v) before logging %q %d times", err, s, n)
+		case <-deadline:
+			t.Fatalf("cowbell logged %q %d times, not %d", s, strings.Count(d.logged(), s), n)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cowbell-sidecar/cowbell/config"
 	"github.com/cowbell-sidecar/cowbell/facts"
+	"github.com/cowbell-sidecar/cowbell/internal/memtrim"
 	"github.com/cowbell-sidecar/cowbell/pipeline"
 	"github.com/cowbell-sidecar/cowbell/state"
 )
@@ -133,6 +134,12 @@ func (d *daemon) runUntilReload(ctx context.Context, p *pipeline.Pipeline, c *co
 		d.report(pctx, p, every, t.C)
 	}()
 	defer func() { <-status }()
+	trimmed := make(chan struct{})
+	go func() {
+		defer close(trimmed)
+		d.trim(pctx, p, c.Memory)
+	}()
+	defer func() { <-trimmed }()
 	for {
 		select {
 		case err := <-done:
@@ -222,6 +229,38 @@ func (d *daemon) report(ctx context.Context, p running, every time.Duration, tic
 			}
 		}
 	}
+}
+
+// trim gives back what only start-up used (internal/memtrim), m.TrimAfter after
+// the sources have opened: at start, and after a reload, which compiles the rules
+// again. It is done once, not over and over: what cowbell runs while it waits, and
+// what it runs when an incident comes, stays mapped, so that under memory pressure,
+// when it matters, the kernel does not take it first.
+func (d *daemon) trim(ctx context.Context, p running, m config.Memory) {
+	if m.TrimAfter <= 0 {
+		return
+	}
+	select {
+	case <-p.SourcesSettled():
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTimer(m.TrimAfter)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return
+	}
+	r, err := memtrim.Trim()
+	if err != nil {
+		d.log.Info("memory is not trimmed", zap.Error(err))
+		return
+	}
+	d.log.Debug("memory trimmed", zap.Uint64("rss_before", r.Before.RSS), zap.Uint64("rss_after", r.After.RSS),
+		zap.Uint64("file_before", r.Before.File), zap.Uint64("file_after", r.After.File),
+		zap.Uint64("anon_before", r.Before.Anon), zap.Uint64("anon_after", r.After.Anon),
+		zap.Uint64("program_unmapped", r.Unmapped))
 }
 
 // reportTick is how often report looks: often enough for the watchdog (half its

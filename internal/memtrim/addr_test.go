@@ -1,0 +1,6 @@
+package memtrim
+
+import "unsafe"
+
+// addr is where a mapping starts.
+func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
