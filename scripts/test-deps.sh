@@ -6,7 +6,8 @@
 # alerts shipped in deploy/prometheus), the systemd headers for the cgo journald
 # reader, util-linux's prlimit and strace (fault injection makes fork fail with ENOMEM
 # for one program), shellcheck for the scripts; systemd-analyze (in systemd) checks
-# the unit. scripts/image.sh installs podman and what the image build needs itself.
+# the unit; e2fsprogs' mkfs.ext4 and mount make the filesystem of the file source's
+# inode-reuse tests their own (testenv.PrivateFilesystem). scripts/image.sh installs podman and what the image build needs itself.
 # Needs root (CI is).
 set -euo pipefail
 need=()
@@ -22,6 +23,8 @@ have prlimit || need+=(util-linux)
 have strace || need+=(strace)
 have gcc || need+=(gcc)
 have shellcheck || need+=(shellcheck)
+PATH=$PATH:/sbin:/usr/sbin have mkfs.ext4 || need+=(e2fsprogs)
+have mount || need+=(mount)
 have systemd-analyze || need+=(systemd)
 if [ ${#need[@]} -eq 0 ]; then
 	echo "test-deps: all present" >&2

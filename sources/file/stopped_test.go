@@ -181,7 +181,7 @@ func TestRotationsWhileStopped(t *testing.T) {
 // is longer than the old one was read: it is read from its beginning, not from the
 // old file's offset.
 func TestInodeReusedWithSameBanner(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.PrivateFilesystem(t) // the freed inode is not taken by another test
 	p := filepath.Join(dir, "app.log")
 	const banner = "=== app 1.2.3 starting, logging to app.log (this line is always the same) ===\n"
 	writeFile(t, p, banner+"old 1\nold 2\nold 3\n")
@@ -200,7 +200,7 @@ func TestInodeReusedWithSameBanner(t *testing.T) {
 // TestInodeReusedWhileRunning: a generation rotated past while the reader was held
 // up is read, though its inode is that of a file read (and deleted) earlier.
 func TestInodeReusedWhileRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.PrivateFilesystem(t) // the freed inode is not taken by another test
 	p := filepath.Join(dir, "app.log")
 	writeFile(t, p, "a1\n")
 	ino := inodeOf(t, p)
@@ -238,7 +238,8 @@ func inodeOf(t *testing.T, path string) uint64 {
 }
 
 // reuseInode creates path with content on inode ino, freed before: filesystems such
-// as ext4 hand a freed inode to one of the next files created in its directory.
+// as ext4 hand a freed inode to one of the next files created in its directory (on a
+// filesystem of the test's own: testenv.PrivateFilesystem).
 func reuseInode(t *testing.T, path string, ino uint64, content string) {
 	t.Helper()
 	dir := filepath.Dir(path)
