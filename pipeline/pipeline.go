@@ -173,46 +173,106 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 }
 
 // loop is the single owner of the tracker: lines, probe snapshots and ticks meet here.
+//
+// A batch's transaction is written on a goroutine of its own while the loop goes on
+// reading into the next batch (a commit is an fsync: the disk's time, not the CPU's),
+// one transaction at a time and in order, so a batch's cursors are never on disk
+// before those of the batches before it, nor before the incidents and notifications
+// of their lines. The next batch waits for the one being written once it is full, or
+// when what it holds is not lines' (a tick's, a probe's).
 func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-chan facts.Snapshot) error {
 	tick := time.NewTicker(p.out.flushEvery)
 	defer tick.Stop()
 	p.inc.tune = newTuner(p.inc.matcher, p.now())
 	defer p.inc.tune.wait()
 	b := batch{cursors: map[string]sources.Cursor{}}
+	// A commit is never cut off: a shutdown that cancels ctx while a batch is being
+	// written would otherwise fail the run (and the batch would be decided twice).
+	// The store's own writes are bounded.
+	cctx := context.WithoutCancel(ctx)
+	var busy *pending // the transaction being written, nil when none
+	defer func() {
+		if busy != nil {
+			<-busy.done // the store outlives the loop only until Run returns
+		}
+	}()
+	settle := func() error { // waits for the transaction being written and takes its answer
+		if busy == nil {
+			return nil
+		}
+		<-busy.done
+		w := busy
+		busy = nil
+		return p.finish(cctx, w)
+	}
+	var written <-chan struct{} // busy's done, nil when none
 	for {
 		p.health.progress(p.now())
 		var snap *facts.Snapshot
-		closed := false
+		force := false // commit now, waiting for the transaction being written
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				// Drained: commit the last cursors even though ctx is done.
-				return p.commit(context.WithoutCancel(ctx), &b, nil)
+				if err := settle(); err != nil {
+					return err
+				}
+				return p.commit(cctx, &b, nil)
 			}
 			p.observe(l, &b)
 			// Group commit: take the lines already waiting into the same transaction,
 			// so a flood of incidents costs one fsync a batch, not one a line.
-			closed = p.drain(lines, &b)
-			if !closed && !b.due() {
-				continue
+			if p.drain(lines, &b) {
+				if err := settle(); err != nil {
+					return err
+				}
+				return p.commit(cctx, &b, nil)
 			}
+		case <-written:
 		case s := <-snaps:
-			snap = &s
+			snap, force = &s, true
 			b.events = append(b.events, p.evalProbes(s)...)
 			b.events = append(b.events, p.evalResolve(s)...)
 		case <-tick.C:
+			force = true
 			p.inc.tune.tick(p.now())
 			b.events = append(b.events, p.inc.tracker.Tick()...)
 		case m := <-p.inc.tune.out:
 			p.swap(m, p.inc.tune.lines)
 			continue
 		}
-		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
-		// probe's batch is being written would otherwise fail the run (and the batch
-		// would be decided twice). The store's own writes are bounded.
-		if err := p.commit(context.WithoutCancel(ctx), &b, snap); err != nil || closed {
+		if busy != nil {
+			select {
+			case <-written:
+			default:
+				if !force && !b.brim() {
+					continue // the next transaction takes it, once this one is written
+				}
+			}
+			if err := settle(); err != nil {
+				return err
+			}
+			written = nil
+		}
+		if !force && !b.due() {
+			continue
+		}
+		w, err := p.prepare(cctx, &b, snap)
+		if err != nil {
 			return err
 		}
+		if w.sb.Empty() {
+			if err := p.finish(cctx, w); err != nil {
+				return err
+			}
+			continue
+		}
+		w.done = make(chan struct{})
+		busy, written = w, w.done
+		go func() {
+			defer close(w.done)
+			w.write(cctx, p.out.store)
+		}()
 	}
 }
 
@@ -232,6 +292,12 @@ func (b *batch) reset() {
 	b.events = b.events[:0]
 	clear(b.cursors)
 	b.lines, b.evLine = 0, 0
+}
+
+// brim reports whether the batch holds as much as one transaction may: it waits for
+// the one being written rather than take more lines.
+func (b *batch) brim() bool {
+	return len(b.events) >= maxBatchEvents || b.lines >= flushLines
 }
 
 // full reports whether the batch takes no more waiting lines before its commit.
