@@ -85,7 +85,11 @@ type Stream struct {
 	p    *Positions
 	name string
 	key  string
-	last string // after the last line sent, or where reading began; "" for none
+	last string // where reading began, or after the last line sent when not lastC
+	// lastC is the cursor of the last line sent, while its position is not written
+	// out (Cursor.Offset): last is made from it when asked for.
+	lastC    Cursor
+	lastLazy bool
 }
 
 // Name returns the stream's name: what its lines carry as Line.Stream.
@@ -100,7 +104,7 @@ func (p *Positions) Resume(ctx context.Context, stream string) (st *Stream, pos 
 		st = &Stream{p: p, name: stream, key: PositionKey(p.source, stream)}
 		p.streams[stream] = st
 	}
-	last := st.last
+	last := st.Last()
 	p.mu.Unlock()
 	if last != "" {
 		return st, last, true, nil
@@ -182,7 +186,7 @@ func (st *Stream) Discovered(pos string) {
 	p := st.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st.last = pos
+	st.last, st.lastLazy = pos, false
 	p.pending = append(p.pending, Cursor{Stream: st.key, Pos: pos})
 }
 
@@ -238,17 +242,27 @@ func (st *Stream) Send(ctx context.Context, out chan<- Line, l Line, stamped boo
 	if stamped {
 		p.lag.Set(p.now().Sub(l.Time).Seconds())
 	}
-	st.last = l.Cursor.Pos
+	if l.Cursor.Offset {
+		st.lastC, st.lastLazy = l.Cursor, true
+	} else {
+		st.last, st.lastLazy = l.Cursor.Pos, false
+	}
 	return nil
 }
 
 // Moved sets the stream's position in this process without a line: where reading goes
 // on when nothing was sent (a file that was replaced reads its new content from its
 // beginning).
-func (st *Stream) Moved(pos string) { st.last = pos }
+func (st *Stream) Moved(pos string) { st.last, st.lastLazy = pos, false }
 
 // Last returns the stream's position in this process ("" for none).
-func (st *Stream) Last() string { return st.last }
+func (st *Stream) Last() string {
+	if st.lastLazy {
+		st.last, st.lastLazy = st.lastC.Position(), false
+		st.lastC = Cursor{}
+	}
+	return st.last
+}
 
 // Forget drops the stream's position in this process (the stream is gone): a stream
 // of that name found later starts from its checkpoint, or afresh.

@@ -52,6 +52,13 @@ func TestPositionsOrder(t *testing.T) {
 	require.Equal(t, sources.Line{Source: "a", Stream: "s1", Text: "x", Cursor: sources.Cursor{Stream: sources.PositionKey("a", "s1"), Pos: "sent"}}, l)
 	pos, _ = resume("s1")
 	require.Equal(t, "sent", pos)
+	// A cursor whose offset is left apart: the position is written out when asked.
+	require.NoError(t, st.Send(ctx, out, sources.Line{Text: "y", Cursor: sources.Cursor{Pos: "head:", Off: 7, Done: 9, Offset: true}}, false))
+	l = <-out
+	require.Equal(t, "head:7+9", l.Cursor.Position())
+	pos, _ = resume("s1")
+	require.Equal(t, "head:7+9", pos)
+	require.Equal(t, "head:7+9", st.Last())
 
 	// A discovered position is stored, with the source's mark, by Record.
 	s3, _, _, err := p.Resume(ctx, "s3")

@@ -264,7 +264,10 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if fl != st.cur {
 		st.prefix = ""
 	}
-	s, pos := r.lineAndPos(st, fl, text, cut)
+	s := string(text)
+	if cut {
+		s += cutMark
+	}
 	if cut {
 		r.s.linesCut.Inc()
 	}
@@ -277,36 +280,9 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Text:   s,
 		Time:   t,
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
-		Cursor: sources.Cursor{Pos: pos},
+		Cursor: st.cursor(fl),
 	}
 	return st.h.Send(r.ctx, r.out, l, stamped)
-}
-
-// sharedLineBytes is the longest line whose text shares one allocation with its
-// cursor. Either string keeps the other in memory as long as it is held (the stream's
-// last position holds its last line's cursor), so a long line gets its own.
-const sharedLineBytes = 1024
-
-// lineAndPos returns the line's text (cut marked) and the cursor after it. A short
-// line's text and cursor are made in one allocation: per line, the allocation costs
-// more than the copy.
-func (r *run) lineAndPos(st *stream, fl *file, text []byte, cut bool) (string, string) {
-	if len(text) > sharedLineBytes {
-		s := string(text)
-		if cut {
-			s += cutMark
-		}
-		return s, st.pos(fl)
-	}
-	b := append(r.scratch[:0], text...)
-	if cut {
-		b = append(b, cutMark...)
-	}
-	n := len(b)
-	b = st.appendPos(b, fl)
-	r.scratch = b
-	both := string(b)
-	return both[:n], both[n:]
 }
 
 // readStream reads the stream's rotated files, then its current one. A truncation

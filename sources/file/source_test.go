@@ -246,7 +246,7 @@ func TestPartialLineWaitsForFlushTimeout(t *testing.T) {
 	h2 := start(t, c, h.cp)
 	testenv.AppendFile(t, path, "after restart\n")
 	h2.expect("after restart")
-	require.NotEmpty(t, lines[0].Cursor.Pos)
+	require.NotEmpty(t, lines[0].Cursor.Position())
 }
 
 func TestLongLineIsCut(t *testing.T) {
@@ -261,12 +261,11 @@ func TestLongLineIsCut(t *testing.T) {
 }
 
 // TestResumeAfterEachLine: the cursor each line carries resumes right after that
-// line, for lines on either side of sharedLineBytes (up to which a line's text and
-// its cursor share one allocation).
+// line, short and long lines alike (lines of one read share their cursor's Pos).
 func TestResumeAfterEachLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	want := []string{"short", strings.Repeat("a", sharedLineBytes-1), strings.Repeat("b", sharedLineBytes),
-		strings.Repeat("c", sharedLineBytes+1), strings.Repeat("d", 5000), "é", "end"}
+	want := []string{"short", strings.Repeat("a", 1023), strings.Repeat("b", 1024),
+		strings.Repeat("c", 1025), strings.Repeat("d", 5000), "é", "end"}
 	writeFile(t, path, strings.Join(want, "\n")+"\n")
 	c := testConfig(path)
 	lines := start(t, c, nil).expect(want...)
