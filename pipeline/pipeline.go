@@ -42,6 +42,9 @@ const (
 // does not wait for a long backlog to be read first.
 const groupLines = 1000
 
+// lineBatches is how many batches of lines (a source read's each) wait for the loop.
+const lineBatches = 16
+
 // maxBatchEvents bounds a group commit: its notifications are built in memory.
 const maxBatchEvents = 256
 
@@ -119,7 +122,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.restore(ctx); err != nil {
 		return err
 	}
-	lines := make(chan sources.Line, 1024)
+	lines := make(chan *sources.Batch, lineBatches)
 	snaps := make(chan facts.Snapshot, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	p.runSources(g, gctx, lines)
@@ -155,7 +158,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // runSources starts every source under Supervise, and closes lines once they have all
 // stopped and ctx is done (with no sources, probes still run until shutdown).
-func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan<- sources.Line) {
+func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan<- *sources.Batch) {
 	var wg sync.WaitGroup
 	for _, s := range p.in.sources {
 		wg.Add(1)
@@ -180,7 +183,7 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 // before those of the batches before it, nor before the incidents and notifications
 // of their lines. The next batch waits for the one being written once it is full, or
 // when what it holds is not lines' (a tick's, a probe's).
-func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-chan facts.Snapshot) error {
+func (p *Pipeline) loop(ctx context.Context, lines <-chan *sources.Batch, snaps <-chan facts.Snapshot) error {
 	tick := time.NewTicker(p.out.flushEvery)
 	defer tick.Stop()
 	p.inc.tune = newTuner(p.inc.matcher, p.now())
@@ -211,7 +214,7 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 		var snap *facts.Snapshot
 		force := false // commit now, waiting for the transaction being written
 		select {
-		case l, ok := <-lines:
+		case lb, ok := <-lines:
 			if !ok {
 				// Drained: commit the last cursors even though ctx is done.
 				if err := settle(); err != nil {
@@ -219,7 +222,7 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-
 				}
 				return p.commit(cctx, &b, nil)
 			}
-			p.observe(l, &b)
+			p.observeAll(lb, &b)
 			// Group commit: take the lines already waiting into the same transaction,
 			// so a flood of incidents costs one fsync a batch, not one a line.
 			if p.drain(lines, &b) {
@@ -308,14 +311,14 @@ func (b *batch) full() bool {
 
 // drain observes the lines already waiting in the channel, without blocking, up to
 // the batch bounds; it reports whether the channel closed meanwhile.
-func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
+func (p *Pipeline) drain(lines <-chan *sources.Batch, b *batch) (closed bool) {
 	for !b.full() {
 		select {
-		case l, ok := <-lines:
+		case lb, ok := <-lines:
 			if !ok {
 				return true
 			}
-			p.observe(l, b)
+			p.observeAll(lb, b)
 		default:
 			return false
 		}
@@ -323,10 +326,19 @@ func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
 	return false
 }
 
+// observeAll observes the lines of a source's batch, in order, and releases it. A
+// batch is taken whole: the batch bounds (full) may be passed by one source read.
+func (p *Pipeline) observeAll(lb *sources.Batch, b *batch) {
+	for i := range lb.Lines {
+		p.observe(&lb.Lines[i], b)
+	}
+	lb.Release()
+}
+
 // observe runs one line through the tracker and records its cursor.
-func (p *Pipeline) observe(l sources.Line, b *batch) {
+func (p *Pipeline) observe(l *sources.Line, b *batch) {
 	p.inc.tune.note(l.Text)
-	evs := p.inc.tracker.Observe(l)
+	evs := p.inc.tracker.Observe(*l)
 	if l.Cursor.Stream != "" {
 		b.cursors[l.Cursor.Stream] = l.Cursor
 	}

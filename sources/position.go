@@ -222,31 +222,24 @@ func (p *Positions) Record(ctx context.Context) error {
 	return nil
 }
 
-// Send counts l, sends it on out (giving up when ctx is done: it returns ctx's
-// error) and remembers its cursor as the stream's position. It fills in the line's
-// source, stream and cursor stream; the caller sets the rest, Cursor.Pos included.
-// With stamped set, l.Time is the record's own time and sets the source's lag.
-func (st *Stream) Send(ctx context.Context, out chan<- Line, l Line, stamped bool) error {
+// Send counts l, sends it on out alone in a batch (giving up when ctx is done: it
+// returns ctx's error) and remembers its cursor as the stream's position. It fills in
+// the line's source, stream and cursor stream; the caller sets the rest, Cursor.Pos
+// included. With stamped set, l.Time is the record's own time and sets the source's
+// lag. A source that reads many lines at once hands them over together (Emitter).
+func (st *Stream) Send(ctx context.Context, out chan<- *Batch, l Line, stamped bool) error {
 	p := st.p
 	l.Source, l.Stream, l.Cursor.Stream = p.source, st.name, st.key
 	p.read.Inc() // before the send: whoever has the line can see it counted
-	select {
-	case out <- l: // room in out: no need to look at ctx (selecting on both costs more than the send)
-	default:
-		select {
-		case out <- l:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	b := NewBatch()
+	b.Lines = append(b.Lines, l)
+	if err := send(ctx, out, b); err != nil {
+		return err
 	}
 	if stamped {
 		p.lag.Set(p.now().Sub(l.Time).Seconds())
 	}
-	if l.Cursor.Offset {
-		st.lastC, st.lastLazy = l.Cursor, true
-	} else {
-		st.last, st.lastLazy = l.Cursor.Pos, false
-	}
+	st.remember(l.Cursor)
 	return nil
 }
 

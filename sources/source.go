@@ -57,13 +57,15 @@ func (c Cursor) AppendOffset(b []byte) []byte {
 
 // Source reads lines until ctx is done.
 //
-//   - Run sends every line to out, selecting on ctx.Done() for each send.
+//   - Run sends every line to out, in batches (Emitter, or Stream.Send for one line):
+//     the lines of one read together, handed over as soon as that read is done,
+//     selecting on ctx.Done() for each send.
 //   - It returns nil when ctx is cancelled, an error when it cannot go on;
 //     it does not retry (Supervise restarts it with backoff).
 //   - It resumes from the cursors in Checkpoints and never writes them.
 type Source interface {
 	Name() string
-	Run(ctx context.Context, out chan<- Line) error
+	Run(ctx context.Context, out chan<- *Batch) error
 }
 
 // Checkpoints stores source positions, by Cursor.Stream (a PositionKey).

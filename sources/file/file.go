@@ -154,6 +154,11 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 		if err := r.records(fl); err != nil {
 			return atEnd, err
 		}
+		// The read's lines go over together, at once: a line never waits for another
+		// read to fill a batch.
+		if err := r.em.Flush(r.ctx); err != nil {
+			return atEnd, err
+		}
 	}
 	return hasMore, nil
 }
@@ -225,7 +230,10 @@ func (r *run) flushDue(fl *file, force bool) error {
 			return err
 		}
 	}
-	return fl.dec.flush(fl.readOff, fl.emit)
+	if err := fl.dec.flush(fl.readOff, fl.emit); err != nil {
+		return err
+	}
+	return r.em.Flush(r.ctx)
 }
 
 // maxAhead is how far past its read time a plain line's stamp may lie before it is
@@ -251,7 +259,8 @@ func (s *Source) stampTime(text string, read time.Time) (time.Time, bool) {
 	return t, true
 }
 
-// emitLine sends one line of fl, with the stream's cursor after it.
+// emitLine adds one line of fl, with the stream's cursor after it, to the read's
+// batch (r.em): the read that emits it flushes it.
 func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bool, end int64) error {
 	st := fl.st
 	fl.off, fl.done = end, 0
@@ -267,8 +276,6 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	s := string(text)
 	if cut {
 		s += cutMark
-	}
-	if cut {
 		r.s.linesCut.Inc()
 	}
 	format := fl.dec.format()
@@ -282,7 +289,8 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
 		Cursor: st.cursor(fl),
 	}
-	return st.h.Send(r.ctx, r.out, l, stamped)
+	r.em.Add(st.h, l, stamped)
+	return nil
 }
 
 // readStream reads the stream's rotated files, then its current one. A truncation

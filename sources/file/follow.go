@@ -72,7 +72,7 @@ func (fl *file) position(current bool) filePos {
 type run struct {
 	ctx     context.Context
 	s       *Source
-	out     chan<- sources.Line
+	em      *sources.Emitter // the lines of the read in progress
 	watcher *watcher
 
 	streams   map[string]*stream
@@ -116,9 +116,9 @@ func (r *run) knows(g *generation) bool {
 	return err == nil && same
 }
 
-func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
+func newRun(ctx context.Context, s *Source, out chan<- *sources.Batch) *run {
 	return &run{
-		ctx: ctx, s: s, out: out,
+		ctx: ctx, s: s, em: s.pos.Emitter(out),
 		streams:   map[string]*stream{},
 		open:      map[identity]*file{},
 		postponed: map[identity]string{},

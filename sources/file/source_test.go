@@ -94,13 +94,14 @@ func TestNotificationsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	src.notify = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan sources.Line)
+	out := make(chan *sources.Batch)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	for _, want := range []string{"a1", "a2"} {
 		select {
-		case l := <-out:
-			require.Equal(t, want, l.Text)
+		case b := <-out:
+			require.Equal(t, want, b.Lines[0].Text)
+			require.Len(t, b.Lines, 1)
 		case <-time.After(wait):
 			t.Fatal("no line came")
 		}
@@ -382,7 +383,7 @@ func TestOpenedAfterFirstScan(t *testing.T) {
 		t.Fatal("opened before it ran")
 	default:
 	}
-	out := make(chan sources.Line, 4)
+	out := make(chan *sources.Batch, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
@@ -392,11 +393,32 @@ func TestOpenedAfterFirstScan(t *testing.T) {
 		t.Fatal("never said it opened")
 	}
 	select {
-	case l := <-out:
-		require.Equal(t, "one", l.Text)
+	case b := <-out:
+		require.Equal(t, "one", b.Lines[0].Text)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no line")
 	}
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestReadGoesOverInOneBatch: the lines of one read are handed over together, in
+// order, and a line appended alone arrives alone, without waiting for more.
+func TestReadGoesOverInOneBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\na3\n")
+	h := start(t, testConfig(path), nil)
+	var texts []string
+	select {
+	case b := <-h.out:
+		for _, l := range b.Lines {
+			texts = append(texts, l.Text)
+		}
+	case <-time.After(wait):
+		t.Fatal("no batch came")
+	}
+	require.Equal(t, []string{"a1", "a2", "a3"}, texts)
+	testenv.AppendFile(t, path, "a4\n")
+	h.expect("a4")
+	require.Empty(t, h.pending, "a4 came alone")
 }
