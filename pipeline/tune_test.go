@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,17 @@ func TestQuietLinesAreCommittedTogether(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "5000", pos)
+}
+
+// TestTuneSampleIsCopied: the tuner's sample keeps copies of the texts, not
+// substrings of the read they came from (a file source carves a read's lines out of
+// one string): until the tuned matcher is built, the sample would hold every read.
+func TestTuneSampleIsCopied(t *testing.T) {
+	chunk := strings.Repeat("an ordinary line of a read\n", 100)
+	tu := newTuner(nil, time.Now())
+	tu.note(chunk[27:53])
+	require.Equal(t, []string{"an ordinary line of a read"}, tu.sample)
+	p := uintptr(unsafe.Pointer(unsafe.StringData(tu.sample[0]))) //nolint:gosec // a test comparing addresses
+	c := uintptr(unsafe.Pointer(unsafe.StringData(chunk)))        //nolint:gosec // a test comparing addresses
+	require.False(t, p >= c && p < c+uintptr(len(chunk)), "the sample holds the read")
 }

@@ -51,6 +51,7 @@ type Emitter struct {
 	lasts    []streamLast
 	stamp    time.Time // the last stamped line's own time
 	hasStamp bool
+	size     int // the lines of the last batch: room a new batch is made with
 }
 
 type streamLast struct {
@@ -62,15 +63,21 @@ type streamLast struct {
 // Emitter returns an emitter of the source's lines into out.
 func (p *Positions) Emitter(out chan<- *Batch) *Emitter { return &Emitter{p: p, out: out} }
 
-// Add puts l, a line of st, into the batch. With stamped set, l.Time is the record's
-// own time and sets the source's lag once the batch is handed over.
-func (e *Emitter) Add(st *Stream, l Line, stamped bool) {
+// Add puts a copy of *l, a line of st, into the batch. With stamped set, l.Time is
+// the record's own time and sets the source's lag once the batch is handed over.
+func (e *Emitter) Add(st *Stream, l *Line, stamped bool) {
 	if e.b == nil {
 		e.b = NewBatch()
+		if cap(e.b.Lines) < e.size {
+			// A batch the collector took from the pool: made as large as the last
+			// one at once, rather than grown to it.
+			e.b.Lines = make([]Line, 0, e.size)
+		}
 	}
-	l.Source, l.Stream, l.Cursor.Stream = e.p.source, st.name, st.key
 	i := len(e.b.Lines)
-	e.b.Lines = append(e.b.Lines, l)
+	e.b.Lines = append(e.b.Lines, *l)
+	in := &e.b.Lines[i]
+	in.Source, in.Stream, in.Cursor.Stream = e.p.source, st.name, st.key
 	if n := len(e.lasts); n > 0 && e.lasts[n-1].st == st {
 		e.lasts[n-1].i = i
 	} else {
@@ -98,6 +105,7 @@ func (e *Emitter) Flush(ctx context.Context) error {
 		return nil
 	}
 	e.b = nil
+	e.size = min(len(b.Lines), maxPooledLines)
 	p := e.p
 	p.read.Add(float64(len(b.Lines))) // before the send: whoever has the lines can see them counted
 	lasts := e.lasts

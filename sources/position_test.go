@@ -165,10 +165,10 @@ func TestEmitterBatch(t *testing.T) {
 	em := p.Emitter(out)
 	require.NoError(t, em.Flush(ctx), "nothing to hand over")
 	require.Empty(t, out)
-	em.Add(s1, sources.Line{Text: "1", Cursor: sources.Cursor{Pos: "s1:1"}}, false)
-	em.Add(s2, sources.Line{Text: "2", Time: now.Add(-5 * time.Second), Cursor: sources.Cursor{Pos: "s2:1"}}, true)
-	em.Add(s1, sources.Line{Text: "3", Cursor: sources.Cursor{Pos: "f;", Off: 30, Offset: true}}, false)
-	em.Add(s2, sources.Line{Text: "4", Time: now.Add(-2 * time.Second), Cursor: sources.Cursor{Pos: "s2:2"}}, true)
+	em.Add(s1, &sources.Line{Text: "1", Cursor: sources.Cursor{Pos: "s1:1"}}, false)
+	em.Add(s2, &sources.Line{Text: "2", Time: now.Add(-5 * time.Second), Cursor: sources.Cursor{Pos: "s2:1"}}, true)
+	em.Add(s1, &sources.Line{Text: "3", Cursor: sources.Cursor{Pos: "f;", Off: 30, Offset: true}}, false)
+	em.Add(s2, &sources.Line{Text: "4", Time: now.Add(-2 * time.Second), Cursor: sources.Cursor{Pos: "s2:2"}}, true)
 	require.Equal(t, 4, em.Len())
 	require.Empty(t, s1.Last(), "not handed over yet")
 	require.NoError(t, em.Flush(ctx))
@@ -191,11 +191,11 @@ func TestEmitterBatch(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	out <- sources.NewBatch() // full: the flush waits, and gives up
-	em.Add(s1, sources.Line{Text: "5", Cursor: sources.Cursor{Pos: "s1:5"}}, false)
+	em.Add(s1, &sources.Line{Text: "5", Cursor: sources.Cursor{Pos: "s1:5"}}, false)
 	require.ErrorIs(t, em.Flush(cctx), context.Canceled)
 	require.Equal(t, "f;30", s1.Last(), "a line never handed over is not the position")
 	<-out
-	em.Add(s1, sources.Line{Text: "6", Cursor: sources.Cursor{Pos: "s1:6"}}, false)
+	em.Add(s1, &sources.Line{Text: "6", Cursor: sources.Cursor{Pos: "s1:6"}}, false)
 	require.NoError(t, em.Flush(ctx))
 	require.Equal(t, []sources.Line{{Source: "a", Stream: "s1", Text: "6", Cursor: sources.Cursor{Stream: sources.PositionKey("a", "s1"), Pos: "s1:6"}}}, (<-out).Lines,
 		"the dropped line is not handed over with the next")

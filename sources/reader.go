@@ -85,7 +85,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 	for {
 		l, err := r.readLine(br)
 		if l != nil {
-			em.Add(r.st, *l, false)
+			em.Add(r.st, l, false)
 		}
 		// The lines already buffered go together; before a read that may wait, they
 		// are handed over.

@@ -151,7 +151,10 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 			fl.st.prefix = "" // the cursor carries the anchor and the read time
 		}
 		r.growFingerprint(fl, fl.readOff)
-		if err := r.records(fl); err != nil {
+		r.chunk = fl.split.chunk()
+		err = r.records(fl)
+		r.chunk = chunk{}
+		if err != nil {
 			return atEnd, err
 		}
 		// The read's lines go over together, at once: a line never waits for another
@@ -273,7 +276,7 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if fl != st.cur {
 		st.prefix = ""
 	}
-	s := string(text)
+	s := r.chunk.text(text)
 	if cut {
 		s += cutMark
 		r.s.linesCut.Inc()
@@ -289,7 +292,7 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
 		Cursor: st.cursor(fl),
 	}
-	r.em.Add(st.h, l, stamped)
+	r.em.Add(st.h, &l, stamped)
 	return nil
 }
 

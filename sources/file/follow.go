@@ -73,6 +73,7 @@ type run struct {
 	ctx     context.Context
 	s       *Source
 	em      *sources.Emitter // the lines of the read in progress
+	chunk   chunk            // the texts of the read in progress
 	watcher *watcher
 
 	streams   map[string]*stream

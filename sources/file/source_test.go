@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -403,7 +404,8 @@ func TestOpenedAfterFirstScan(t *testing.T) {
 }
 
 // TestReadGoesOverInOneBatch: the lines of one read are handed over together, in
-// order, and a line appended alone arrives alone, without waiting for more.
+// order, their texts carved out of one string (one allocation a read, not one a
+// line), and a line appended alone arrives alone, without waiting for more.
 func TestReadGoesOverInOneBatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "a1\na2\na3\n")
@@ -411,8 +413,13 @@ func TestReadGoesOverInOneBatch(t *testing.T) {
 	var texts []string
 	select {
 	case b := <-h.out:
-		for _, l := range b.Lines {
+		for i, l := range b.Lines {
 			texts = append(texts, l.Text)
+			if i > 0 {
+				prev := b.Lines[i-1].Text
+				require.Equal(t, unsafe.Add(unsafe.Pointer(unsafe.StringData(prev)), len(prev)+1), //nolint:gosec // a test comparing addresses
+					unsafe.Pointer(unsafe.StringData(l.Text)), "line %d follows line %d in one string", i, i-1)
+			}
 		}
 	case <-time.After(wait):
 		t.Fatal("no batch came")
