@@ -58,9 +58,26 @@ func TestLiveRunTunesItsMatcher(t *testing.T) {
 		src.in <- sources.Line{Source: "redis", Stream: "redis.log", Text: text, Time: time.Now(),
 			Cursor: sources.Cursor{Stream: "redis.log", Pos: strconv.Itoa(n)}}
 	}
+	// The pack's probes look at this host (a Redis running on it, its overcommit
+	// setting): their incidents depend on the host, not on the lines, and are passed
+	// over.
+	probes := map[string]bool{}
+	for _, r := range p.Rules() {
+		if r.Probe != nil {
+			probes[r.ID] = true
+		}
+	}
+	nextLine := func() incidents.Incident {
+		t.Helper()
+		for {
+			if inc := next(t, got); !probes[inc.Rule.ID] {
+				return inc
+			}
+		}
+	}
 	oom := "1:M 01 Jan 2024 00:00:00.000 # Can't save in background: fork: Cannot allocate memory"
 	send(oom)
-	require.Equal(t, "redis/bgsave-fork-enomem", next(t, got).Rule.ID, "paged before the swap")
+	require.Equal(t, "redis/bgsave-fork-enomem", nextLine().Rule.ID, "paged before the swap")
 	for n < tuneLines-1 {
 		send(ordinary[n%len(ordinary)])
 	}
@@ -78,7 +95,7 @@ func TestLiveRunTunesItsMatcher(t *testing.T) {
 	send("12:M 01 Jan 2024 00:00:01.000 # Out Of Memory allocating 1048576 bytes!")
 	for {
 		// The ordinary lines resolved the first incident (a BGSAVE that succeeded).
-		inc := next(t, got)
+		inc := nextLine()
 		if inc.Status == incidents.StatusFiring {
 			require.Equal(t, "redis/allocator-oom", inc.Rule.ID, "paged after the swap")
 			return
