@@ -43,7 +43,7 @@ const (
 const groupLines = 1000
 
 // lineBatches is how many batches of lines (a source read's each) wait for the loop.
-const lineBatches = 16
+const lineBatches = 4
 
 // maxBatchEvents bounds a group commit: its notifications are built in memory.
 const maxBatchEvents = 256
@@ -328,20 +328,30 @@ func (p *Pipeline) drain(lines <-chan *sources.Batch, b *batch) (closed bool) {
 
 // observeAll observes the lines of a source's batch, in order, and releases it. A
 // batch is taken whole: the batch bounds (full) may be passed by one source read.
+// Each stream's cursor is recorded once, after its last line in a run of lines of
+// that stream (no commit comes between two lines of a batch).
 func (p *Pipeline) observeAll(lb *sources.Batch, b *batch) {
+	var last *sources.Cursor
 	for i := range lb.Lines {
-		p.observe(&lb.Lines[i], b)
+		l := &lb.Lines[i]
+		if last != nil && last.Stream != l.Cursor.Stream {
+			b.cursors[last.Stream] = *last
+		}
+		p.observe(l, b)
+		if l.Cursor.Stream != "" {
+			last = &l.Cursor
+		}
+	}
+	if last != nil {
+		b.cursors[last.Stream] = *last
 	}
 	lb.Release()
 }
 
-// observe runs one line through the tracker and records its cursor.
+// observe runs one line through the tracker (observeAll records its cursor).
 func (p *Pipeline) observe(l *sources.Line, b *batch) {
 	p.inc.tune.note(l.Text)
 	evs := p.inc.tracker.Observe(*l)
-	if l.Cursor.Stream != "" {
-		b.cursors[l.Cursor.Stream] = l.Cursor
-	}
 	b.lines++
 	if len(b.events) == 0 && len(evs) > 0 {
 		b.evLine = b.lines

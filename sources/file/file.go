@@ -293,8 +293,16 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Cursor: st.cursor(fl),
 	}
 	r.em.Add(st.h, &l, stamped)
+	if r.em.Len() >= batchLines {
+		return r.em.Flush(r.ctx)
+	}
 	return nil
 }
+
+// batchLines bounds the lines of one batch: a read of short lines goes over in
+// several, so that what waits for the pipeline stays as small as lines of one read
+// would.
+const batchLines = 256
 
 // readStream reads the stream's rotated files, then its current one. A truncation
 // of the current file (copytruncate) first reads what its copy holds past the offset,
