@@ -65,7 +65,16 @@ EOF
 	"$bin" run --config "$work/cowbell.yaml" >"$work/cowbell.out" 2>"$work/cowbell.err" &
 	local pid=$!
 	pids+=("$pid")
-	until [ "$(metric cowbell_source_up)" = 1 ]; do sleep 0.05; done
+	until [ "$(metric cowbell_source_up)" = 1 ]; do
+		# A cowbell that did not start (the random metrics port taken) is said, not
+		# waited for.
+		kill -0 "$pid" 2>/dev/null || {
+			echo "cowbell ($bin) did not start:" >&2
+			cat "$work/cowbell.err" >&2
+			return 1
+		}
+		sleep 0.05
+	done
 	sleep 1 # the file is open and at its end
 	local t0 c0 n
 	c0=$(cpu_ticks "$pid")

@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cowbell-sidecar/cowbell/rules"
@@ -55,20 +56,38 @@ func (inc *incident) learn(caps map[string]string) {
 				merged = map[string]string{}
 			}
 		}
-		merged[k] = v
+		merged[k] = strings.Clone(v) // see keepCaptures
 	}
 	if merged != nil {
 		inc.st.Captures = merged // a new map: snapshots share the old one
 	}
 }
 
-// addLine keeps the line, newest last, at most MaxLines.
+// addLine keeps the line, newest last, at most MaxLines. The text is copied (see
+// keepCaptures).
 func (inc *incident) addLine(l sources.Line, at time.Time) {
 	lines := inc.st.Lines
 	if len(lines) >= MaxLines {
 		lines = append(lines[:0], lines[len(lines)-MaxLines+1:]...)
 	}
-	inc.st.Lines = append(lines, LineRef{Time: at, Text: l.Text, Stream: l.Stream})
+	inc.st.Lines = append(lines, LineRef{Time: at, Text: strings.Clone(l.Text), Stream: l.Stream})
+}
+
+// keepCaptures copies a hit's captures for an incident to keep. A line's text, and so
+// its captures, may be a substring of its whole read (the file source carves the lines
+// of one read out of one string): whatever the tracker keeps of a line, its text, its
+// captures and the pid of an event, is copied where it is kept, or the incident would
+// hold the whole read in memory. A hit the tracker keeps nothing of (a resolve line
+// with no incident to resolve) copies nothing.
+func keepCaptures(caps map[string]string) map[string]string {
+	if caps == nil {
+		return nil
+	}
+	kept := make(map[string]string, len(caps))
+	for k, v := range caps {
+		kept[k] = strings.Clone(v)
+	}
+	return kept
 }
 
 // prunePending drops threshold hits (and their lines) older than the window before

@@ -2,6 +2,7 @@ package incidents
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -195,7 +196,7 @@ func (t *Tracker) onHit(h matcher.Hit, at time.Time, events []Event) []Event {
 		st.Folded = 0
 		return append(events, ev)
 	}
-	return append(events, Event{Kind: Fold, State: inc.snapshot(), Hit: true, HitPID: h.Captures[rules.CapturePID]})
+	return append(events, Event{Kind: Fold, State: inc.snapshot(), Hit: true, HitPID: strings.Clone(h.Captures[rules.CapturePID])})
 }
 
 // late reports whether a line of time at was read too long after it to page.
@@ -217,7 +218,7 @@ func (t *Tracker) event(inc *incident, kind EventKind, at time.Time, pid string)
 		kind = Open
 	}
 	t.change(inc)
-	return Event{Kind: kind, State: inc.snapshot(), Late: late, Hit: true, HitPID: pid}
+	return Event{Kind: kind, State: inc.snapshot(), Late: late, Hit: true, HitPID: strings.Clone(pid)}
 }
 
 // pendingHit counts a hit towards the rule's threshold and opens the incident when
@@ -362,13 +363,15 @@ func (t *Tracker) key(r *rules.Rule, d rules.KeyData, probe bool) string {
 	return r.ID + "@" + d.Host
 }
 
+// newState is the state of an incident a hit makes. What it keeps of the line is
+// copied (see keepCaptures).
 func newState(r *rules.Rule, key string, h matcher.Hit, at time.Time) State {
 	return State{
-		Key:       key,
+		Key:       strings.Clone(key),
 		Rule:      r.ID,
 		Source:    h.Line.Source,
 		Labels:    h.Line.Labels,
-		Captures:  h.Captures,
+		Captures:  keepCaptures(h.Captures),
 		FirstSeen: at,
 		LastSeen:  at,
 	}

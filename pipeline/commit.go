@@ -17,50 +17,83 @@ import (
 	"github.com/cowbell-sidecar/cowbell/state"
 )
 
-// commit writes what the batch implies in one store transaction: the notifications
-// of its events, the incidents they changed and the cursors past their lines. snap is
-// the probes' snapshot, or nil to take one when a notification needs it. The batch is
-// reset once it is on disk.
+// commit writes what the batch implies in one store transaction and waits for it:
+// see prepare and finish. The batch is reset once it is prepared.
 func (p *Pipeline) commit(ctx context.Context, b *batch, snap *facts.Snapshot) error {
+	w, err := p.prepare(ctx, b, snap)
+	if err != nil {
+		return err
+	}
+	w.write(ctx, p.out.store)
+	return p.finish(ctx, w)
+}
+
+// pending is one store transaction: prepared by the loop, written by the store on
+// a goroutine of its own or the loop's, and finished by the loop.
+type pending struct {
+	sb       state.Batch
+	fresh    []state.Delivery // the batch's own notifications (sb has what waited too)
+	degraded bool             // an earlier commit failed: sb holds what it could not write
+	unsent   notifiers.Unsent // with degraded: the notifications memory had not delivered
+
+	took time.Duration // written: how long the store took
+	err  error         // written: the store's answer
+	done chan struct{} // closed once written, when written on its own goroutine
+}
+
+// write commits w.sb (an empty batch is not written).
+func (w *pending) write(ctx context.Context, st *state.Store) {
+	if w.sb.Empty() {
+		return
+	}
+	start := time.Now()
+	w.err = st.Commit(ctx, w.sb)
+	w.took = time.Since(start)
+}
+
+// prepare turns the batch into one store transaction: the notifications of its
+// events, the incidents they changed and the cursors past their lines, with whatever
+// an earlier commit could not write. snap is the probes' snapshot, or nil to take one
+// when a notification needs it. The batch is reset: the loop goes on filling it with
+// the lines that follow while this transaction is written.
+func (p *Pipeline) prepare(ctx context.Context, b *batch, snap *facts.Snapshot) (*pending, error) {
 	p.inc.join.Note(b.events)
 	sb := state.Batch{Cursors: sortedCursors(b.cursors)}
 	var err error
 	if sb.Deliveries, err = p.notifications(ctx, b.events, snap); err != nil {
-		return err
+		return nil, err
 	}
 	if sb.Incidents, sb.Forget, err = p.incidentChanges(); err != nil {
-		return err
-	}
-	return p.save(ctx, sb, b)
-}
-
-// save commits sb, with whatever an earlier commit could not write. While the store
-// refuses writes (a full disk, a read-only remount) cowbell goes on: the batch's
-// notifications are delivered from memory, its cursors and incident changes wait in
-// memory for the next commit, and the cursors on disk stay where they were, so a crash
-// meanwhile reads those lines again rather than lose them. Once a commit succeeds, what
-// memory had not delivered yet is committed with it. The error is said loudly (log,
-// metric, /readyz), not returned: cowbell must keep watching.
-func (p *Pipeline) save(ctx context.Context, sb state.Batch, b *batch) error {
-	degraded := !p.out.unsaved.Empty() || p.health.storeError() != ""
-	var unsent notifiers.Unsent
-	fresh := sb.Deliveries
-	if degraded {
-		unsent = p.out.dispatcher.Unsent()
-		sb = p.out.unsaved.Merge(state.Batch{Deliveries: unsent.Deliveries}).Merge(sb)
-	}
-	start := time.Now()
-	err := p.out.store.Commit(ctx, sb)
-	if !sb.Empty() {
-		p.metrics.commits.Observe(time.Since(start).Seconds())
+		return nil, err
 	}
 	b.reset()
+	w := &pending{sb: sb, fresh: sb.Deliveries}
+	// While the store refuses writes (a full disk, a read-only remount) cowbell goes
+	// on: the batch's notifications are delivered from memory, its cursors and
+	// incident changes wait in memory for the next commit, and the cursors on disk
+	// stay where they were, so a crash meanwhile reads those lines again rather than
+	// lose them. Once a commit succeeds, what memory had not delivered yet is
+	// committed with it.
+	if w.degraded = !p.out.unsaved.Empty() || p.health.storeError() != ""; w.degraded {
+		w.unsent = p.out.dispatcher.Unsent()
+		w.sb = p.out.unsaved.Merge(state.Batch{Deliveries: w.unsent.Deliveries}).Merge(sb)
+	}
+	return w, nil
+}
+
+// finish takes in the store's answer to a prepared transaction. A refusal is said
+// loudly (log, metric, /readyz), not returned: cowbell must keep watching.
+func (p *Pipeline) finish(ctx context.Context, w *pending) error {
+	sb, err := w.sb, w.err
+	if !sb.Empty() {
+		p.metrics.commits.Observe(w.took.Seconds())
+	}
 	if err == nil {
-		if degraded {
-			unsent.Stored()
+		if w.degraded {
+			w.unsent.Stored()
 		}
 		p.out.unsaved = state.Batch{}
-		if degraded {
+		if w.degraded {
 			p.log.Info("state store takes writes again: cursors, incidents and notifications saved",
 				zap.Int("notifications", len(sb.Deliveries)))
 		}
@@ -76,7 +109,7 @@ func (p *Pipeline) save(ctx context.Context, sb state.Batch, b *batch) error {
 			zap.Int("notifications", len(sb.Deliveries)), zap.Error(err))
 	}
 	p.health.storeFailed(err)
-	p.out.dispatcher.Offer(fresh) // the unsent ones are in the lanes already
+	p.out.dispatcher.Offer(w.fresh) // the unsent ones are in the lanes already
 	sb.Deliveries = nil
 	p.out.unsaved = sb
 	return nil

@@ -27,12 +27,14 @@ type chanSource struct{ in chan sources.Line }
 
 func (s *chanSource) Name() string { return "app" }
 
-func (s *chanSource) Run(ctx context.Context, out chan<- sources.Line) error {
+func (s *chanSource) Run(ctx context.Context, out chan<- *sources.Batch) error {
 	for {
 		select {
 		case l := <-s.in:
+			b := sources.NewBatch()
+			b.Lines = append(b.Lines, l)
 			select {
-			case out <- l:
+			case out <- b:
 			case <-ctx.Done():
 				return nil
 			}

@@ -42,6 +42,9 @@ const (
 // does not wait for a long backlog to be read first.
 const groupLines = 1000
 
+// lineBatches is how many batches of lines (a source read's each) wait for the loop.
+const lineBatches = 4
+
 // maxBatchEvents bounds a group commit: its notifications are built in memory.
 const maxBatchEvents = 256
 
@@ -119,7 +122,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.restore(ctx); err != nil {
 		return err
 	}
-	lines := make(chan sources.Line, 1024)
+	lines := make(chan *sources.Batch, lineBatches)
 	snaps := make(chan facts.Snapshot, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	p.runSources(g, gctx, lines)
@@ -155,7 +158,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // runSources starts every source under Supervise, and closes lines once they have all
 // stopped and ctx is done (with no sources, probes still run until shutdown).
-func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan<- sources.Line) {
+func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan<- *sources.Batch) {
 	var wg sync.WaitGroup
 	for _, s := range p.in.sources {
 		wg.Add(1)
@@ -173,46 +176,106 @@ func (p *Pipeline) runSources(g *errgroup.Group, ctx context.Context, lines chan
 }
 
 // loop is the single owner of the tracker: lines, probe snapshots and ticks meet here.
-func (p *Pipeline) loop(ctx context.Context, lines <-chan sources.Line, snaps <-chan facts.Snapshot) error {
+//
+// A batch's transaction is written on a goroutine of its own while the loop goes on
+// reading into the next batch (a commit is an fsync: the disk's time, not the CPU's),
+// one transaction at a time and in order, so a batch's cursors are never on disk
+// before those of the batches before it, nor before the incidents and notifications
+// of their lines. The next batch waits for the one being written once it is full, or
+// when what it holds is not lines' (a tick's, a probe's).
+func (p *Pipeline) loop(ctx context.Context, lines <-chan *sources.Batch, snaps <-chan facts.Snapshot) error {
 	tick := time.NewTicker(p.out.flushEvery)
 	defer tick.Stop()
 	p.inc.tune = newTuner(p.inc.matcher, p.now())
 	defer p.inc.tune.wait()
 	b := batch{cursors: map[string]sources.Cursor{}}
+	// A commit is never cut off: a shutdown that cancels ctx while a batch is being
+	// written would otherwise fail the run (and the batch would be decided twice).
+	// The store's own writes are bounded.
+	cctx := context.WithoutCancel(ctx)
+	var busy *pending // the transaction being written, nil when none
+	defer func() {
+		if busy != nil {
+			<-busy.done // the store outlives the loop only until Run returns
+		}
+	}()
+	settle := func() error { // waits for the transaction being written and takes its answer
+		if busy == nil {
+			return nil
+		}
+		<-busy.done
+		w := busy
+		busy = nil
+		return p.finish(cctx, w)
+	}
+	var written <-chan struct{} // busy's done, nil when none
 	for {
 		p.health.progress(p.now())
 		var snap *facts.Snapshot
-		closed := false
+		force := false // commit now, waiting for the transaction being written
 		select {
-		case l, ok := <-lines:
+		case lb, ok := <-lines:
 			if !ok {
 				// Drained: commit the last cursors even though ctx is done.
-				return p.commit(context.WithoutCancel(ctx), &b, nil)
+				if err := settle(); err != nil {
+					return err
+				}
+				return p.commit(cctx, &b, nil)
 			}
-			p.observe(l, &b)
+			p.observeAll(lb, &b)
 			// Group commit: take the lines already waiting into the same transaction,
 			// so a flood of incidents costs one fsync a batch, not one a line.
-			closed = p.drain(lines, &b)
-			if !closed && !b.due() {
-				continue
+			if p.drain(lines, &b) {
+				if err := settle(); err != nil {
+					return err
+				}
+				return p.commit(cctx, &b, nil)
 			}
+		case <-written:
 		case s := <-snaps:
-			snap = &s
+			snap, force = &s, true
 			b.events = append(b.events, p.evalProbes(s)...)
 			b.events = append(b.events, p.evalResolve(s)...)
 		case <-tick.C:
+			force = true
 			p.inc.tune.tick(p.now())
 			b.events = append(b.events, p.inc.tracker.Tick()...)
 		case m := <-p.inc.tune.out:
 			p.swap(m, p.inc.tune.lines)
 			continue
 		}
-		// A commit is never cut off: a shutdown that cancels ctx while a tick's or a
-		// probe's batch is being written would otherwise fail the run (and the batch
-		// would be decided twice). The store's own writes are bounded.
-		if err := p.commit(context.WithoutCancel(ctx), &b, snap); err != nil || closed {
+		if busy != nil {
+			select {
+			case <-written:
+			default:
+				if !force && !b.brim() {
+					continue // the next transaction takes it, once this one is written
+				}
+			}
+			if err := settle(); err != nil {
+				return err
+			}
+			written = nil
+		}
+		if !force && !b.due() {
+			continue
+		}
+		w, err := p.prepare(cctx, &b, snap)
+		if err != nil {
 			return err
 		}
+		if w.sb.Empty() {
+			if err := p.finish(cctx, w); err != nil {
+				return err
+			}
+			continue
+		}
+		w.done = make(chan struct{})
+		busy, written = w, w.done
+		go func() {
+			defer close(w.done)
+			w.write(cctx, p.out.store)
+		}()
 	}
 }
 
@@ -234,6 +297,12 @@ func (b *batch) reset() {
 	b.lines, b.evLine = 0, 0
 }
 
+// brim reports whether the batch holds as much as one transaction may: it waits for
+// the one being written rather than take more lines.
+func (b *batch) brim() bool {
+	return len(b.events) >= maxBatchEvents || b.lines >= flushLines
+}
+
 // full reports whether the batch takes no more waiting lines before its commit.
 func (b *batch) full() bool {
 	return len(b.events) >= maxBatchEvents || b.lines >= flushLines ||
@@ -242,14 +311,14 @@ func (b *batch) full() bool {
 
 // drain observes the lines already waiting in the channel, without blocking, up to
 // the batch bounds; it reports whether the channel closed meanwhile.
-func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
+func (p *Pipeline) drain(lines <-chan *sources.Batch, b *batch) (closed bool) {
 	for !b.full() {
 		select {
-		case l, ok := <-lines:
+		case lb, ok := <-lines:
 			if !ok {
 				return true
 			}
-			p.observe(l, b)
+			p.observeAll(lb, b)
 		default:
 			return false
 		}
@@ -257,13 +326,32 @@ func (p *Pipeline) drain(lines <-chan sources.Line, b *batch) (closed bool) {
 	return false
 }
 
-// observe runs one line through the tracker and records its cursor.
-func (p *Pipeline) observe(l sources.Line, b *batch) {
-	p.inc.tune.note(l.Text)
-	evs := p.inc.tracker.Observe(l)
-	if l.Cursor.Stream != "" {
-		b.cursors[l.Cursor.Stream] = l.Cursor
+// observeAll observes the lines of a source's batch, in order, and releases it. A
+// batch is taken whole: the batch bounds (full) may be passed by one source read.
+// Each stream's cursor is recorded once, after its last line in a run of lines of
+// that stream (no commit comes between two lines of a batch).
+func (p *Pipeline) observeAll(lb *sources.Batch, b *batch) {
+	var last *sources.Cursor
+	for i := range lb.Lines {
+		l := &lb.Lines[i]
+		if last != nil && last.Stream != l.Cursor.Stream {
+			b.cursors[last.Stream] = *last
+		}
+		p.observe(l, b)
+		if l.Cursor.Stream != "" {
+			last = &l.Cursor
+		}
 	}
+	if last != nil {
+		b.cursors[last.Stream] = *last
+	}
+	lb.Release()
+}
+
+// observe runs one line through the tracker (observeAll records its cursor).
+func (p *Pipeline) observe(l *sources.Line, b *batch) {
+	p.inc.tune.note(l.Text)
+	evs := p.inc.tracker.Observe(*l)
 	b.lines++
 	if len(b.events) == 0 && len(evs) > 0 {
 		b.evLine = b.lines

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -35,12 +36,14 @@ func newTuner(base *matcher.Matcher, now time.Time) *tuner {
 	return &tuner{base: base, since: now, out: make(chan *matcher.Matcher, 1)}
 }
 
-// note adds a line's text to the sample, and starts the build once it is full.
+// note adds a line's text to the sample, and starts the build once it is full. The
+// text is copied: a line's text may be a substring of its whole read (a file
+// source's chunk), which the sample would keep in memory.
 func (t *tuner) note(text string) {
 	if t.asked {
 		return
 	}
-	t.sample = append(t.sample, text)
+	t.sample = append(t.sample, strings.Clone(text))
 	if len(t.sample) >= tuneLines {
 		t.start()
 	}

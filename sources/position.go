@@ -85,7 +85,11 @@ type Stream struct {
 	p    *Positions
 	name string
 	key  string
-	last string // after the last line sent, or where reading began; "" for none
+	last string // where reading began, or after the last line sent when not lastC
+	// lastC is the cursor of the last line sent, while its position is not written
+	// out (Cursor.Offset): last is made from it when asked for.
+	lastC    Cursor
+	lastLazy bool
 }
 
 // Name returns the stream's name: what its lines carry as Line.Stream.
@@ -100,7 +104,7 @@ func (p *Positions) Resume(ctx context.Context, stream string) (st *Stream, pos 
 		st = &Stream{p: p, name: stream, key: PositionKey(p.source, stream)}
 		p.streams[stream] = st
 	}
-	last := st.last
+	last := st.Last()
 	p.mu.Unlock()
 	if last != "" {
 		return st, last, true, nil
@@ -182,7 +186,7 @@ func (st *Stream) Discovered(pos string) {
 	p := st.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st.last = pos
+	st.last, st.lastLazy = pos, false
 	p.pending = append(p.pending, Cursor{Stream: st.key, Pos: pos})
 }
 
@@ -218,37 +222,40 @@ func (p *Positions) Record(ctx context.Context) error {
 	return nil
 }
 
-// Send counts l, sends it on out (giving up when ctx is done: it returns ctx's
-// error) and remembers its cursor as the stream's position. It fills in the line's
-// source, stream and cursor stream; the caller sets the rest, Cursor.Pos included.
-// With stamped set, l.Time is the record's own time and sets the source's lag.
-func (st *Stream) Send(ctx context.Context, out chan<- Line, l Line, stamped bool) error {
+// Send counts l, sends it on out alone in a batch (giving up when ctx is done: it
+// returns ctx's error) and remembers its cursor as the stream's position. It fills in
+// the line's source, stream and cursor stream; the caller sets the rest, Cursor.Pos
+// included. With stamped set, l.Time is the record's own time and sets the source's
+// lag. A source that reads many lines at once hands them over together (Emitter).
+func (st *Stream) Send(ctx context.Context, out chan<- *Batch, l Line, stamped bool) error {
 	p := st.p
 	l.Source, l.Stream, l.Cursor.Stream = p.source, st.name, st.key
 	p.read.Inc() // before the send: whoever has the line can see it counted
-	select {
-	case out <- l: // room in out: no need to look at ctx (selecting on both costs more than the send)
-	default:
-		select {
-		case out <- l:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	b := NewBatch()
+	b.Lines = append(b.Lines, l)
+	if err := send(ctx, out, b); err != nil {
+		return err
 	}
 	if stamped {
 		p.lag.Set(p.now().Sub(l.Time).Seconds())
 	}
-	st.last = l.Cursor.Pos
+	st.remember(l.Cursor)
 	return nil
 }
 
 // Moved sets the stream's position in this process without a line: where reading goes
 // on when nothing was sent (a file that was replaced reads its new content from its
 // beginning).
-func (st *Stream) Moved(pos string) { st.last = pos }
+func (st *Stream) Moved(pos string) { st.last, st.lastLazy = pos, false }
 
 // Last returns the stream's position in this process ("" for none).
-func (st *Stream) Last() string { return st.last }
+func (st *Stream) Last() string {
+	if st.lastLazy {
+		st.last, st.lastLazy = st.lastC.Position(), false
+		st.lastC = Cursor{}
+	}
+	return st.last
+}
 
 // Forget drops the stream's position in this process (the stream is gone): a stream
 // of that name found later starts from its checkpoint, or afresh.

@@ -46,12 +46,19 @@ func TestPositionsOrder(t *testing.T) {
 	// Last sent wins, and is what Record does not overwrite.
 	st, _, _, err := p.Resume(ctx, "s1")
 	require.NoError(t, err)
-	out := make(chan sources.Line, 1)
+	out := make(chan *sources.Batch, 1)
 	require.NoError(t, st.Send(ctx, out, sources.Line{Text: "x", Cursor: sources.Cursor{Pos: "sent"}}, false))
-	l := <-out
+	l := (<-out).Lines[0]
 	require.Equal(t, sources.Line{Source: "a", Stream: "s1", Text: "x", Cursor: sources.Cursor{Stream: sources.PositionKey("a", "s1"), Pos: "sent"}}, l)
 	pos, _ = resume("s1")
 	require.Equal(t, "sent", pos)
+	// A cursor whose offset is left apart: the position is written out when asked.
+	require.NoError(t, st.Send(ctx, out, sources.Line{Text: "y", Cursor: sources.Cursor{Pos: "head:", Off: 7, Done: 9, Offset: true}}, false))
+	l = (<-out).Lines[0]
+	require.Equal(t, "head:7+9", l.Cursor.Position())
+	pos, _ = resume("s1")
+	require.Equal(t, "head:7+9", pos)
+	require.Equal(t, "head:7+9", st.Last())
 
 	// A discovered position is stored, with the source's mark, by Record.
 	s3, _, _, err := p.Resume(ctx, "s3")
@@ -128,7 +135,7 @@ func TestSendCountsAndLags(t *testing.T) {
 	p.SetClock(func() time.Time { return now })
 	st, _, _, err := p.Resume(context.Background(), "s")
 	require.NoError(t, err)
-	out := make(chan sources.Line, 1)
+	out := make(chan *sources.Batch, 1)
 	require.NoError(t, st.Send(context.Background(), out, sources.Line{Time: now.Add(-3 * time.Second), Cursor: sources.Cursor{Pos: "1"}}, true))
 	require.InDelta(t, 3, testutil.ToFloat64(m.LagSeconds.WithLabelValues("a")), 0)
 	require.InDelta(t, 1, testutil.ToFloat64(m.LinesRead.WithLabelValues("a")), 0)
@@ -137,4 +144,59 @@ func TestSendCountsAndLags(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, st.Send(ctx, out, sources.Line{Cursor: sources.Cursor{Pos: "2"}}, false), context.Canceled)
 	require.Equal(t, "1", st.Last())
+}
+
+// TestEmitterBatch: an emitter hands the lines added since its last flush over in one
+// batch, in order, each with its source and stream; each stream's position is after
+// its last line once the batch is handed over, not before; lines are counted and the
+// lag set from the last stamped line. A flush abandoned for ctx keeps the positions
+// where they were.
+func TestEmitterBatch(t *testing.T) {
+	ctx := context.Background()
+	m := sources.NewMetrics(nil)
+	p := sources.NewPositions("a", nil, m)
+	now := time.Unix(1000, 0)
+	p.SetClock(func() time.Time { return now })
+	s1, _, _, err := p.Resume(ctx, "s1")
+	require.NoError(t, err)
+	s2, _, _, err := p.Resume(ctx, "s2")
+	require.NoError(t, err)
+	out := make(chan *sources.Batch, 1)
+	em := p.Emitter(out)
+	require.NoError(t, em.Flush(ctx), "nothing to hand over")
+	require.Empty(t, out)
+	em.Add(s1, &sources.Line{Text: "1", Cursor: sources.Cursor{Pos: "s1:1"}}, false)
+	em.Add(s2, &sources.Line{Text: "2", Time: now.Add(-5 * time.Second), Cursor: sources.Cursor{Pos: "s2:1"}}, true)
+	em.Add(s1, &sources.Line{Text: "3", Cursor: sources.Cursor{Pos: "f;", Off: 30, Offset: true}}, false)
+	em.Add(s2, &sources.Line{Text: "4", Time: now.Add(-2 * time.Second), Cursor: sources.Cursor{Pos: "s2:2"}}, true)
+	require.Equal(t, 4, em.Len())
+	require.Empty(t, s1.Last(), "not handed over yet")
+	require.NoError(t, em.Flush(ctx))
+	require.Zero(t, em.Len())
+	b := <-out
+	var texts []string
+	for _, l := range b.Lines {
+		texts = append(texts, l.Text)
+		require.Equal(t, "a", l.Source)
+		require.Equal(t, sources.PositionKey("a", l.Stream), l.Cursor.Stream)
+	}
+	require.Equal(t, []string{"1", "2", "3", "4"}, texts)
+	require.Equal(t, []string{"s1", "s2", "s1", "s2"}, []string{b.Lines[0].Stream, b.Lines[1].Stream, b.Lines[2].Stream, b.Lines[3].Stream})
+	b.Release()
+	require.Equal(t, "f;30", s1.Last())
+	require.Equal(t, "s2:2", s2.Last())
+	require.InDelta(t, 4, testutil.ToFloat64(m.LinesRead.WithLabelValues("a")), 0)
+	require.InDelta(t, 2, testutil.ToFloat64(m.LagSeconds.WithLabelValues("a")), 0)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	out <- sources.NewBatch() // full: the flush waits, and gives up
+	em.Add(s1, &sources.Line{Text: "5", Cursor: sources.Cursor{Pos: "s1:5"}}, false)
+	require.ErrorIs(t, em.Flush(cctx), context.Canceled)
+	require.Equal(t, "f;30", s1.Last(), "a line never handed over is not the position")
+	<-out
+	em.Add(s1, &sources.Line{Text: "6", Cursor: sources.Cursor{Pos: "s1:6"}}, false)
+	require.NoError(t, em.Flush(ctx))
+	require.Equal(t, []sources.Line{{Source: "a", Stream: "s1", Text: "6", Cursor: sources.Cursor{Stream: sources.PositionKey("a", "s1"), Pos: "s1:6"}}}, (<-out).Lines,
+		"the dropped line is not handed over with the next")
 }

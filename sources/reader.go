@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func NewReader(name string, r io.Reader, m *Metrics) Source {
 func (r *Reader) Name() string { return r.name }
 
 // Run reads lines until EOF (returning nil), a read error, or ctx done (returning nil).
-func (r *Reader) Run(ctx context.Context, out chan<- Line) error {
+func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 	if d, ok := r.r.(deadliner); ok {
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
@@ -80,9 +81,15 @@ func (r *Reader) Run(ctx context.Context, out chan<- Line) error {
 		}()
 	}
 	br := bufio.NewReaderSize(r.r, MaxLineBytes)
+	em := r.st.p.Emitter(out)
 	for {
 		l, err := r.readLine(br)
-		if l != nil && r.st.Send(ctx, out, *l, false) != nil {
+		if l != nil {
+			em.Add(r.st, l, false)
+		}
+		// The lines already buffered go together; before a read that may wait, they
+		// are handed over.
+		if (err != nil || !lineBuffered(br)) && em.Flush(ctx) != nil {
 			return nil
 		}
 		switch {
@@ -116,6 +123,13 @@ func (r *Reader) readLine(br *bufio.Reader) (*Line, error) {
 	}
 	b = trimEOL(b)
 	return r.line(string(b), false), err
+}
+
+// lineBuffered reports whether br holds a whole line: the next readLine returns it
+// without reading.
+func lineBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered()) // what is buffered: no read
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // discardLine skips input up to and including the next newline.

@@ -27,12 +27,12 @@ func readAll(t *testing.T, input io.Reader, m *Metrics) []Line {
 	t.Helper()
 	src := NewReader("stdin", input, m).(*Reader)
 	src.now = func() time.Time { return time.Unix(100, 0) }
-	out := make(chan Line)
+	out := make(chan *Batch)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(context.Background(), out); close(out) }()
 	var lines []Line
-	for l := range out {
-		lines = append(lines, l)
+	for b := range out {
+		lines = append(lines, b.Lines...)
 	}
 	require.NoError(t, <-done)
 	return lines
@@ -94,12 +94,18 @@ func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 func TestReaderError(t *testing.T) {
 	boom := errors.New("boom")
 	src := NewReader("stdin", io.MultiReader(strings.NewReader("a\npartial"), failingReader{boom}), nil)
-	out := make(chan Line, 10)
+	out := make(chan *Batch, 10)
 	err := src.Run(context.Background(), out)
 	require.ErrorIs(t, err, boom)
 	require.ErrorContains(t, err, "read stdin")
-	require.Len(t, out, 1, "the complete line only")
-	require.Equal(t, "a", (<-out).Text)
+	close(out)
+	var texts []string
+	for b := range out {
+		for _, l := range b.Lines {
+			texts = append(texts, l.Text)
+		}
+	}
+	require.Equal(t, []string{"a"}, texts, "the complete line only")
 }
 
 func TestReaderCancel(t *testing.T) {
@@ -115,13 +121,13 @@ func TestReaderCancel(t *testing.T) {
 			r, w, err := pipe(t)
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
-			out := make(chan Line)
+			out := make(chan *Batch)
 			done := make(chan error, 1)
 			go func() { done <- NewReader("stdin", r, nil).Run(ctx, out) }()
 			if tt.write != "" {
 				_, err := w.WriteString(tt.write)
 				require.NoError(t, err)
-				require.Equal(t, "one", receive(t, out).Text)
+				require.Equal(t, "one", receive(t, out).Lines[0].Text)
 			}
 			cancel()
 			require.NoError(t, receive(t, done))
@@ -132,7 +138,7 @@ func TestReaderCancel(t *testing.T) {
 			go func() { done <- NewReader("stdin", r, nil).Run(ctx2, out) }()
 			_, err = w.WriteString("again\n")
 			require.NoError(t, err)
-			got := receive(t, out).Text
+			got := receive(t, out).Lines[0].Text
 			require.Contains(t, []string{"two", "again"}, got)
 			cancel2()
 			require.NoError(t, receive(t, done))

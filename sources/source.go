@@ -6,6 +6,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -19,18 +20,52 @@ type Line struct {
 	Cursor Cursor            // where to resume after this line
 }
 
-// Cursor is a resumable position; Pos is opaque outside the source that wrote it.
-type Cursor struct{ Stream, Pos string }
+// Cursor is a resumable position, stored under Stream as Position() says; Pos is
+// opaque outside the source that wrote it.
+//
+// A source whose positions end in a byte offset may leave the offset apart (Off,
+// Done, with Offset set) after a Pos that many lines share: a line then costs no
+// string of its own for its cursor, and the position is only written out for the
+// lines whose cursors are stored.
+type Cursor struct {
+	Stream, Pos string
+	Off, Done   int64 // with Offset: the position is Pos, Off and, when Done > Off, "+" Done, in decimal
+	Offset      bool
+}
+
+// Position returns the position as stored.
+func (c Cursor) Position() string {
+	if !c.Offset {
+		return c.Pos
+	}
+	b := make([]byte, 0, len(c.Pos)+42)
+	return string(c.AppendOffset(append(b, c.Pos...)))
+}
+
+// AppendOffset appends the position's offset part, if any, to b.
+func (c Cursor) AppendOffset(b []byte) []byte {
+	if !c.Offset {
+		return b
+	}
+	b = strconv.AppendInt(b, c.Off, 10)
+	if c.Done > c.Off {
+		b = append(b, '+')
+		b = strconv.AppendInt(b, c.Done, 10)
+	}
+	return b
+}
 
 // Source reads lines until ctx is done.
 //
-//   - Run sends every line to out, selecting on ctx.Done() for each send.
+//   - Run sends every line to out, in batches (Emitter, or Stream.Send for one line):
+//     the lines of one read together, handed over as soon as that read is done,
+//     selecting on ctx.Done() for each send.
 //   - It returns nil when ctx is cancelled, an error when it cannot go on;
 //     it does not retry (Supervise restarts it with backoff).
 //   - It resumes from the cursors in Checkpoints and never writes them.
 type Source interface {
 	Name() string
-	Run(ctx context.Context, out chan<- Line) error
+	Run(ctx context.Context, out chan<- *Batch) error
 }
 
 // Checkpoints stores source positions, by Cursor.Stream (a PositionKey).

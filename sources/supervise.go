@@ -25,7 +25,7 @@ const (
 // source has ended, as a reader does at EOF). Each failure counts in m.Failures, and
 // m.Up says whether the source runs (nil m: unregistered metrics); st, when not nil,
 // is kept as well. log is named with the source by the caller.
-func Supervise(ctx context.Context, s Source, out chan<- Line, m *Metrics, st *Status, log *zap.Logger) error {
+func Supervise(ctx context.Context, s Source, out chan<- *Batch, m *Metrics, st *Status, log *zap.Logger) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -58,7 +58,7 @@ type attempt struct {
 	stable bool // it stayed up for the stable period before ending
 }
 
-func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error {
+func (sv *supervisor) run(ctx context.Context, s Source, out chan<- *Batch) error {
 	backoff := sv.min
 	var lastErr string // the failure being reported; "" while healthy
 	for {
@@ -102,7 +102,7 @@ func (sv *supervisor) run(ctx context.Context, s Source, out chan<- Line) error 
 
 // runOnce runs the source once. While failing, it reports recovery once the run has
 // stayed up for the stable period.
-func (sv *supervisor) runOnce(ctx context.Context, s Source, out chan<- Line, failing bool) attempt {
+func (sv *supervisor) runOnce(ctx context.Context, s Source, out chan<- *Batch, failing bool) attempt {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, out) }()
 	select {

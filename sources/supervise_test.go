@@ -28,7 +28,7 @@ var errBlock = errors.New("block")
 
 func (s *scripted) Name() string { return "scripted" }
 
-func (s *scripted) Run(ctx context.Context, out chan<- Line) error {
+func (s *scripted) Run(ctx context.Context, out chan<- *Batch) error {
 	i := s.n
 	s.n++
 	s.runs <- s.n
@@ -90,7 +90,7 @@ func TestSuperviseBackoffDoublesToCap(t *testing.T) {
 	sv, logs := testSupervisor(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sv.run(ctx, src, make(chan Line)) }()
+	go func() { done <- sv.run(ctx, src, make(chan *Batch)) }()
 
 	var backoffs []time.Duration
 	for range 9 {
@@ -124,7 +124,7 @@ func TestSuperviseLogsChangeAndRecovery(t *testing.T) {
 	sv, logs := testSupervisor(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sv.run(ctx, src, make(chan Line)) }()
+	go func() { done <- sv.run(ctx, src, make(chan *Batch)) }()
 
 	for range 2 { // two failures, each followed by a backoff wait
 		receive(t, src.runs)
@@ -165,7 +165,7 @@ func TestSuperviseReturns(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- sv.run(ctx, src, make(chan Line)) }()
+			go func() { done <- sv.run(ctx, src, make(chan *Batch)) }()
 			receive(t, src.runs)
 			for range tt.waits { // the stable timer, then the backoff
 				receive(t, c.waits)
@@ -180,13 +180,13 @@ func TestSuperviseReturns(t *testing.T) {
 func TestSuperviseDefaults(t *testing.T) {
 	r, w, err := pipe(t)
 	require.NoError(t, err)
-	out := make(chan Line, 1)
+	out := make(chan *Batch, 1)
 	done := make(chan error, 1)
 	m := NewMetrics(nil)
 	go func() { done <- Supervise(context.Background(), NewReader("stdin", r, nil), out, m, nil, zap.NewNop()) }()
 	_, err = w.Write([]byte("hello\n"))
 	require.NoError(t, err)
-	require.Equal(t, "hello", receive(t, out).Text)
+	require.Equal(t, "hello", receive(t, out).Lines[0].Text)
 	require.NoError(t, w.Close())
 	require.NoError(t, receive(t, done), "EOF ends the source and Supervise")
 	require.InDelta(t, 0, testutil.ToFloat64(m.Failures.WithLabelValues("stdin")), 0, "an ended source did not fail")

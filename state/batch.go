@@ -126,7 +126,7 @@ func putCursors(tx *bolt.Tx, cs []sources.Cursor) error {
 		if c.Stream == "" {
 			return errors.New("cursor without a stream")
 		}
-		if err := bk.Put([]byte(c.Stream), []byte(c.Pos)); err != nil {
+		if err := bk.Put([]byte(c.Stream), c.AppendOffset([]byte(c.Pos))); err != nil {
 			return fmt.Errorf("cursor %s: %w", c.Stream, err)
 		}
 	}

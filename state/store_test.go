@@ -53,13 +53,16 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{Stream: "/var/log/redis.log", Pos: "dev=1,ino=2,off=10"},
 		{Stream: "journal", Pos: "s=abc;i=1"},
 		{Stream: "/var/log/redis.log", Pos: "dev=1,ino=2,off=99"},
+		{Stream: "app", Pos: "f2;c:1:2:", Off: 120, Done: 80, Offset: true},
+		{Stream: "joined", Pos: "f2;c:1:3:", Off: 120, Done: 300, Offset: true},
 	}
 	for _, c := range saves {
 		require.NoError(t, st.Save(ctx, c))
 	}
 	st = reopen(t, st)
 	defer st.Close()
-	for stream, want := range map[string]string{"/var/log/redis.log": "dev=1,ino=2,off=99", "journal": "s=abc;i=1"} {
+	for stream, want := range map[string]string{"/var/log/redis.log": "dev=1,ino=2,off=99", "journal": "s=abc;i=1",
+		"app": "f2;c:1:2:120", "joined": "f2;c:1:3:120+300"} {
 		got, ok, err := st.Load(ctx, stream)
 		require.NoError(t, err)
 		require.True(t, ok, stream)

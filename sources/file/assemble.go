@@ -155,7 +155,7 @@ func (d *decoder) record(rec []byte, cut bool, end int64, now time.Time, emit em
 	if len(rec) > d.max {
 		rec, cut = rec[:d.max], true
 	}
-	return emit(clean(rec, true), now, "", cut, end)
+	return emit(cleanRecord(rec), now, "", cut, end)
 }
 
 // piece adds one decoded record (from start to end in the file) to its stream's line;

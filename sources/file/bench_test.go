@@ -102,11 +102,13 @@ func benchRun(b *testing.B, c Config, lines int) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := make(chan sources.Line, 1024)
+	out := make(chan *sources.Batch, 16)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
-	for range lines {
-		<-out
+	for n := 0; n < lines; {
+		b := <-out
+		n += len(b.Lines)
+		b.Release()
 	}
 	cancel()
 	if err := <-done; err != nil {

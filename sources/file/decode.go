@@ -140,6 +140,18 @@ func clean(b []byte, last bool) []byte {
 	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
 }
 
+// cleanRecord is clean(b, true) for a record the splitter cut at its newline, which
+// holds none: it is not looked through for one.
+func cleanRecord(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
 // detect tells a record's format: Docker json-file, CRI or plain text.
 func detect(record []byte) Format {
 	if len(record) > 0 && record[0] == '{' {

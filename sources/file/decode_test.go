@@ -51,7 +51,7 @@ func TestGolden(t *testing.T) {
 				var got []goldenLine
 				err = Scan(context.Background(), in, "replay", tc.input, f, func(l sources.Line) error {
 					require.NotContains(t, l.Text, "\n")
-					got = append(got, goldenLine{l.Text, l.Time.UTC(), l.Labels, l.Cursor.Pos})
+					got = append(got, goldenLine{l.Text, l.Time.UTC(), l.Labels, l.Cursor.Position()})
 					return nil
 				})
 				require.NoError(t, err)

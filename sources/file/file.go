@@ -151,7 +151,15 @@ func (r *run) readFile(fl *file, limit int64) (status, error) {
 			fl.st.prefix = "" // the cursor carries the anchor and the read time
 		}
 		r.growFingerprint(fl, fl.readOff)
-		if err := r.records(fl); err != nil {
+		r.chunk = fl.split.chunk()
+		err = r.records(fl)
+		r.chunk = chunk{}
+		if err != nil {
+			return atEnd, err
+		}
+		// The read's lines go over together, at once: a line never waits for another
+		// read to fill a batch.
+		if err := r.em.Flush(r.ctx); err != nil {
 			return atEnd, err
 		}
 	}
@@ -225,7 +233,10 @@ func (r *run) flushDue(fl *file, force bool) error {
 			return err
 		}
 	}
-	return fl.dec.flush(fl.readOff, fl.emit)
+	if err := fl.dec.flush(fl.readOff, fl.emit); err != nil {
+		return err
+	}
+	return r.em.Flush(r.ctx)
 }
 
 // maxAhead is how far past its read time a plain line's stamp may lie before it is
@@ -251,7 +262,8 @@ func (s *Source) stampTime(text string, read time.Time) (time.Time, bool) {
 	return t, true
 }
 
-// emitLine sends one line of fl, with the stream's cursor after it.
+// emitLine adds one line of fl, with the stream's cursor after it, to the read's
+// batch (r.em): the read that emits it flushes it.
 func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bool, end int64) error {
 	st := fl.st
 	fl.off, fl.done = end, 0
@@ -264,8 +276,9 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 	if fl != st.cur {
 		st.prefix = ""
 	}
-	s, pos := r.lineAndPos(st, fl, text, cut)
+	s := r.chunk.text(text)
 	if cut {
+		s += cutMark
 		r.s.linesCut.Inc()
 	}
 	format := fl.dec.format()
@@ -277,37 +290,19 @@ func (r *run) emitLine(fl *file, text []byte, t time.Time, stream string, cut bo
 		Text:   s,
 		Time:   t,
 		Labels: lineLabels(fl.labels, format, stream, fl.tmpl, fl.dec.recLabels),
-		Cursor: sources.Cursor{Pos: pos},
+		Cursor: st.cursor(fl),
 	}
-	return st.h.Send(r.ctx, r.out, l, stamped)
+	r.em.Add(st.h, &l, stamped)
+	if r.em.Len() >= batchLines {
+		return r.em.Flush(r.ctx)
+	}
+	return nil
 }
 
-// sharedLineBytes is the longest line whose text shares one allocation with its
-// cursor. Either string keeps the other in memory as long as it is held (the stream's
-// last position holds its last line's cursor), so a long line gets its own.
-const sharedLineBytes = 1024
-
-// lineAndPos returns the line's text (cut marked) and the cursor after it. A short
-// line's text and cursor are made in one allocation: per line, the allocation costs
-// more than the copy.
-func (r *run) lineAndPos(st *stream, fl *file, text []byte, cut bool) (string, string) {
-	if len(text) > sharedLineBytes {
-		s := string(text)
-		if cut {
-			s += cutMark
-		}
-		return s, st.pos(fl)
-	}
-	b := append(r.scratch[:0], text...)
-	if cut {
-		b = append(b, cutMark...)
-	}
-	n := len(b)
-	b = st.appendPos(b, fl)
-	r.scratch = b
-	both := string(b)
-	return both[:n], both[n:]
-}
+// batchLines bounds the lines of one batch: a read of short lines goes over in
+// several, so that what waits for the pipeline stays as small as lines of one read
+// would.
+const batchLines = 256
 
 // readStream reads the stream's rotated files, then its current one. A truncation
 // of the current file (copytruncate) first reads what its copy holds past the offset,

@@ -33,14 +33,12 @@ type stream struct {
 }
 
 // pos returns the cursor after the line fl just sent: every file's offset.
-func (st *stream) pos(fl *file) string {
-	var b [192]byte
-	return string(st.appendPos(b[:0], fl))
-}
+func (st *stream) pos(fl *file) string { return st.cursor(fl).Position() }
 
-// appendPos appends pos's cursor to b. The cursor up to the current file's offset is
-// kept (prefix) for the next lines of that file.
-func (st *stream) appendPos(b []byte, fl *file) []byte {
+// cursor returns the cursor after the line fl just sent. All but the current file's
+// offset is kept (prefix) for the next lines of that file, which share it: the
+// offset is left apart (sources.Cursor.Offset).
+func (st *stream) cursor(fl *file) sources.Cursor {
 	if fl != st.cur || st.prefix == "" {
 		h := []byte(posVersion)
 		for _, d := range st.drains {
@@ -50,15 +48,14 @@ func (st *stream) appendPos(b []byte, fl *file) []byte {
 			h = appendOffset(h, d.off, d.done)
 		}
 		if st.cur == nil {
-			return append(b, h...)
+			return sources.Cursor{Pos: string(h)}
 		}
 		p := st.cur.position(true)
 		h = append(h, ';')
 		h = appendPosHead(h, &p)
 		st.prefix = string(h)
 	}
-	b = append(b, st.prefix...)
-	return appendOffset(b, st.cur.off, st.cur.done)
+	return sources.Cursor{Pos: st.prefix, Off: st.cur.off, Done: st.cur.done, Offset: true}
 }
 
 // position is the file's entry in a cursor, but for its offset. Every line carries
@@ -75,7 +72,8 @@ func (fl *file) position(current bool) filePos {
 type run struct {
 	ctx     context.Context
 	s       *Source
-	out     chan<- sources.Line
+	em      *sources.Emitter // the lines of the read in progress
+	chunk   chunk            // the texts of the read in progress
 	watcher *watcher
 
 	streams   map[string]*stream
@@ -83,7 +81,6 @@ type run struct {
 	postponed map[identity]string
 	seen      map[identity]seenFile // files read in this run
 	more      bool                  // the last pass stopped before some file's end
-	scratch   []byte                // where emitLine puts a line and its cursor together
 	began     time.Time             // when the run started (the file system's clock)
 
 	parked    map[identity]*stream // streams whose idle file is closed, by the file
@@ -120,9 +117,9 @@ func (r *run) knows(g *generation) bool {
 	return err == nil && same
 }
 
-func newRun(ctx context.Context, s *Source, out chan<- sources.Line) *run {
+func newRun(ctx context.Context, s *Source, out chan<- *sources.Batch) *run {
 	return &run{
-		ctx: ctx, s: s, out: out,
+		ctx: ctx, s: s, em: s.pos.Emitter(out),
 		streams:   map[string]*stream{},
 		open:      map[identity]*file{},
 		postponed: map[identity]string{},

@@ -254,3 +254,21 @@ func FuzzScanStructured(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCleanRecord: a record the splitter cut at its newline is cleaned as clean
+// cleans any text, without the look for a newline inside it.
+func FuzzCleanRecord(f *testing.F) {
+	for _, s := range []string{"", "plain", "ends in CR\r", "\r", "bad \xff utf-8", "\xe2\x82", "é\r\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		b = bytes.ReplaceAll(b, []byte{'\n'}, nil) // what the splitter hands over
+		want := string(clean(slices.Clone(b), true))
+		if got := string(cleanRecord(b)); got != want {
+			t.Fatalf("cleanRecord(%q) = %q, clean gives %q", b, got, want)
+		}
+		if !utf8.ValidString(want) {
+			t.Fatalf("clean(%q) is not UTF-8", b)
+		}
+	})
+}

@@ -41,11 +41,11 @@ func BenchmarkIdleFiles(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan sources.Line, 1024)
+	out := make(chan *sources.Batch, 16)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
-	for range files {
-		<-out
+	for n := 0; n < files; {
+		n += len((<-out).Lines)
 	}
 	time.Sleep(time.Second) // settle: what the first scans left behind
 	runtime.GC()

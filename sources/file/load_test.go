@@ -152,8 +152,10 @@ func (c *loadCollector) start(h *harness) {
 		defer c.wg.Done()
 		for {
 			select {
-			case l := <-h.out:
-				c.count(l.Text)
+			case b := <-h.out:
+				for _, l := range b.Lines {
+					c.count(l.Text)
+				}
 			case <-h.scans:
 			case <-c.quit:
 				return

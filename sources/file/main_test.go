@@ -43,17 +43,20 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // harness runs a Source and hands its lines and scans to the test. Every received
-// line's cursor is saved, as the pipeline does once the line is handled.
+// line's cursor is saved, as the pipeline does once the line is handled. The source's
+// batches are received one at a time (out has no room): a batch's lines wait in
+// pending for the test to take them.
 type harness struct {
-	t      *testing.T
-	src    *Source
-	cp     *sourcestest.Checkpoints
-	clock  *clock
-	out    chan sources.Line
-	scans  chan struct{}
-	cancel context.CancelFunc
-	done   chan error
-	m      *sources.Metrics
+	t       *testing.T
+	src     *Source
+	cp      *sourcestest.Checkpoints
+	clock   *clock
+	out     chan *sources.Batch
+	pending []sources.Line
+	scans   chan struct{}
+	cancel  context.CancelFunc
+	done    chan error
+	m       *sources.Metrics
 }
 
 // testConfig is a fast-polling config reading from the beginning.
@@ -77,7 +80,7 @@ func startNamed(t *testing.T, name string, c Config, cp *sourcestest.Checkpoints
 	if cp == nil {
 		cp = sourcestest.NewCheckpoints()
 	}
-	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan sources.Line), scans: make(chan struct{}), done: make(chan error, 1)}
+	h := &harness{t: t, cp: cp, clock: newClock(), out: make(chan *sources.Batch), scans: make(chan struct{}), done: make(chan error, 1)}
 	h.m = sources.NewMetrics(nil)
 	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: h.m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
@@ -120,10 +123,16 @@ func (h *harness) next() sources.Line {
 	h.t.Helper()
 	deadline := time.After(wait)
 	for {
-		select {
-		case l := <-h.out:
+		if len(h.pending) > 0 {
+			l := h.pending[0]
+			h.pending = h.pending[1:]
 			require.NoError(h.t, h.cp.Save(context.Background(), l.Cursor))
 			return l
+		}
+		select {
+		case b := <-h.out:
+			require.NotEmpty(h.t, b.Lines, "an empty batch")
+			h.pending = b.Lines
 		case <-h.scans:
 		case <-deadline:
 			h.t.Fatal("no line came")
@@ -145,8 +154,9 @@ func (h *harness) expect(want ...string) []sources.Line {
 	return got
 }
 
-// readBlocked lets scans pass until the source has read n lines in all, the last of
-// which it then holds: it waits for the test to take it, and reads nothing meanwhile.
+// readBlocked lets scans pass until the source has read n lines in all, the last
+// batch of which it then holds: it waits for the test to take it, and reads nothing
+// meanwhile.
 func (h *harness) readBlocked(n float64) {
 	h.t.Helper()
 	read := h.m.LinesRead.WithLabelValues(h.src.name)
@@ -168,10 +178,13 @@ func (h *harness) readBlocked(n float64) {
 func (h *harness) settle() {
 	h.t.Helper()
 	deadline := time.After(wait)
+	if len(h.pending) > 0 {
+		h.t.Fatalf("unexpected line %q", h.pending[0].Text)
+	}
 	for range 2 {
 		select {
-		case l := <-h.out:
-			h.t.Fatalf("unexpected line %q", l.Text)
+		case b := <-h.out:
+			h.t.Fatalf("unexpected line %q", b.Lines[0].Text)
 		case <-h.scans:
 		case <-deadline:
 			h.t.Fatal("no scan came")

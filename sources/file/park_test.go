@@ -97,9 +97,12 @@ func TestOpenFilesBounded(t *testing.T) {
 // expectNone waits until the source has started and fails on any line meanwhile.
 func (h *harness) expectNone() {
 	h.t.Helper()
+	if len(h.pending) > 0 {
+		h.t.Fatalf("unexpected line %q", h.pending[0].Text)
+	}
 	select {
-	case l := <-h.out:
-		h.t.Fatalf("unexpected line %q", l.Text)
+	case b := <-h.out:
+		h.t.Fatalf("unexpected line %q", b.Lines[0].Text)
 	case <-h.scans:
 	case <-time.After(wait):
 		h.t.Fatal("no scan came")

@@ -163,12 +163,12 @@ func TestUnreadableCheckpointStartsOver(t *testing.T) {
 	src, err := New(testConfig(path), sources.Deps{Name: "app", Checkpoints: cp, Log: zap.New(core)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan sources.Line)
+	out := make(chan *sources.Batch)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	select {
-	case l := <-out:
-		require.Equal(t, "a1", l.Text)
+	case b := <-out:
+		require.Equal(t, "a1", b.Lines[0].Text)
 	case <-time.After(wait):
 		t.Fatal("no line came")
 	}
@@ -241,7 +241,7 @@ func TestRunAgainResumes(t *testing.T) {
 	run := func(during func(), want ...string) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
-		out := make(chan sources.Line)
+		out := make(chan *sources.Batch)
 		done := make(chan error, 1)
 		go func() { done <- src.Run(ctx, out) }()
 		var got []string
@@ -253,8 +253,10 @@ func TestRunAgainResumes(t *testing.T) {
 					during()
 					during = nil
 				}
-			case l := <-out:
-				got = append(got, l.Text)
+			case b := <-out:
+				for _, l := range b.Lines {
+					got = append(got, l.Text)
+				}
 			case err := <-done:
 				t.Fatalf("Run ended: %v", err)
 			case <-deadline:
@@ -284,14 +286,14 @@ func TestReplayedLinesKeepTheirTime(t *testing.T) {
 	first := newClock()
 	src.now = first.Now
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan sources.Line)
+	out := make(chan *sources.Batch)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	var sent []sources.Line
-	for range 4 {
+	for len(sent) < 4 {
 		select {
-		case l := <-out:
-			sent = append(sent, l)
+		case b := <-out:
+			sent = append(sent, b.Lines...)
 		case <-time.After(wait):
 			t.Fatal("no line came")
 		}

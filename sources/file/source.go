@@ -115,7 +115,7 @@ func (s *Source) ReportsOpened() {}
 // source's very first start, and from its beginning when it appears later or appeared
 // while cowbell was stopped. Run returns nil when ctx is cancelled, and an error when
 // checkpoints cannot be read or written.
-func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
+func (s *Source) Run(ctx context.Context, out chan<- *sources.Batch) error {
 	s.pos.SetClock(s.now) // the lag, on the clock tests swap
 	r := newRun(ctx, s, out)
 	defer r.closeAll()

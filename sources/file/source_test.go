@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -94,13 +95,14 @@ func TestNotificationsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	src.notify = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan sources.Line)
+	out := make(chan *sources.Batch)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	for _, want := range []string{"a1", "a2"} {
 		select {
-		case l := <-out:
-			require.Equal(t, want, l.Text)
+		case b := <-out:
+			require.Equal(t, want, b.Lines[0].Text)
+			require.Len(t, b.Lines, 1)
 		case <-time.After(wait):
 			t.Fatal("no line came")
 		}
@@ -246,7 +248,7 @@ func TestPartialLineWaitsForFlushTimeout(t *testing.T) {
 	h2 := start(t, c, h.cp)
 	testenv.AppendFile(t, path, "after restart\n")
 	h2.expect("after restart")
-	require.NotEmpty(t, lines[0].Cursor.Pos)
+	require.NotEmpty(t, lines[0].Cursor.Position())
 }
 
 func TestLongLineIsCut(t *testing.T) {
@@ -261,12 +263,11 @@ func TestLongLineIsCut(t *testing.T) {
 }
 
 // TestResumeAfterEachLine: the cursor each line carries resumes right after that
-// line, for lines on either side of sharedLineBytes (up to which a line's text and
-// its cursor share one allocation).
+// line, short and long lines alike (lines of one read share their cursor's Pos).
 func TestResumeAfterEachLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
-	want := []string{"short", strings.Repeat("a", sharedLineBytes-1), strings.Repeat("b", sharedLineBytes),
-		strings.Repeat("c", sharedLineBytes+1), strings.Repeat("d", 5000), "é", "end"}
+	want := []string{"short", strings.Repeat("a", 1023), strings.Repeat("b", 1024),
+		strings.Repeat("c", 1025), strings.Repeat("d", 5000), "é", "end"}
 	writeFile(t, path, strings.Join(want, "\n")+"\n")
 	c := testConfig(path)
 	lines := start(t, c, nil).expect(want...)
@@ -383,7 +384,7 @@ func TestOpenedAfterFirstScan(t *testing.T) {
 		t.Fatal("opened before it ran")
 	default:
 	}
-	out := make(chan sources.Line, 4)
+	out := make(chan *sources.Batch, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
@@ -393,11 +394,38 @@ func TestOpenedAfterFirstScan(t *testing.T) {
 		t.Fatal("never said it opened")
 	}
 	select {
-	case l := <-out:
-		require.Equal(t, "one", l.Text)
+	case b := <-out:
+		require.Equal(t, "one", b.Lines[0].Text)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no line")
 	}
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestReadGoesOverInOneBatch: the lines of one read are handed over together, in
+// order, their texts carved out of one string (one allocation a read, not one a
+// line), and a line appended alone arrives alone, without waiting for more.
+func TestReadGoesOverInOneBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a1\na2\na3\n")
+	h := start(t, testConfig(path), nil)
+	var texts []string
+	select {
+	case b := <-h.out:
+		for i, l := range b.Lines {
+			texts = append(texts, l.Text)
+			if i > 0 {
+				prev := b.Lines[i-1].Text
+				require.Equal(t, unsafe.Add(unsafe.Pointer(unsafe.StringData(prev)), len(prev)+1), //nolint:gosec // a test comparing addresses
+					unsafe.Pointer(unsafe.StringData(l.Text)), "line %d follows line %d in one string", i, i-1)
+			}
+		}
+	case <-time.After(wait):
+		t.Fatal("no batch came")
+	}
+	require.Equal(t, []string{"a1", "a2", "a3"}, texts)
+	testenv.AppendFile(t, path, "a4\n")
+	h.expect("a4")
+	require.Empty(t, h.pending, "a4 came alone")
 }

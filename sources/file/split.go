@@ -94,6 +94,44 @@ func (s *splitter) next() (rec []byte, cut, ok bool) {
 	return nil, false, false
 }
 
+// chunk is the text of the complete records a read brought, made into one string for
+// all of them: a line whose bytes the decoder passed on unchanged is a substring of
+// it, so a read costs one allocation for its texts rather than one a line. A line
+// kept past its batch (an incident's) is copied by whoever keeps it, or it would
+// keep the whole chunk in memory.
+type chunk struct {
+	buf  []byte // the splitter's buffer it was taken from
+	from int    // where in buf it begins
+	s    string
+}
+
+// chunk returns the complete records buffered and not yet split, as one string.
+func (s *splitter) chunk() chunk {
+	if s.cutting || s.r >= s.w {
+		return chunk{}
+	}
+	n := bytes.LastIndexByte(s.buf[s.r:s.w], '\n')
+	if n <= 0 {
+		return chunk{}
+	}
+	return chunk{buf: s.buf, from: s.r, s: string(s.buf[s.r : s.r+n])}
+}
+
+// text returns b as a string: a substring of the chunk when b lies in it, else a
+// copy of its own.
+func (c *chunk) text(b []byte) string {
+	if len(b) == 0 || c.s == "" {
+		return string(b)
+	}
+	// b lies in the chunk when its first byte is the buffer's byte at the offset
+	// its capacity says (a slice of buf reaches buf's end).
+	off := cap(c.buf) - cap(b)
+	if off < c.from || off+len(b) > c.from+len(c.s) || &c.buf[off] != &b[0] {
+		return string(b)
+	}
+	return c.s[off-c.from : off-c.from+len(b)]
+}
+
 // pending reports whether part of a record waits for its newline.
 func (s *splitter) pending() bool {
 	return s.r < s.w || (s.cutting && !s.headSent)

@@ -86,14 +86,15 @@ func readN(b *testing.B, c Config, n int) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := make(chan sources.Line, 1024)
+	out := make(chan *sources.Batch, 1024)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	got := 0
 	for got < n {
 		select {
-		case <-out:
-			got++
+		case b := <-out:
+			got += len(b.Lines)
+			b.Release()
 		case err := <-done:
 			b.Fatalf("source stopped after %d lines: %v", got, err)
 		}

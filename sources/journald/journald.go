@@ -177,7 +177,7 @@ func (s *Source) Name() string { return s.name }
 // sources.Positions); one without a position starts as start_at says, from the instant
 // the source was made. A directory that is missing or holds no journal file yet is
 // waited for: the other directories are read meanwhile.
-func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
+func (s *Source) Run(ctx context.Context, out chan<- *sources.Batch) error {
 	g, ctx := errgroup.WithContext(ctx)
 	pending := atomic.Int32{}
 	pending.Store(int32(len(s.streams)))
@@ -196,7 +196,7 @@ func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
 // follows its journal (or waits for a directory that does not exist yet).
 func (s *Source) ReportsOpened() {}
 
-func (s *Source) runStream(ctx context.Context, st stream, out chan<- sources.Line, started func()) error {
+func (s *Source) runStream(ctx context.Context, st stream, out chan<- *sources.Batch, started func()) error {
 	h, from, err := s.position(ctx, st.name)
 	if err != nil {
 		return err

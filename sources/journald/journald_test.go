@@ -38,11 +38,12 @@ func identifier(t testing.TB) string {
 
 // running is a Source running in the background until the test ends.
 type running struct {
-	src    *Source
-	out    chan sources.Line
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	src     *Source
+	out     chan *sources.Batch
+	pending []sources.Line // the rest of the batch received last
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
 }
 
 func start(t *testing.T, c Config, cp sources.Checkpoints, m *sources.Metrics) *running {
@@ -56,7 +57,7 @@ func startNamed(t *testing.T, name string, c Config, cp sources.Checkpoints, m *
 	src, err := New(c, sources.Deps{Name: name, Checkpoints: cp, Metrics: m, Log: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{src: src, out: make(chan sources.Line, 100), cancel: cancel, done: make(chan error, 1)}
+	r := &running{src: src, out: make(chan *sources.Batch, 100), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx, r.out) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -78,15 +79,19 @@ func (r *running) stop(t *testing.T) {
 // next returns the next line, failing the test after waitFor.
 func (r *running) next(t *testing.T) sources.Line {
 	t.Helper()
-	select {
-	case l := <-r.out:
-		return l
-	case err := <-r.done:
-		t.Fatalf("source stopped: %v", err)
-	case <-time.After(waitFor):
-		t.Fatal("no line within deadline")
+	for len(r.pending) == 0 {
+		select {
+		case b := <-r.out:
+			r.pending = b.Lines
+		case err := <-r.done:
+			t.Fatalf("source stopped: %v", err)
+		case <-time.After(waitFor):
+			t.Fatal("no line within deadline")
+		}
 	}
-	return sources.Line{}
+	l := r.pending[0]
+	r.pending = r.pending[1:]
+	return l
 }
 
 // texts reads n lines and returns their texts.

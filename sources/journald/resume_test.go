@@ -87,7 +87,7 @@ func TestRestartResumesAfterLastSent(t *testing.T) {
 			// after the lines the first sent, though none was checkpointed.
 			for round := range 2 {
 				ctx, cancel := context.WithCancel(context.Background())
-				out := make(chan sources.Line)
+				out := make(chan *sources.Batch)
 				done := make(chan error, 1)
 				go func() { done <- src.Run(ctx, out) }()
 				r := &running{src: src, out: out, cancel: cancel, done: done}

@@ -143,7 +143,7 @@ func TestQuietStreamAcrossRestart(t *testing.T) {
 func run(t *testing.T, src *Source) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{src: src, out: make(chan sources.Line, 100), cancel: cancel, done: make(chan error, 1)}
+	r := &running{src: src, out: make(chan *sources.Batch, 100), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx, r.out) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r

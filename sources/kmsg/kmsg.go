@@ -103,7 +103,7 @@ func (s *Source) Name() string { return s.name }
 func (s *Source) ReportsOpened() {}
 
 // Run reads records until ctx is done (returning nil) or the device fails.
-func (s *Source) Run(ctx context.Context, out chan<- sources.Line) error {
+func (s *Source) Run(ctx context.Context, out chan<- *sources.Batch) error {
 	st, after, found, err := s.position(ctx)
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func skipToEnd(fd int) (int64, error) {
 // loop reads one record per read until the reader fails. Records up to seq after are
 // skipped; EPIPE and gaps in the sequence mean records were overwritten before we read
 // them: they are counted as skipped ("overrun") and reading goes on.
-func (s *Source) loop(ctx context.Context, r io.Reader, st *sources.Stream, after int64, out chan<- sources.Line) error {
+func (s *Source) loop(ctx context.Context, r io.Reader, st *sources.Stream, after int64, out chan<- *sources.Batch) error {
 	buf := make([]byte, recordBuf)
 	prev := after
 	for garbage := 0; ; {

@@ -59,14 +59,14 @@ func TestLoop(t *testing.T) {
 		"garbage",
 		"6,10,4,-;ten\n SUBSYSTEM=memory\n",
 	}}
-	out := make(chan sources.Line, 10)
+	out := make(chan *sources.Batch, 10)
 	st, _, _, err := s.pos.Resume(context.Background(), s.path)
 	require.NoError(t, err)
 	err = s.loop(context.Background(), r, st, 5, out)
 	require.ErrorIs(t, err, errEnd)
 	close(out)
 	var got []string
-	for l := range out {
+	for _, l := range lines(out) {
 		got = append(got, fmt.Sprintf("%s|%s|%s", l.Text, l.Cursor.Pos, l.Time.Sub(boot)))
 		require.Equal(t, "/dev/kmsg", l.Stream)
 		require.Equal(t, "kernel", l.Source)
@@ -218,8 +218,17 @@ func TestDevKmsgRunAgain(t *testing.T) {
 	run.stop(t)
 }
 
+// lines returns the lines of the batches in out, which is closed.
+func lines(out <-chan *sources.Batch) []sources.Line {
+	var ls []sources.Line
+	for b := range out {
+		ls = append(ls, b.Lines...)
+	}
+	return ls
+}
+
 type kmsgRun struct {
-	out    chan sources.Line
+	out    chan *sources.Batch
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -227,7 +236,7 @@ type kmsgRun struct {
 
 func startRun(t *testing.T, s *Source) *kmsgRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &kmsgRun{out: make(chan sources.Line, 1000), cancel: cancel, done: make(chan error, 1)}
+	r := &kmsgRun{out: make(chan *sources.Batch, 1000), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- s.Run(ctx, r.out) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -257,9 +266,11 @@ func (r *kmsgRun) until(t *testing.T, prefix string, poke func(i int)) sources.L
 		tick := time.After(100 * time.Millisecond) // not a timing assertion: poke again
 		for waiting := true; waiting; {
 			select {
-			case l := <-r.out:
-				if strings.HasPrefix(l.Text, prefix) {
-					return l
+			case b := <-r.out:
+				for _, l := range b.Lines {
+					if strings.HasPrefix(l.Text, prefix) {
+						return l
+					}
 				}
 			case err := <-r.done:
 				t.Fatalf("source stopped: %v", err)
@@ -315,7 +326,7 @@ func TestNotTheKernelLog(t *testing.T) {
 			s, err := New(Config{Path: tc.path, StartAt: "beginning"}, sources.Deps{Name: "kernel", Log: zaptest.NewLogger(t)})
 			require.NoError(t, err)
 			done := make(chan error, 1)
-			go func() { done <- s.Run(context.Background(), make(chan sources.Line)) }()
+			go func() { done <- s.Run(context.Background(), make(chan *sources.Batch)) }()
 			select {
 			case err := <-done:
 				require.ErrorContains(t, err, tc.want)
@@ -337,6 +348,6 @@ func TestLoopGarbage(t *testing.T) {
 	require.NoError(t, err)
 	st, _, _, err := s.pos.Resume(context.Background(), s.path)
 	require.NoError(t, err)
-	err = s.loop(context.Background(), garbage{}, st, -1, make(chan sources.Line))
+	err = s.loop(context.Background(), garbage{}, st, -1, make(chan *sources.Batch))
 	require.ErrorIs(t, err, errNotKmsg)
 }

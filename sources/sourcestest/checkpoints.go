@@ -32,7 +32,7 @@ func (c *Checkpoints) Save(_ context.Context, cs ...sources.Cursor) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, cur := range cs {
-		c.pos[cur.Stream] = cur.Pos
+		c.pos[cur.Stream] = cur.Position()
 	}
 	return nil
 }
