@@ -79,17 +79,20 @@ one() {
 	local state="${STATE_ROOT:+$STATE_ROOT/cowbell-latency-$bin-$kase-$run-$$}"
 	state=${state:-$w/state}
 	rm -rf "$state" && mkdir -p "$state" "$w"
-	local hport=$((20000 + RANDOM % 20000)) mport=$((40000 + RANDOM % 20000))
-	local source writer
-	if [ "$kase" = file ]; then
-		: >"$w/app.log"
-		source="{name: app, type: file, paths: [\"$w/app.log\"], start_at: end, format: plain}"
-		writer=(-file "$w/app.log" -rate "$rate")
-	else
-		source="{name: app, type: journald, identifiers: [cowbell-latency], start_at: end}"
-		writer=(-journal cowbell-latency -rate "$jrate")
-	fi
-	cat >"$w/cowbell.yaml" <<EOF
+	local hport mport source writer pid try
+	# Ports are drawn at random; a cowbell that could not take its metrics port
+	# exits at once, and is started again on other ports (at most 5 times).
+	for try in 1 2 3 4 5; do
+		hport=$((20000 + RANDOM % 20000)) mport=$((40000 + RANDOM % 20000))
+		if [ "$kase" = file ]; then
+			: >"$w/app.log"
+			source="{name: app, type: file, paths: [\"$w/app.log\"], start_at: end, format: plain}"
+			writer=(-file "$w/app.log" -rate "$rate")
+		else
+			source="{name: app, type: journald, identifiers: [cowbell-latency], start_at: end}"
+			writer=(-journal cowbell-latency -rate "$jrate")
+		fi
+		cat >"$w/cowbell.yaml" <<EOF
 host: bench
 state_dir: $state
 metrics: {listen: "127.0.0.1:$mport"}
@@ -100,10 +103,15 @@ notifiers:
   - {name: hook, type: webhook, url: "http://127.0.0.1:$hport/"}
 log: {level: warn}
 EOF
-	"$exe" run --config "$w/cowbell.yaml" >"$w/cowbell.out" 2>"$w/cowbell.err" &
-	local pid=$!
+		"$exe" run --config "$w/cowbell.yaml" >"$w/cowbell.out" 2>"$w/cowbell.err" &
+		pid=$!
+		until [ "$(metric "$mport" cowbell_source_up)" = 1 ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+		kill -0 "$pid" 2>/dev/null && break
+		echo "cowbell ($exe) did not start (try $try):" >&2
+		cat "$w/cowbell.err" >&2
+		[ "$try" -lt 5 ] || return 1
+	done
 	pids+=("$pid")
-	until [ "$(metric "$mport" cowbell_source_up)" = 1 ]; do sleep 0.05; done
 	sleep 1 # the source is at the end of its input
 	"$dir/latency" run -listen "127.0.0.1:$hport" "${writer[@]}" -incidents "$incidents" \
 		-steady "${steady}s" -burst "$burst" -burst-writes "$bwrites" -out "$work/results/$bin-$kase-$run" >"$w/latency.out" 2>&1 ||
