@@ -4,12 +4,14 @@
 // and the rules, the first probes) and the idle loop will not touch again.
 //
 // A process's resident set counts every page of its program file it has mapped since
-// it began, and the kernel maps them 64 KiB at a time around each first touch
-// (fault-around, mm/memory.c). A Go program of 20 MB thus stays at most of its size
-// resident all its life, although what it runs when idle is a few megabytes. Trim
-// unmaps the program file's read-only pages from this process: they stay in the page
-// cache, clean and reclaimable, and what runs next maps its pages back from there with
-// a minor fault (or reads them from disk if the kernel has reclaimed them meanwhile).
+// it began. The kernel reads a file's pages into the cache a read-ahead window at a
+// time and maps them 64 KiB at a time around each fault (fault-around, mm/memory.c),
+// so one page touched costs 64 KiB of resident set: a Go program of 20 MB stays at
+// most of its size resident all its life, although what it runs when idle is a few
+// megabytes, and fewer still counted in the pages it touches. Trim takes the program
+// file's read-only pages back (see Trim): those only this process maps leave the page
+// cache, the rest leave this process, and what runs next faults its pages back in one
+// at a time.
 package memtrim
 
 // Usage is the process's resident set, from /proc/self/status, in bytes.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,7 +99,7 @@ func resident(t *testing.T, addr uintptr) (uint64, bool) {
 }
 
 // The real kernel: a clean private read-only mapping of a file loses its resident
-// pages and still reads the file; a mapping of the same file that holds a private
+// pages, which leave the page cache, and still reads the file; a mapping of the same file that holds a private
 // copy of a page (written, then made read-only, as the dynamic linker does with
 // RELRO) is left whole, the written byte kept.
 func TestTrimUnmapsCleanPagesAndKeepsPrivateCopies(t *testing.T) {
@@ -108,6 +109,7 @@ func TestTrimUnmapsCleanPagesAndKeepsPrivateCopies(t *testing.T) {
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	syncFile(t, path) // a program file's pages are clean and were read from it
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +153,17 @@ func TestTrimUnmapsCleanPagesAndKeepsPrivateCopies(t *testing.T) {
 	}
 	if after, _ := resident(t, cleanAddr); after != 0 {
 		t.Errorf("the clean mapping has %d bytes resident after the trim, want 0", after)
+	}
+	// Only this process mapped them: they left the page cache too (MADV_PAGEOUT).
+	// Only this process mapped them: they left the page cache too (MADV_PAGEOUT).
+	if cached := cachedPages(t, f, size); cached > size/4096/2 {
+		t.Errorf("%d of the file's %d pages are still in the page cache after the trim, want under half", cached, size/4096)
+	}
+	// One page read after the trim maps that page, not the 64 KiB of fault-around
+	// read ahead into the cache (MADV_RANDOM).
+	sum += int(clean[100*4096])
+	if got, _ := resident(t, cleanAddr); got > 2*4096 {
+		t.Errorf("one page read after the trim made %d bytes resident, want one page", got)
 	}
 	if after, _ := resident(t, copiedAddr); after == 0 {
 		t.Error("the mapping with a private copy lost its pages")
@@ -206,4 +219,42 @@ func TestTrimProgram(t *testing.T) {
 	if r.Before.RSS == 0 || r.After.RSS == 0 || r.After.File >= r.Before.File {
 		t.Errorf("usage before %+v, after %+v: want the file part to fall", r.Before, r.After)
 	}
+}
+
+// syncFile writes path's pages to the disk and drops them from the page cache.
+func syncFile(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Out of the cache: mapped and touched, the pages come from the file, as a
+	// program's do.
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cachedPages is how many of the first size bytes' pages of f are in the page cache
+// (mincore(2) of a fresh mapping, which touches none of them).
+func cachedPages(t *testing.T, f *os.File, size int) int {
+	t.Helper()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.Munmap(m) }()
+	vec := make([]byte, (size+4095)/4096)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(m))), uintptr(len(m)), uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
