@@ -308,7 +308,11 @@ func decodeRulesOn(nodes []*yaml.Node, workers, chunk int) ([]*Rule, error) {
 		}
 		wg.Wait()
 	}
-	return slices.DeleteFunc(rs, func(r *Rule) bool { return r == nil }), errors.Join(errs...)
+	rs = slices.DeleteFunc(rs, func(r *Rule) bool { return r == nil })
+	if len(rs) == 0 {
+		rs = nil // as before: no rules is a nil list
+	}
+	return rs, errors.Join(errs...)
 }
 
 // decodeChunk is how many rules a decoding goroutine takes at a time; a file of fewer
