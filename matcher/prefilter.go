@@ -3,8 +3,11 @@ package matcher
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // smallLiterals is how many short anchors are searched one by one (strings.Contains
@@ -35,8 +38,9 @@ type prefilter struct {
 
 // prefilterBuilder collects entries and their clauses.
 type prefilterBuilder struct {
-	ids     []int32
-	clauses [][]clause
+	ids      []int32
+	patterns []string // until factored
+	clauses  [][]clause
 }
 
 func newPrefilterBuilder() *prefilterBuilder { return &prefilterBuilder{} }
@@ -44,7 +48,38 @@ func newPrefilterBuilder() *prefilterBuilder { return &prefilterBuilder{} }
 // add registers entry id (ids come in increasing order) for pattern.
 func (b *prefilterBuilder) add(id int32, pattern string) {
 	b.ids = append(b.ids, id)
-	b.clauses = append(b.clauses, factors(pattern))
+	b.patterns = append(b.patterns, pattern)
+}
+
+// factorChunk is how many patterns a goroutine of factor takes at a time.
+const factorChunk = 64
+
+// factor finds the clauses of the patterns added, on every core when they are many:
+// parsing a thousand rules' patterns again is most of New, and replay waits for it.
+func (b *prefilterBuilder) factor() {
+	if b.patterns == nil {
+		return
+	}
+	b.clauses = make([][]clause, len(b.patterns))
+	var next atomic.Int64
+	work := func() {
+		for {
+			lo := int(next.Add(1)-1) * factorChunk
+			if lo >= len(b.patterns) {
+				return
+			}
+			for i := lo; i < min(lo+factorChunk, len(b.patterns)); i++ {
+				b.clauses[i] = factors(b.patterns[i])
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(b.patterns)/factorChunk) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	b.patterns = nil
 }
 
 // build makes the prefilter. freq, when not nil, is how often lines hold each
@@ -52,6 +87,7 @@ func (b *prefilterBuilder) add(id int32, pattern string) {
 // order are guessed from the literals' lengths. seen counts the sample's windows
 // (countWindows) and its bytes (countBytes), or is nil.
 func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32) *prefilter {
+	b.factor()
 	p := &prefilter{b: b}
 	if len(b.ids) > 0 {
 		p.checks = make([][]check, b.ids[len(b.ids)-1]+1)

@@ -6,6 +6,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -67,16 +68,33 @@ func (r *Rule) decode(n *yaml.Node) error {
 		r.Severity = SeverityWarning
 	}
 	if r.Key == nil {
-		src := defaultKey
-		if r.IsProbe() {
-			src = defaultProbeKey
-		}
-		if r.Key, err = compileKey(src); err != nil {
+		keys, err := defaultKeys()
+		if err != nil {
 			return yamlpos.At(n, "key: %w", err)
+		}
+		r.Key = keys[0]
+		if r.IsProbe() {
+			r.Key = keys[1]
 		}
 	}
 	return nil
 }
+
+// defaultKeys are the default key templates, log rule's then probe's, compiled once:
+// a template is read-only once parsed, so the rules without a key share them, and a
+// thousand rules do not parse the same template a thousand times (a quarter of
+// loading them).
+var defaultKeys = sync.OnceValues(func() ([2]*KeyTemplate, error) {
+	var keys [2]*KeyTemplate
+	for i, src := range [2]string{defaultKey, defaultProbeKey} {
+		k, err := compileKey(src)
+		if err != nil {
+			return keys, err
+		}
+		keys[i] = k
+	}
+	return keys, nil
+})
 
 // check tests the rule's required fields and their combinations.
 func (r *Rule) check(n *yaml.Node, seen map[string]*yaml.Node) error {

@@ -8,8 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -262,19 +266,58 @@ func decodeRuleList(root *yaml.Node) ([]*Rule, error) {
 }
 
 // decodeRules decodes each rule node; a broken rule does not hide the next one's errors.
+// The rules are decoded (and their patterns compiled) on every core when there are
+// many: a replay loads them beside its reading, and its matching waits for them.
+// Rules and errors keep the nodes' order.
 func decodeRules(nodes []*yaml.Node) ([]*Rule, error) {
-	var rs []*Rule
-	var errs []error
-	for _, n := range nodes {
+	return decodeRulesOn(nodes, min(runtime.GOMAXPROCS(0), len(nodes)/decodeChunk), decodeChunk)
+}
+
+// decodeRulesOn is decodeRules on workers goroutines (the caller's alone when at most
+// one), each taking chunk rules at a time.
+func decodeRulesOn(nodes []*yaml.Node, workers, chunk int) ([]*Rule, error) {
+	rs := make([]*Rule, len(nodes))
+	errs := make([]error, len(nodes))
+	decode := func(i int) {
 		r := new(Rule)
-		if err := r.UnmarshalYAML(n); err != nil {
-			errs = append(errs, err)
-			continue
+		if err := r.UnmarshalYAML(nodes[i]); err != nil {
+			errs[i] = err
+			return
 		}
-		rs = append(rs, r)
+		rs[i] = r
+	}
+	if workers <= 1 {
+		for i := range nodes {
+			decode(i)
+		}
+	} else {
+		var next atomic.Int64 // the first node of the next chunk, over chunk
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					lo := int(next.Add(1)-1) * chunk
+					if lo >= len(nodes) {
+						return
+					}
+					for i := lo; i < min(lo+chunk, len(nodes)); i++ {
+						decode(i)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	rs = slices.DeleteFunc(rs, func(r *Rule) bool { return r == nil })
+	if len(rs) == 0 {
+		rs = nil // as before: no rules is a nil list
 	}
 	return rs, errors.Join(errs...)
 }
+
+// decodeChunk is how many rules a decoding goroutine takes at a time; a file of fewer
+// than two chunks is decoded on the caller's.
+const decodeChunk = 32
 
 // parserErrorRE matches the yaml.v3 syntax errors whose line is counted from 0 (those
 // of its parser, not its scanner); they point at the construct that is not closed.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,43 @@ func TestParseReportsEveryBrokenRule(t *testing.T) {
 	require.Contains(t, errs[0].Error(), `f.yaml:1:32: rule "a/one": match: any[0]: error parsing regexp: missing closing )`)
 	require.Equal(t, 3, errs[1].Line)
 	require.Contains(t, errs[1].Error(), `rule "a/three": title is required`)
+}
+
+// A file of many rules is decoded on several goroutines: the rules, and the errors of
+// the broken ones, still come in the file's order, and the rules without a key all
+// render the default key.
+func TestParseManyRulesInOrder(t *testing.T) {
+	var b strings.Builder
+	var want []string
+	broken := map[int]bool{3: true, decodeChunk + 1: true, 5*decodeChunk - 1: true}
+	for i := range 6 * decodeChunk {
+		id := fmt.Sprintf("many/r%d", i)
+		switch {
+		case broken[i]:
+			fmt.Fprintf(&b, "- {id: %s, title: T, match: '('}\n", id)
+		case i%7 == 0:
+			fmt.Fprintf(&b, "- {id: %s, title: T, probe: {condition: 'true'}}\n", id)
+			want = append(want, id)
+		default:
+			fmt.Fprintf(&b, "- {id: %s, title: T, match: 'x%d'}\n", id, i)
+			want = append(want, id)
+		}
+	}
+	rs, err := Parse("many.yaml", []byte(b.String()))
+	require.Equal(t, want, ids(rs))
+	errs := leafErrors(t, err)
+	require.Len(t, errs, len(broken))
+	for k, line := range []int{4, decodeChunk + 2, 5 * decodeChunk} {
+		require.Equal(t, line, errs[k].Line, "errors in the file's order")
+	}
+	for _, r := range rs {
+		node := "n1"
+		want := r.ID + "@h1"
+		if r.IsProbe() {
+			want = r.ID + "@" + node
+		}
+		require.Equal(t, want, r.Key.Execute(KeyData{Rule: r.ID, Host: "h1", Node: node}))
+	}
 }
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
