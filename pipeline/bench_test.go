@@ -131,15 +131,7 @@ sources:
 notifiers:
   - {name: hook, type: webhook, url: %q}
 `, filepath.Join(dir, fmt.Sprint("state", n)), rulesFile, log, srv.URL)
-		cfg, err := config.Parse("bench.yaml", []byte(doc), func(string) (string, bool) { return "", false })
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		p, err := New(ctx, cfg, Options{Log: zap.NewNop()})
-		if err != nil {
-			b.Fatal(err)
-		}
+		ctx, cancel, p := newBenchPipeline(b, doc)
 		done := make(chan error, 1)
 		cpu -= cpuTime(b)
 		go func() { done <- p.Run(ctx) }()
@@ -169,4 +161,20 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// newBenchPipeline builds a pipeline from the configuration doc, for a benchmark.
+func newBenchPipeline(b *testing.B, doc string) (context.Context, context.CancelFunc, *Pipeline) {
+	b.Helper()
+	cfg, err := config.Parse("bench.yaml", []byte(doc), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := New(ctx, cfg, Options{Log: zap.NewNop()})
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	return ctx, cancel, p
 }

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/cowbell-sidecar/cowbell/config"
 	"github.com/cowbell-sidecar/cowbell/sources"
 )
 
@@ -127,15 +124,7 @@ rules: {paths: [%q]}
 notifiers:
   - {name: hook, type: webhook, url: %q}
 `, filepath.Join(dir, fmt.Sprintf("state-%d", i)), rulesFile, srv.URL)
-		cfg, err := config.Parse("bench.yaml", []byte(doc), func(string) (string, bool) { return "", false })
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		p, err := New(ctx, cfg, Options{Log: zap.NewNop()})
-		if err != nil {
-			b.Fatal(err)
-		}
+		ctx, cancel, p := newBenchPipeline(b, doc)
 		src := &chanSource{in: make(chan sources.Line, burst)}
 		p.in.sources = []sources.Source{src}
 		done := make(chan error, 1)

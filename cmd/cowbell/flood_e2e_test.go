@@ -75,17 +75,6 @@ outbox: {min_backoff: 20ms, max_backoff: 100ms}
 	for _, b := range hook.received() {
 		seen[b["key"].(string)]++
 	}
-	var missing, twice []int
-	for i := range incidents {
-		switch seen[fmt.Sprintf("test/numbered/%d", i)] {
-		case 0:
-			missing = append(missing, i)
-		case 1:
-		default:
-			twice = append(twice, i)
-		}
-	}
-	require.Empty(t, missing, "incidents never notified")
-	require.Empty(t, twice, "incidents notified twice")
+	requireNumbered(t, seen, upTo(incidents))
 	require.Len(t, hook.received(), incidents)
 }

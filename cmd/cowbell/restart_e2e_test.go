@@ -52,6 +52,14 @@ func requireOnce(t *testing.T, hook *receiver, want []int) {
 			seen[b["key"].(string)]++
 		}
 	}
+	requireNumbered(t, seen, want)
+	require.Len(t, dedup, len(want), "no other incident")
+}
+
+// requireNumbered checks that seen (notifications by key) holds each incident of want
+// (test/numbered/N) exactly once.
+func requireNumbered(t *testing.T, seen map[string]int, want []int) {
+	t.Helper()
 	var missing, twice []int
 	for _, i := range want {
 		switch seen[fmt.Sprintf("test/numbered/%d", i)] {
@@ -62,9 +70,17 @@ func requireOnce(t *testing.T, hook *receiver, want []int) {
 			twice = append(twice, i)
 		}
 	}
-	require.Empty(t, missing, "lines never notified")
-	require.Empty(t, twice, "lines notified twice")
-	require.Len(t, dedup, len(want), "no other incident")
+	require.Empty(t, missing, "incidents never notified")
+	require.Empty(t, twice, "incidents notified twice")
+}
+
+// upTo is 0, 1, ..., n-1.
+func upTo(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 // distinct counts the notifications a receiver got, deduplicated as requireOnce does.

@@ -80,18 +80,7 @@ outbox: {min_backoff: 20ms, max_backoff: 100ms}
 	for _, b := range hook.received() {
 		seen[b["key"].(string)]++
 	}
-	var missing, twice []int
-	for i := 0; i < total; i++ {
-		switch seen[fmt.Sprintf("test/numbered/%d", i)] {
-		case 0:
-			missing = append(missing, i)
-		case 1:
-		default:
-			twice = append(twice, i)
-		}
-	}
-	require.Empty(t, missing, "lines never notified")
-	require.Empty(t, twice, "lines notified twice")
+	requireNumbered(t, seen, upTo(total))
 	require.Len(t, hook.received(), total)
 }
 
