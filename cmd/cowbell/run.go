@@ -133,13 +133,15 @@ func (d *daemon) runUntilReload(ctx context.Context, p *pipeline.Pipeline, c *co
 		defer t.Stop()
 		d.report(pctx, p, every, t.C)
 	}()
-	defer func() { <-status }()
+	// Both goroutines end with pctx: it is cancelled before they are waited for,
+	// also when the pipeline ended on its own with an error.
+	defer func() { cancel(); <-status }()
 	trimmed := make(chan struct{})
 	go func() {
 		defer close(trimmed)
 		d.trim(pctx, p, c.Memory)
 	}()
-	defer func() { <-trimmed }()
+	defer func() { cancel(); <-trimmed }()
 	for {
 		select {
 		case err := <-done:
