@@ -26,12 +26,7 @@ func TestEndToEndKill9DuringFlood(t *testing.T) {
 	)
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	require.NoError(t, os.WriteFile(rulesPath, []byte(`
-- id: test/numbered
-  title: numbered line
-  match: 'seq=(?P<n>\d+) '
-  key: '{{.Rule}}/{{.Captures.n}}'
-`), 0o600))
+	require.NoError(t, os.WriteFile(rulesPath, []byte(numberedRule), 0o600))
 	logPath := filepath.Join(dir, "app.log")
 	f, err := os.Create(logPath)
 	require.NoError(t, err)

@@ -22,12 +22,7 @@ func TestEndToEndRotationAndKill9(t *testing.T) {
 	const total = 800
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	require.NoError(t, os.WriteFile(rulesPath, []byte(`
-- id: test/numbered
-  title: numbered line
-  match: 'seq=(?P<n>\d+) '
-  key: '{{.Rule}}/{{.Captures.n}}'
-`), 0o600))
+	require.NoError(t, os.WriteFile(rulesPath, []byte(numberedRule), 0o600))
 	logPath := filepath.Join(dir, "app.log")
 	testenv.AppendFile(t, logPath, "")
 	hook := newReceiver(t)
@@ -52,7 +47,6 @@ outbox: {min_backoff: 20ms, max_backoff: 100ms}
 	}
 	rotate := func(n int) { // logrotate's default: rename, then the program reopens
 		require.NoError(t, os.Rename(logPath, fmt.Sprintf("%s.%d", logPath, n)))
-		write(0, 0)
 		require.NoError(t, f.Close())
 		f, err = os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 		require.NoError(t, err)

@@ -174,19 +174,7 @@ func TestEventsTimers(t *testing.T) {
 	writeFile(t, path, "")
 	h := start(t, eventsOnly(path), nil)
 	h.expectNone()
-	testAppend(t, path, "no newline yet")
-	require.Eventually(t, func() bool { // read, and held for the flush timeout
-		return testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")) == float64(len("no newline yet"))
-	}, wait, time.Millisecond)
-	h.clock.Add(DefaultConfig.FlushTimeout + time.Second)
-	h.expect("no newline yet")
-
-	w := openAppend(t, path)
-	require.NoError(t, os.Rename(path, path+".1"))
-	writeFile(t, path, "new file\n")
-	h.expect("new file")
-	write(t, w, "late\n") // within rotate_grace: read
-	h.expect("late")
+	partialLineThenRotation(t, h, path, "", nil)
 }
 
 // TestQuietThenTimers: an idle source's ticker sleeps until the next full scan; what
@@ -223,14 +211,25 @@ func TestQuietThenTimers(t *testing.T) {
 		}
 	}
 	waitQuiet()
+	partialLineThenRotation(t, h, path, "first\n", waitQuiet)
+}
+
+// partialLineThenRotation appends a line without its newline to path, whose text so
+// far (all of it read) is before, and checks that it is flushed after flush_timeout;
+// then, after between (when not nil), it rotates path by rename and checks that the
+// new file and a late line of the rotated one (within rotate_grace) are read.
+func partialLineThenRotation(t *testing.T, h *harness, path, before string, between func()) {
+	t.Helper()
 	testAppend(t, path, "no newline yet")
 	require.Eventually(t, func() bool { // read, and held for the flush timeout
-		return testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")) == float64(len("first\nno newline yet"))
+		return testutil.ToFloat64(h.m.BytesRead.WithLabelValues("app")) == float64(len(before+"no newline yet"))
 	}, wait, time.Millisecond)
 	h.clock.Add(DefaultConfig.FlushTimeout + time.Second)
 	h.expect("no newline yet")
 
-	waitQuiet()
+	if between != nil {
+		between()
+	}
 	w := openAppend(t, path)
 	require.NoError(t, os.Rename(path, path+".1"))
 	writeFile(t, path, "new file\n")
