@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cowbell-sidecar/cowbell/facts"
 	"github.com/cowbell-sidecar/cowbell/incidents"
 	"github.com/cowbell-sidecar/cowbell/notifiers"
@@ -24,7 +26,7 @@ func (p *Pipeline) commit(ctx context.Context, b *batch, snap *facts.Snapshot) e
 	if err != nil {
 		return err
 	}
-	w.write(ctx, p.out.store)
+	w.write(ctx, p.out.store, p.metrics.commits)
 	return p.finish(ctx, w)
 }
 
@@ -36,19 +38,20 @@ type pending struct {
 	degraded bool             // an earlier commit failed: sb holds what it could not write
 	unsent   notifiers.Unsent // with degraded: the notifications memory had not delivered
 
-	took time.Duration // written: how long the store took
 	err  error         // written: the store's answer
 	done chan struct{} // closed once written, when written on its own goroutine
 }
 
-// write commits w.sb (an empty batch is not written).
-func (w *pending) write(ctx context.Context, st *state.Store) {
+// write commits w.sb (an empty batch is not written) and observes how long the store
+// took in took, as soon as it answers: the store wakes the dispatcher at once, which
+// may deliver what the commit queued before the loop takes the answer in.
+func (w *pending) write(ctx context.Context, st *state.Store, took prometheus.Observer) {
 	if w.sb.Empty() {
 		return
 	}
 	start := time.Now()
 	w.err = st.Commit(ctx, w.sb)
-	w.took = time.Since(start)
+	took.Observe(time.Since(start).Seconds())
 }
 
 // prepare turns the batch into one store transaction: the notifications of its
@@ -85,9 +88,6 @@ func (p *Pipeline) prepare(ctx context.Context, b *batch, snap *facts.Snapshot) 
 // loudly (log, metric, /readyz), not returned: cowbell must keep watching.
 func (p *Pipeline) finish(ctx context.Context, w *pending) error {
 	sb, err := w.sb, w.err
-	if !sb.Empty() {
-		p.metrics.commits.Observe(w.took.Seconds())
-	}
 	if err == nil {
 		if w.degraded {
 			w.unsent.Stored()

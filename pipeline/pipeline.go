@@ -274,7 +274,7 @@ func (p *Pipeline) loop(ctx context.Context, lines <-chan *sources.Batch, snaps 
 		busy, written = w, w.done
 		go func() {
 			defer close(w.done)
-			w.write(cctx, p.out.store)
+			w.write(cctx, p.out.store, p.metrics.commits)
 		}()
 	}
 }
