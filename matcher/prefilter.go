@@ -33,6 +33,9 @@ type prefilter struct {
 	gram  *grams
 	dfa   *automaton
 	short []int32 // indexes of the short anchors
+	// keyed, by anchor literal index, looks up the entries of an anchor many entries
+	// share by their key clause in one pass; nil where they are checked one by one.
+	keyed []*keyIndex
 	b     *prefilterBuilder
 }
 
@@ -160,6 +163,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 	}
 	slices.Sort(p.always)
 	p.buildScanners(seen)
+	p.buildKeyed()
 	return p
 }
 
@@ -351,14 +355,21 @@ func (p *prefilter) candidates(text string, found, dst []int32) []int32 {
 	found = p.found(text, found)
 	dst = append(dst, p.always...)
 	var memo clauseMemo
+	unsorted := false
 	for _, li := range found {
+		if k := p.keyed[li]; k != nil {
+			n := len(dst)
+			dst = k.candidates(p, text, &memo, dst)
+			unsorted = unsorted || len(dst)-n > 1
+			continue
+		}
 		for _, id := range p.entries[li] {
 			if p.holds(id, text, &memo) {
 				dst = append(dst, id)
 			}
 		}
 	}
-	if len(found) > 1 || len(found) > 0 && len(p.always) > 0 {
+	if unsorted || len(found) > 1 || len(found) > 0 && len(p.always) > 0 {
 		slices.Sort(dst)
 		dst = slices.Compact(dst)
 	}
