@@ -170,7 +170,13 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 // tune rebuilds the prefilter with each literal's frequency, and each window's, in
 // sample.
 func (p *prefilter) tune(sample []string) *prefilter {
-	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample), countBytes(sample))
+	return p.b.tuned(sample)
+}
+
+// tuned builds the prefilter fitted to sample.
+func (b *prefilterBuilder) tuned(sample []string) *prefilter {
+	b.factor()
+	return b.build(frequencies(b.clauses, sample), countWindows(sample), countBytes(sample))
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
