@@ -130,11 +130,11 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 	clauseIDs := map[string]int32{}
 	for i, id := range b.ids {
 		cs := b.clauses[i]
-		if len(cs) == 0 {
+		a, _ := anchor(cs, cost, minLen)
+		if a < 0 { // no clause, or none an anchor can be
 			p.always = append(p.always, id)
 			continue
 		}
-		a, _ := anchor(cs, cost, minLen)
 		var checks []clause
 		for j, c := range cs {
 			if j != a && worthChecking(c) {
@@ -180,47 +180,76 @@ func (b *prefilterBuilder) tuned(sample []string) *prefilter {
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
+// A tailed literal is looked for only on the lines holding its text.
 func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
-	index := map[literal]int32{}
+	index := map[literal]int32{} // ≥ 0: long[i]; < 0: short[-1-i]
 	var long, short []literal
+	add := func(l literal) int32 {
+		if i, ok := index[l]; ok {
+			return i
+		}
+		i := -1 - int32(len(short))
+		if len(l.text) >= minGramLiteral {
+			i = int32(len(long))
+			long = append(long, l)
+		} else {
+			short = append(short, l)
+		}
+		index[l] = i
+		return i
+	}
+	var tailed []literal
+	tailedAt := map[literal]int{}
+	deps := map[int32][]int32{} // a plain literal's index → the tailed literals of its text
 	for _, cs := range clauses {
 		for _, c := range cs {
 			for _, l := range c {
-				if _, ok := index[l]; ok {
+				if l.tail == "" {
+					add(l)
 					continue
 				}
-				if len(l.text) >= minGramLiteral {
-					index[l] = int32(len(long))
-					long = append(long, l)
-				} else {
-					index[l] = -1 - int32(len(short))
-					short = append(short, l)
+				if _, ok := tailedAt[l]; ok {
+					continue
 				}
+				tailedAt[l] = len(tailed)
+				at := add(literal{text: l.text})
+				deps[at] = append(deps[at], int32(len(tailed)))
+				tailed = append(tailed, l)
 			}
 		}
 	}
 	longCount := make([]int, len(long))
 	shortCount := make([]int, len(short))
+	tailedCount := make([]int, len(tailed))
 	var g *grams
 	if len(long) > 0 {
 		g = newGrams(long, nil)
 	}
 	var found []int32
+	held := func(text string, at int32) {
+		for _, t := range deps[at] {
+			if containsTailed(text, tailed[t]) {
+				tailedCount[t]++
+			}
+		}
+	}
 	for _, text := range sample {
 		if g != nil {
 			found = g.scan(text, found[:0])
 			for _, li := range found {
 				longCount[li]++
+				held(text, li)
 			}
 		}
 		for i, l := range short {
 			if contains(text, l) {
 				shortCount[i]++
+				held(text, -1-int32(i))
 			}
 		}
 	}
 	n := float64(len(sample) + 1)
-	freq := make(map[literal]float64, len(index))
+	freq := make(map[literal]float64, len(index)+len(tailed))
 	for l, i := range index {
 		c := 0
 		if i >= 0 {
@@ -230,6 +259,9 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 		}
 		freq[l] = float64(c) / n
 	}
+	for l, i := range tailedAt {
+		freq[l] = float64(tailedCount[i]) / n
+	}
 	// A clause the sample never satisfies still counts half a line: rare, not
 	// impossible (however many literals it has).
 	freq[literal{}] = 0.5 / n
@@ -238,13 +270,13 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 
 // anchor picks the clause an entry is looked up by: the one expected to send it to
 // its checks least often (cost), among those whose literals are all at least minLen
-// bytes, else the longest. A measured frequency says how often directly. A guessed
+// bytes, else the longest; never a tailed one (-1 when there is no other). A measured frequency says how often directly. A guessed
 // one (from length) is weighed by how many entries share the literal too: one every
 // nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
 func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 	best, bestCost := -1, 0.0
 	for i, c := range cs {
-		if shortest(c) < minLen {
+		if shortest(c) < minLen || c.tailed() {
 			continue
 		}
 		if x := cost(c); best < 0 || x < bestCost {
@@ -255,9 +287,12 @@ func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 		return best, bestCost
 	}
 	for i, c := range cs {
-		if best < 0 || shortest(c) > shortest(cs[best]) {
+		if !c.tailed() && (best < 0 || shortest(c) > shortest(cs[best])) {
 			best = i
 		}
+	}
+	if best < 0 {
+		return -1, 0
 	}
 	return best, cost(cs[best])
 }
@@ -278,7 +313,7 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 		n := stride + 3
 		total := float64(typicalLine) / float64(stride)
 		for _, cs := range b.clauses {
-			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral }) {
+			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral && !c.tailed() }) {
 				continue // short anchors only: the gram scanner does not see it
 			}
 			a, x := anchor(cs, cost, n)
@@ -402,6 +437,10 @@ func clauseID(ids map[string]int32, c clause) int32 {
 		if l.fold {
 			k.WriteString("\x00f")
 		}
+		if l.tail != "" {
+			k.WriteString("\x00t")
+			k.WriteString(l.tail)
+		}
 		k.WriteString("\x00\x00")
 	}
 	id, ok := ids[k.String()]
@@ -456,27 +495,34 @@ func sharedPrefix(c clause) string {
 // holds reports whether text satisfies every clause of entry id besides its anchor;
 // memo remembers the clauses text was checked for already.
 func (p *prefilter) holds(id int32, text string, memo *clauseMemo) bool {
-	for _, c := range p.checks[id] {
-		slot := &memo[c.id%int32(len(memo))]
-		if slot.id == c.id+1 {
-			if !slot.ok {
-				return false
-			}
-			continue
-		}
-		ok := (c.prefix == "" || containsAt(text, c.prefix, int(c.rare[len(c.clause)]))) && c.containsAny(text)
-		slot.id, slot.ok = c.id+1, ok
-		if !ok {
+	for i := range p.checks[id] {
+		if !p.checks[id][i].holds(text, memo) {
 			return false
 		}
 	}
 	return true
 }
 
+// holds reports whether text satisfies the clause, by memo when it was checked for
+// this line already.
+func (c *check) holds(text string, memo *clauseMemo) bool {
+	slot := &memo[c.id%int32(len(memo))]
+	if slot.id == c.id+1 {
+		return slot.ok
+	}
+	ok := (c.prefix == "" || containsAt(text, c.prefix, int(c.rare[len(c.clause)]))) && c.containsAny(text)
+	slot.id, slot.ok = c.id+1, ok
+	return ok
+}
+
 // containsAny reports whether text holds a literal of the clause.
 func (c *check) containsAny(text string) bool {
 	for i, l := range c.clause {
-		if l.fold && containsFold(text, l.text) || !l.fold && containsAt(text, l.text, int(c.rare[i])) {
+		if l.tail != "" {
+			if containsTailed(text, l) {
+				return true
+			}
+		} else if l.fold && containsFold(text, l.text) || !l.fold && containsAt(text, l.text, int(c.rare[i])) {
 			return true
 		}
 	}
@@ -555,6 +601,9 @@ func countBytes(sample []string) *[256]uint32 {
 }
 
 func contains(text string, l literal) bool {
+	if l.tail != "" {
+		return containsTailed(text, l)
+	}
 	if l.fold {
 		return containsFold(text, l.text)
 	}
