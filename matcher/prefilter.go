@@ -137,7 +137,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 		}
 		var checks []clause
 		for j, c := range cs {
-			if j != a && worthChecking(c) {
+			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
 				checks = append(checks, c)
 			}
 		}
@@ -270,13 +270,15 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 
 // anchor picks the clause an entry is looked up by: the one expected to send it to
 // its checks least often (cost), among those whose literals are all at least minLen
-// bytes, else the longest; never a tailed one (-1 when there is no other). A measured frequency says how often directly. A guessed
+// bytes, else the longest plain one (-1 when there is none). A tailed literal is an
+// anchor of the gram scanner only (minLen is at least minGramLiteral): the scanner
+// checks its tail where it finds its text. A measured frequency says how often directly. A guessed
 // one (from length) is weighed by how many entries share the literal too: one every
 // nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
 func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 	best, bestCost := -1, 0.0
 	for i, c := range cs {
-		if shortest(c) < minLen || c.tailed() {
+		if shortest(c) < max(minLen, minGramLiteral) && c.tailed() || shortest(c) < minLen {
 			continue
 		}
 		if x := cost(c); best < 0 || x < bestCost {
@@ -313,7 +315,7 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 		n := stride + 3
 		total := float64(typicalLine) / float64(stride)
 		for _, cs := range b.clauses {
-			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral && !c.tailed() }) {
+			if !slices.ContainsFunc(cs, func(c clause) bool { return shortest(c) >= minGramLiteral }) {
 				continue // short anchors only: the gram scanner does not see it
 			}
 			a, x := anchor(cs, cost, n)
@@ -331,9 +333,22 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 }
 
 // rarity guesses how often a line holds l from its length alone, when no sample of
-// lines says: each two bytes more, half as often.
+// lines says: each two bytes more (a tail's class counting as a byte), half as often.
 func rarity(l literal) float64 {
-	return math.Exp2(-float64(min(len(l.text), 40)) / 2)
+	return math.Exp2(-float64(min(len(l.text)+len(l.tail)/tailClass, 40)) / 2)
+}
+
+// anchorImplies reports whether a line holding the anchor a satisfies c: a tailed
+// anchor's plain literal need not be checked again.
+func anchorImplies(a, c clause) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(c, func(y literal) bool {
+			return y.tail == "" && x.fold == y.fold && strings.Contains(x.text, y.text)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // passRate is about how often a line satisfies c.

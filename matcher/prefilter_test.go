@@ -257,3 +257,29 @@ func FuzzMatch(f *testing.F) {
 		require.Equal(t, bruteMatch(brute, l), asBrute(m.Match(l, nil)))
 	})
 }
+
+// TestTailedAnchor: fitted to lines that hold a rule's literal but seldom the digits
+// after it, the prefilter looks the rule up by the literal and its tail: a near miss
+// is no candidate, and an occurrence with the tail counts wherever it is on the line.
+func TestTailedAnchor(t *testing.T) {
+	m := newMatcher(t, anyRule("lag", `orders-(primary|replica)-[0-9]+ replication lag (?P<ms>[0-9]{4,}) ms`))
+	var sample []string
+	for i := range 500 {
+		sample = append(sample, fmt.Sprintf("INFO orders-primary-%d replication lag %d ms", i%3, i%1000))
+	}
+	tm := m.Tune(sample)
+	require.Len(t, tm.pre.lits, 1)
+	anchor := tm.pre.lits[0]
+	require.Equal(t, " replication lag ", anchor.text)
+	require.NotEmpty(t, anchor.tail, "the digits make it rare")
+	for text, want := range map[string][]int32{
+		"INFO orders-primary-1 replication lag 250 ms":                                      nil,
+		"INFO orders-primary-1 replication lag 2500 ms":                                     {0},
+		"orders-replica-2 replication lag 25 ms, orders-primary-1 replication lag 25000 ms": {0},
+		"INFO orders-primary-1 replication lag 2500":                                        nil, // " ms" is checked
+	} {
+		require.Equal(t, want, tm.pre.candidates(text, nil, nil), "%q", text)
+	}
+	l := line("orders-replica-2 replication lag 25 ms, orders-primary-1 replication lag 25000 ms")
+	require.Equal(t, []bruteHit{{"lag", map[string]string{"ms": "25000"}}}, asBrute(tm.Match(l, nil)))
+}
