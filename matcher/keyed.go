@@ -24,15 +24,16 @@ type keyIndex struct {
 // one by one cost less than a pass of the line.
 const minKeyed = 8
 
-// buildKeyed makes the keyIndex of every anchor with at least minKeyed entries whose
-// keys tell them apart.
-func (p *prefilter) buildKeyed() {
-	p.keyed = make([]*keyIndex, len(p.lits))
-	for li, ids := range p.entries {
+// keyIndexes makes the keyIndex of every anchor (entries lists each anchor's) with at
+// least minKeyed entries whose keys tell them apart; nil for the others.
+func (p *prefilter) keyIndexes(entries [][]int32) []*keyIndex {
+	keyed := make([]*keyIndex, len(entries))
+	for li, ids := range entries {
 		if len(ids) >= minKeyed {
-			p.keyed[li] = p.newKeyIndex(ids)
+			keyed[li] = p.newKeyIndex(ids)
 		}
 	}
+	return keyed
 }
 
 // newKeyIndex picks each entry's key among its checked clauses: the one whose literals

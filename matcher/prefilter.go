@@ -162,8 +162,16 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 		}
 	}
 	slices.Sort(p.always)
-	p.buildScanners(seen)
-	p.buildKeyed()
+	// The key indexes are built beside the scanners, by anchor as numbered now;
+	// buildScanners renumbers the anchors.
+	keyed := make(chan []*keyIndex, 1)
+	go func(entries [][]int32) { keyed <- p.keyIndexes(entries) }(p.entries)
+	order := p.buildScanners(seen)
+	byOld := <-keyed
+	p.keyed = make([]*keyIndex, len(p.lits))
+	for to, from := range order {
+		p.keyed[to] = byOld[from]
+	}
 	return p
 }
 
@@ -173,10 +181,20 @@ func (p *prefilter) tune(sample []string) *prefilter {
 	return p.b.tuned(sample)
 }
 
-// tuned builds the prefilter fitted to sample.
+// tuned builds the prefilter fitted to sample. The sample's windows and bytes are
+// counted beside its literals: a replay waits for the fitted prefilter.
 func (b *prefilterBuilder) tuned(sample []string) *prefilter {
 	b.factor()
-	return b.build(frequencies(b.clauses, sample), countWindows(sample), countBytes(sample))
+	var seen []uint32
+	var bytesSeen *[256]uint32
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		seen, bytesSeen = countWindows(sample), countBytes(sample)
+	}()
+	freq := frequencies(b.clauses, sample)
+	<-counted
+	return b.build(freq, seen, bytesSeen)
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
@@ -218,36 +236,49 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 			}
 		}
 	}
-	longCount := make([]int, len(long))
-	shortCount := make([]int, len(short))
-	tailedCount := make([]int, len(tailed))
 	var g *grams
 	if len(long) > 0 {
 		g = newGrams(long, nil)
 	}
-	var found []int32
-	held := func(text string, at int32) {
-		for _, t := range deps[at] {
-			if containsTailed(text, tailed[t]) {
-				tailedCount[t]++
+	// The sample's halves are counted on two cores.
+	type counts struct{ long, short, tailed []int }
+	count := func(lines []string) counts {
+		c := counts{make([]int, len(long)), make([]int, len(short)), make([]int, len(tailed))}
+		held := func(text string, at int32) {
+			for _, t := range deps[at] {
+				if containsTailed(text, tailed[t]) {
+					c.tailed[t]++
+				}
 			}
+		}
+		var found []int32
+		for _, text := range lines {
+			if g != nil {
+				found = g.scan(text, found[:0])
+				for _, li := range found {
+					c.long[li]++
+					held(text, li)
+				}
+			}
+			for i, l := range short {
+				if contains(text, l) {
+					c.short[i]++
+					held(text, -1-int32(i))
+				}
+			}
+		}
+		return c
+	}
+	half := len(sample) / 2
+	second := make(chan counts, 1)
+	go func() { second <- count(sample[half:]) }()
+	c, c2 := count(sample[:half]), <-second
+	for _, pair := range [][2][]int{{c.long, c2.long}, {c.short, c2.short}, {c.tailed, c2.tailed}} {
+		for i, x := range pair[1] {
+			pair[0][i] += x
 		}
 	}
-	for _, text := range sample {
-		if g != nil {
-			found = g.scan(text, found[:0])
-			for _, li := range found {
-				longCount[li]++
-				held(text, li)
-			}
-		}
-		for i, l := range short {
-			if contains(text, l) {
-				shortCount[i]++
-				held(text, -1-int32(i))
-			}
-		}
-	}
+	longCount, shortCount, tailedCount := c.long, c.short, c.tailed
 	n := float64(len(sample) + 1)
 	freq := make(map[literal]float64, len(index)+len(tailed))
 	for l, i := range index {
@@ -364,8 +395,9 @@ func passRate(c clause, often func(literal) float64) float64 {
 // a ' ', so checking them costs more than it filters.
 func worthChecking(c clause) bool { return shortest(c) > 1 }
 
-// buildScanners splits the anchors between the gram scanner and the short path.
-func (p *prefilter) buildScanners(seen []uint32) {
+// buildScanners splits the anchors between the gram scanner and the short path. It
+// returns, for each anchor's new number, its number before.
+func (p *prefilter) buildScanners(seen []uint32) []int32 {
 	var long []literal
 	var longIdx []int32
 	for i, l := range p.lits {
@@ -376,10 +408,14 @@ func (p *prefilter) buildScanners(seen []uint32) {
 			p.short = append(p.short, int32(i))
 		}
 	}
+	order := make([]int32, len(p.lits))
+	for i := range order {
+		order[i] = int32(i)
+	}
 	if len(long) > 0 {
 		p.gram = newGrams(long, seen)
 		// The scanner numbers its literals from 0; entries follow its order.
-		p.remap(longIdx)
+		order = p.remap(longIdx)
 	}
 	if len(p.short) > smallLiterals {
 		texts := make([]string, len(p.short))
@@ -388,11 +424,13 @@ func (p *prefilter) buildScanners(seen []uint32) {
 		}
 		p.dfa = newAutomaton(texts)
 	}
+	return order
 }
 
 // remap renumbers the anchors so that the long ones come first, in the gram
-// scanner's order, and the short ones after them.
-func (p *prefilter) remap(longIdx []int32) {
+// scanner's order, and the short ones after them; it returns the old numbers in the
+// new order.
+func (p *prefilter) remap(longIdx []int32) []int32 {
 	order := append(append([]int32(nil), longIdx...), p.short...)
 	lits := make([]literal, len(order))
 	entries := make([][]int32, len(order))
@@ -403,6 +441,7 @@ func (p *prefilter) remap(longIdx []int32) {
 	for i := range p.short {
 		p.short[i] = int32(len(longIdx) + i)
 	}
+	return order
 }
 
 // candidates appends to dst the sorted, distinct entries to evaluate for text. found
