@@ -350,7 +350,7 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 				continue // short anchors only: the gram scanner does not see it
 			}
 			a, x := anchor(cs, cost, n)
-			if shortest(cs[a]) < n {
+			if a < 0 || shortest(cs[a]) < n {
 				total = -1 // this entry has no anchor that long
 				break
 			}
