@@ -93,3 +93,20 @@ func FuzzMatchCorpus(f *testing.F) {
 		require.Equal(t, want, asBrute(tm.Match(l, nil)))
 	})
 }
+
+// TestNewTunedIsNewThenTune: building fitted to a sample gives the prefilter New and
+// then Tune give: the same anchors, and the same candidates.
+func TestNewTunedIsNewThenTune(t *testing.T) {
+	rs, sample := corpusAndPack(t), corpusSample()
+	a, err := NewTuned(rs, sample)
+	require.NoError(t, err)
+	b := newMatcher(t, rs...).Tune(sample)
+	require.Equal(t, b.pre.lits, a.pre.lits)
+	g := corpus.NewGen(19)
+	for range 2000 {
+		text := g.Line()
+		require.Equal(t, b.pre.candidates(text, nil, nil), a.pre.candidates(text, nil, nil), "line %q", text)
+	}
+	_, err = NewTuned(append(rs, rs[0]), sample)
+	require.ErrorContains(t, err, "duplicate id", "NewTuned checks the rules as New does")
+}

@@ -534,7 +534,8 @@ func (g *grams) checkGroup(text string, q int, gr *gramGroup, found []int32) []i
 	return found
 }
 
-// at reports whether text holds e's literal where e's window would be at q.
+// at reports whether text holds e's literal where e's window would be at q (and its
+// tail after it).
 func (g *grams) at(text string, q int, e *gramEntry) bool {
 	p := q - int(e.off)
 	if p < 0 || p+int(e.n) > len(text) {
@@ -549,8 +550,11 @@ func (g *grams) at(text string, q int, e *gramEntry) bool {
 			return false
 		}
 	}
-	s, l := text[p:p+int(e.n)], g.lits[e.lit].text
-	return e.fold && equalFold(s, l) || !e.fold && (len(s) <= 8 && p+int(e.at)+8 <= len(text) || s == l)
+	s, l := text[p:p+int(e.n)], &g.lits[e.lit]
+	if e.fold {
+		return equalFold(s, l.text)
+	}
+	return (len(s) <= 8 && p+int(e.at)+8 <= len(text) || s == l.text) && (l.tail == "" || tailAt(text, p+len(s), l.tail))
 }
 
 // equalFold reports whether s equals lit ignoring ASCII case; lit is lower-case.

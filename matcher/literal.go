@@ -18,9 +18,139 @@ const (
 
 // literal is a string every match of a pattern contains. A folding literal is stored
 // lower-cased (ASCII) and compared ignoring ASCII case; an exact one as written.
+//
+// A tailed literal (tail not empty) is an exact text that some occurrence of must be
+// followed by bytes of given classes: `lag [0-9]{4,} ms` holds "lag " followed by
+// four digits. It is only ever checked, never an anchor: it turns away the near
+// misses ("lag 250 ms") a regexp would otherwise run on.
 type literal struct {
 	text string
 	fold bool
+	tail string // tailClass bitmaps, one a byte after text
+}
+
+// tailClass is the size of one byte class of a tail: a bitmap of the ASCII bytes, two
+// little-endian words (tails are strings so that literals stay comparable).
+const tailClass = 16
+
+// maxTail caps the classes of a tail.
+const maxTail = 8
+
+// tailed reports whether the clause holds a tailed literal.
+func (c clause) tailed() bool {
+	return slices.ContainsFunc(c, func(l literal) bool { return l.tail != "" })
+}
+
+// tailAt reports whether the bytes of s from at are in the classes of tail.
+func tailAt(s string, at int, tail string) bool {
+	if at+len(tail)/tailClass > len(s) {
+		return false
+	}
+	for k := 0; k < len(tail); k += tailClass {
+		b := s[at+k/tailClass]
+		if b >= utf8.RuneSelf || tail[k+int(b>>3)]&(1<<(b&7)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsTailed reports whether s holds l's text followed by bytes of its tail.
+func containsTailed(s string, l literal) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], l.text)
+		if j < 0 {
+			return false
+		}
+		if tailAt(s, i+j+len(l.text), l.tail) {
+			return true
+		}
+		i += j + 1
+	}
+}
+
+// tailedRuns returns, for each exact literal of a concatenation that byte classes
+// follow, a clause of that literal tailed with them: `ratio 0\.[0-4][0-9]` gives
+// "ratio 0." followed by a byte of [0-4] and one of [0-9].
+func tailedRuns(subs []*syntax.Regexp) []clause {
+	var out []clause
+	for i, sub := range subs {
+		if sub.Op != syntax.OpLiteral || sub.Flags&syntax.FoldCase != 0 {
+			continue
+		}
+		text := string(sub.Rune)
+		if len(text) < 2 || len(text) > maxLiteralLen || strings.ContainsRune(text, utf8.RuneError) {
+			continue
+		}
+		var tail []byte
+		for _, next := range subs[i+1:] {
+			classes, more := byteClasses(next)
+			for _, c := range classes {
+				if len(tail) < maxTail*tailClass {
+					tail = append(tail, c[:]...)
+				}
+			}
+			if !more || len(tail) >= maxTail*tailClass {
+				break
+			}
+		}
+		if len(tail) > 0 {
+			out = append(out, clause{{text: text, tail: string(tail)}})
+		}
+	}
+	return out
+}
+
+// byteClasses returns the classes of the bytes every match of re starts with, when
+// re matches single ASCII bytes of classes (a class, an exact ASCII literal, a
+// repetition of a class: its minimum), and whether a match is always those bytes
+// exactly (what follows re in a concatenation then follows them).
+func byteClasses(re *syntax.Regexp) (classes [][tailClass]byte, more bool) {
+	switch re.Op {
+	case syntax.OpCapture:
+		return byteClasses(re.Sub[0])
+	case syntax.OpCharClass:
+		var c [tailClass]byte
+		for i := 0; i < len(re.Rune); i += 2 {
+			if re.Rune[i+1] >= utf8.RuneSelf {
+				return nil, false
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				c[r>>3] |= 1 << (r & 7)
+			}
+		}
+		return [][tailClass]byte{c}, true
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil, false
+		}
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				return classes, false
+			}
+			var c [tailClass]byte
+			c[r>>3] |= 1 << (r & 7)
+			classes = append(classes, c)
+		}
+		return classes, true
+	case syntax.OpPlus, syntax.OpRepeat:
+		min, max := 1, -1
+		if re.Op == syntax.OpRepeat {
+			min, max = re.Min, re.Max
+		}
+		one, ok := byteClasses(re.Sub[0])
+		if len(one) != 1 || !ok {
+			return nil, false
+		}
+		for range min {
+			classes = append(classes, one[0])
+			if len(classes) == maxTail {
+				return classes, false
+			}
+		}
+		return classes, min == max
+	}
+	return nil, false
 }
 
 // clause is a set of literals of which every match of a pattern holds at least one.
@@ -61,9 +191,15 @@ func factors(pattern string) []clause {
 
 // implies reports whether a line satisfying a satisfies b: every literal of a holds
 // one of b's.
+//
+// A tailed literal implies only itself: the plain literal it is made from must stay,
+// the anchor it may be.
 func implies(a, b clause) bool {
 	for _, x := range a {
 		if !slices.ContainsFunc(b, func(y literal) bool {
+			if x.tail != "" || y.tail != "" {
+				return x == y
+			}
 			return x.fold == y.fold && strings.Contains(x.text, y.text)
 		}) {
 			return false
@@ -217,7 +353,7 @@ func requiredLiterals(pattern string) (lits []literal, ok bool) {
 func bestClause(cs []clause) clause {
 	var best clause
 	for _, c := range cs {
-		if better(c, best) {
+		if !c.tailed() && better(c, best) {
 			best = c
 		}
 	}
@@ -247,7 +383,8 @@ func conj(re *syntax.Regexp) []clause {
 		for _, sub := range re.Sub {
 			out = append(out, conj(sub)...)
 		}
-		return append(out, expandedRuns(re.Sub)...)
+		out = append(out, expandedRuns(re.Sub)...)
+		return append(out, tailedRuns(re.Sub)...)
 	case syntax.OpAlternate:
 		if c, ok := alternation(re.Sub); ok {
 			return []clause{c}

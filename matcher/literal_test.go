@@ -60,7 +60,8 @@ func TestRequiredLiterals(t *testing.T) {
 }
 
 // TestFactors: every clause a match must satisfy, runs of small classes and
-// alternations expanded, and no clause another one implies.
+// alternations expanded, literals tailed with the classes after them, and no clause
+// another one implies.
 func TestFactors(t *testing.T) {
 	lits := func(ss ...string) clause {
 		out := make(clause, len(ss))
@@ -69,25 +70,67 @@ func TestFactors(t *testing.T) {
 		}
 		return out
 	}
+	digit := "0123456789"
+	tailed := func(text string, classes ...string) clause {
+		var tail []byte
+		for _, c := range classes {
+			var bits [tailClass]byte
+			for i := 0; i < len(c); i++ {
+				bits[c[i]>>3] |= 1 << (c[i] & 7)
+			}
+			tail = append(tail, bits[:]...)
+		}
+		return clause{{text: text, tail: string(tail)}}
+	}
 	tests := []struct {
 		pattern string
 		want    []clause
 	}{
 		{`(GET|POST) /api/v[0-9]+/orders/[0-9]+ HTTP/1\.[01]" 5[0-9][0-9]`, []clause{ // at most 16 strings
 			lits("/orders/"), lits("GET /api/v", "POST /api/v"), lits(` HTTP/1.0" 5`, ` HTTP/1.1" 5`),
+			tailed(" /api/v", digit), tailed("/orders/", digit),
+			tailed(" HTTP/1.", "01", `"`, " ", "5", digit, digit), tailed(`" 5`, digit, digit),
 		}},
-		{`ERROR .*connection refused to orders-[0-9]+:[0-9]+`, []clause{lits("ERROR "), lits("connection refused to orders-"), lits(":")}},
+		{`ERROR .*connection refused to orders-[0-9]+:[0-9]+`, []clause{lits("ERROR "), lits("connection refused to orders-"), lits(":"),
+			tailed("connection refused to orders-", digit)}}, // one digit at least, then more or not
 		{`level=(?:error|fatal) msg`, []clause{lits("level=error msg", "level=fatal msg")}},
 		{`disk usage (9[0-9]|100)%`, []clause{lits("disk usage "), // long enough: not multiplied by 11
 			lits("90%", "91%", "92%", "93%", "94%", "95%", "96%", "97%", "98%", "99%", "100%")}},
-		{`"status":5[0-9]{2}`, []clause{lits(`"status":5`)}},
-		{`a(?i)bc`, []clause{lits("a"), {{text: "bc", fold: true}}}}, // folding pieces are not expanded
+		{`"status":5[0-9]{2}`, []clause{lits(`"status":5`), tailed(`"status":5`, digit, digit)}},
+		{`lag (?P<ms>[0-9]{4,}) ms`, []clause{lits("lag "), lits(" ms"), tailed("lag ", digit, digit, digit, digit)}},
+		{`cache hit ratio 0\.[0-4]\d x[0-9]{20}`, []clause{lits("cache hit ratio 0."), // at most maxTail classes
+			lits("0 x", "1 x", "2 x", "3 x", "4 x", "5 x", "6 x", "7 x", "8 x", "9 x"),
+			tailed("cache hit ratio 0.", "01234", digit, " ", "x", digit, digit, digit, digit),
+			tailed(" x", digit, digit, digit, digit, digit, digit, digit, digit)}},
+		{`(?i)cache hit ratio 0\.[0-4]`, []clause{{{text: "cache hit ratio 0.", fold: true}}}}, // folding literals get no tail
+		{`cache hit ratio [0-9é]`, []clause{lits("cache hit ratio ")}},                         // nor one with a class past ASCII
+		{`a(?i)bc`, []clause{lits("a"), {{text: "bc", fold: true}}}},                           // folding pieces are not expanded
 		{`x?`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern, func(t *testing.T) {
 			require.Equal(t, tt.want, factors(tt.pattern))
 		})
+	}
+}
+
+// TestContainsTailed: some occurrence of the text must be followed by the tail's
+// classes, within the line; bytes past ASCII are in no class.
+func TestContainsTailed(t *testing.T) {
+	lag := factors(`lag [0-9]{4,} ms`)[2][0]
+	require.NotEmpty(t, lag.tail)
+	for text, want := range map[string]bool{
+		"lag 12000 ms":                 true,
+		"lag 1200":                     true,
+		"lag 120 ms, lag 1200 ms":      true, // the second occurrence
+		"lag 120 ms":                   false,
+		"lag 123":                      false, // the line ends inside the tail
+		"lag 12\xff3 ms":               false,
+		"lag \u0661\u0662\u0663\u0664": false, // Arabic-Indic digits are not [0-9]
+		"":                             false,
+	} {
+		require.Equal(t, want, containsTailed(text, lag), "%q", text)
+		require.Equal(t, want, contains(text, lag), "%q", text)
 	}
 }
 

@@ -42,6 +42,17 @@ const (
 // matched. ignore_case folds every pattern of its rule: match, unless, follow and
 // resolve.
 func New(rs []*rules.Rule) (*Matcher, error) {
+	return build(rs, nil)
+}
+
+// NewTuned is New(rs) followed by Tune(sample), at the cost of building one prefilter
+// instead of two: for a caller that has its sample before it matches any line (a
+// replay reads the first lines in a few milliseconds). A nil sample is New's guess.
+func NewTuned(rs []*rules.Rule, sample []string) (*Matcher, error) {
+	return build(rs, sample)
+}
+
+func build(rs []*rules.Rule, sample []string) (*Matcher, error) {
 	m := &Matcher{rules: append([]*rules.Rule(nil), rs...), byID: map[string]*rules.Rule{}}
 	b := newPrefilterBuilder()
 	var errs []error
@@ -78,7 +89,11 @@ func New(rs []*rules.Rule) (*Matcher, error) {
 		return nil, fmt.Errorf("build matcher: %w", err)
 	}
 	m.share()
-	m.pre = b.build(nil, nil, nil)
+	if sample == nil {
+		m.pre = b.build(nil, nil, nil)
+	} else {
+		m.pre = b.tuned(sample)
+	}
 	return m, nil
 }
 

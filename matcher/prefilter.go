@@ -33,6 +33,9 @@ type prefilter struct {
 	gram  *grams
 	dfa   *automaton
 	short []int32 // indexes of the short anchors
+	// keyed, by anchor literal index, looks up the entries of an anchor many entries
+	// share by their key clause in one pass; nil where they are checked one by one.
+	keyed []*keyIndex
 	b     *prefilterBuilder
 }
 
@@ -127,14 +130,14 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 	clauseIDs := map[string]int32{}
 	for i, id := range b.ids {
 		cs := b.clauses[i]
-		if len(cs) == 0 {
+		a, _ := anchor(cs, cost, minLen)
+		if a < 0 { // no clause, or none an anchor can be
 			p.always = append(p.always, id)
 			continue
 		}
-		a, _ := anchor(cs, cost, minLen)
 		var checks []clause
 		for j, c := range cs {
-			if j != a && worthChecking(c) {
+			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
 				checks = append(checks, c)
 			}
 		}
@@ -159,58 +162,125 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 		}
 	}
 	slices.Sort(p.always)
-	p.buildScanners(seen)
+	// The key indexes are built beside the scanners, by anchor as numbered now;
+	// buildScanners renumbers the anchors.
+	keyed := make(chan []*keyIndex, 1)
+	go func(entries [][]int32) { keyed <- p.keyIndexes(entries) }(p.entries)
+	order := p.buildScanners(seen)
+	byOld := <-keyed
+	p.keyed = make([]*keyIndex, len(p.lits))
+	for to, from := range order {
+		p.keyed[to] = byOld[from]
+	}
 	return p
 }
 
 // tune rebuilds the prefilter with each literal's frequency, and each window's, in
 // sample.
 func (p *prefilter) tune(sample []string) *prefilter {
-	return p.b.build(frequencies(p.b.clauses, sample), countWindows(sample), countBytes(sample))
+	return p.b.tuned(sample)
+}
+
+// tuned builds the prefilter fitted to sample. The sample's windows and bytes are
+// counted beside its literals: a replay waits for the fitted prefilter.
+func (b *prefilterBuilder) tuned(sample []string) *prefilter {
+	b.factor()
+	var seen []uint32
+	var bytesSeen *[256]uint32
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		seen, bytesSeen = countWindows(sample), countBytes(sample)
+	}()
+	freq := frequencies(b.clauses, sample)
+	<-counted
+	return b.build(freq, seen, bytesSeen)
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
+// A tailed literal is looked for only on the lines holding its text.
 func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
-	index := map[literal]int32{}
+	index := map[literal]int32{} // ≥ 0: long[i]; < 0: short[-1-i]
 	var long, short []literal
+	add := func(l literal) int32 {
+		if i, ok := index[l]; ok {
+			return i
+		}
+		i := -1 - int32(len(short))
+		if len(l.text) >= minGramLiteral {
+			i = int32(len(long))
+			long = append(long, l)
+		} else {
+			short = append(short, l)
+		}
+		index[l] = i
+		return i
+	}
+	var tailed []literal
+	tailedAt := map[literal]int{}
+	deps := map[int32][]int32{} // a plain literal's index → the tailed literals of its text
 	for _, cs := range clauses {
 		for _, c := range cs {
 			for _, l := range c {
-				if _, ok := index[l]; ok {
+				if l.tail == "" {
+					add(l)
 					continue
 				}
-				if len(l.text) >= minGramLiteral {
-					index[l] = int32(len(long))
-					long = append(long, l)
-				} else {
-					index[l] = -1 - int32(len(short))
-					short = append(short, l)
+				if _, ok := tailedAt[l]; ok {
+					continue
 				}
+				tailedAt[l] = len(tailed)
+				at := add(literal{text: l.text})
+				deps[at] = append(deps[at], int32(len(tailed)))
+				tailed = append(tailed, l)
 			}
 		}
 	}
-	longCount := make([]int, len(long))
-	shortCount := make([]int, len(short))
 	var g *grams
 	if len(long) > 0 {
 		g = newGrams(long, nil)
 	}
-	var found []int32
-	for _, text := range sample {
-		if g != nil {
-			found = g.scan(text, found[:0])
-			for _, li := range found {
-				longCount[li]++
+	// The sample's halves are counted on two cores.
+	type counts struct{ long, short, tailed []int }
+	count := func(lines []string) counts {
+		c := counts{make([]int, len(long)), make([]int, len(short)), make([]int, len(tailed))}
+		held := func(text string, at int32) {
+			for _, t := range deps[at] {
+				if containsTailed(text, tailed[t]) {
+					c.tailed[t]++
+				}
 			}
 		}
-		for i, l := range short {
-			if contains(text, l) {
-				shortCount[i]++
+		var found []int32
+		for _, text := range lines {
+			if g != nil {
+				found = g.scan(text, found[:0])
+				for _, li := range found {
+					c.long[li]++
+					held(text, li)
+				}
 			}
+			for i, l := range short {
+				if contains(text, l) {
+					c.short[i]++
+					held(text, -1-int32(i))
+				}
+			}
+		}
+		return c
+	}
+	half := len(sample) / 2
+	second := make(chan counts, 1)
+	go func() { second <- count(sample[half:]) }()
+	c, c2 := count(sample[:half]), <-second
+	for _, pair := range [][2][]int{{c.long, c2.long}, {c.short, c2.short}, {c.tailed, c2.tailed}} {
+		for i, x := range pair[1] {
+			pair[0][i] += x
 		}
 	}
+	longCount, shortCount, tailedCount := c.long, c.short, c.tailed
 	n := float64(len(sample) + 1)
-	freq := make(map[literal]float64, len(index))
+	freq := make(map[literal]float64, len(index)+len(tailed))
 	for l, i := range index {
 		c := 0
 		if i >= 0 {
@@ -220,6 +290,9 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 		}
 		freq[l] = float64(c) / n
 	}
+	for l, i := range tailedAt {
+		freq[l] = float64(tailedCount[i]) / n
+	}
 	// A clause the sample never satisfies still counts half a line: rare, not
 	// impossible (however many literals it has).
 	freq[literal{}] = 0.5 / n
@@ -228,13 +301,15 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 
 // anchor picks the clause an entry is looked up by: the one expected to send it to
 // its checks least often (cost), among those whose literals are all at least minLen
-// bytes, else the longest. A measured frequency says how often directly. A guessed
+// bytes, else the longest plain one (-1 when there is none). A tailed literal is an
+// anchor of the gram scanner only (minLen is at least minGramLiteral): the scanner
+// checks its tail where it finds its text. A measured frequency says how often directly. A guessed
 // one (from length) is weighed by how many entries share the literal too: one every
 // nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
 func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 	best, bestCost := -1, 0.0
 	for i, c := range cs {
-		if shortest(c) < minLen {
+		if shortest(c) < max(minLen, minGramLiteral) && c.tailed() || shortest(c) < minLen {
 			continue
 		}
 		if x := cost(c); best < 0 || x < bestCost {
@@ -245,9 +320,12 @@ func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 		return best, bestCost
 	}
 	for i, c := range cs {
-		if best < 0 || shortest(c) > shortest(cs[best]) {
+		if !c.tailed() && (best < 0 || shortest(c) > shortest(cs[best])) {
 			best = i
 		}
+	}
+	if best < 0 {
+		return -1, 0
 	}
 	return best, cost(cs[best])
 }
@@ -272,7 +350,7 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 				continue // short anchors only: the gram scanner does not see it
 			}
 			a, x := anchor(cs, cost, n)
-			if shortest(cs[a]) < n {
+			if a < 0 || shortest(cs[a]) < n {
 				total = -1 // this entry has no anchor that long
 				break
 			}
@@ -286,9 +364,22 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 }
 
 // rarity guesses how often a line holds l from its length alone, when no sample of
-// lines says: each two bytes more, half as often.
+// lines says: each two bytes more (a tail's class counting as a byte), half as often.
 func rarity(l literal) float64 {
-	return math.Exp2(-float64(min(len(l.text), 40)) / 2)
+	return math.Exp2(-float64(min(len(l.text)+len(l.tail)/tailClass, 40)) / 2)
+}
+
+// anchorImplies reports whether a line holding the anchor a satisfies c: a tailed
+// anchor's plain literal need not be checked again.
+func anchorImplies(a, c clause) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(c, func(y literal) bool {
+			return y.tail == "" && x.fold == y.fold && strings.Contains(x.text, y.text)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // passRate is about how often a line satisfies c.
@@ -304,8 +395,9 @@ func passRate(c clause, often func(literal) float64) float64 {
 // a ' ', so checking them costs more than it filters.
 func worthChecking(c clause) bool { return shortest(c) > 1 }
 
-// buildScanners splits the anchors between the gram scanner and the short path.
-func (p *prefilter) buildScanners(seen []uint32) {
+// buildScanners splits the anchors between the gram scanner and the short path. It
+// returns, for each anchor's new number, its number before.
+func (p *prefilter) buildScanners(seen []uint32) []int32 {
 	var long []literal
 	var longIdx []int32
 	for i, l := range p.lits {
@@ -316,10 +408,14 @@ func (p *prefilter) buildScanners(seen []uint32) {
 			p.short = append(p.short, int32(i))
 		}
 	}
+	order := make([]int32, len(p.lits))
+	for i := range order {
+		order[i] = int32(i)
+	}
 	if len(long) > 0 {
 		p.gram = newGrams(long, seen)
 		// The scanner numbers its literals from 0; entries follow its order.
-		p.remap(longIdx)
+		order = p.remap(longIdx)
 	}
 	if len(p.short) > smallLiterals {
 		texts := make([]string, len(p.short))
@@ -328,11 +424,13 @@ func (p *prefilter) buildScanners(seen []uint32) {
 		}
 		p.dfa = newAutomaton(texts)
 	}
+	return order
 }
 
 // remap renumbers the anchors so that the long ones come first, in the gram
-// scanner's order, and the short ones after them.
-func (p *prefilter) remap(longIdx []int32) {
+// scanner's order, and the short ones after them; it returns the old numbers in the
+// new order.
+func (p *prefilter) remap(longIdx []int32) []int32 {
 	order := append(append([]int32(nil), longIdx...), p.short...)
 	lits := make([]literal, len(order))
 	entries := make([][]int32, len(order))
@@ -343,6 +441,7 @@ func (p *prefilter) remap(longIdx []int32) {
 	for i := range p.short {
 		p.short[i] = int32(len(longIdx) + i)
 	}
+	return order
 }
 
 // candidates appends to dst the sorted, distinct entries to evaluate for text. found
@@ -351,14 +450,21 @@ func (p *prefilter) candidates(text string, found, dst []int32) []int32 {
 	found = p.found(text, found)
 	dst = append(dst, p.always...)
 	var memo clauseMemo
+	unsorted := false
 	for _, li := range found {
+		if k := p.keyed[li]; k != nil {
+			n := len(dst)
+			dst = k.candidates(p, text, &memo, dst)
+			unsorted = unsorted || len(dst)-n > 1
+			continue
+		}
 		for _, id := range p.entries[li] {
 			if p.holds(id, text, &memo) {
 				dst = append(dst, id)
 			}
 		}
 	}
-	if len(found) > 1 || len(found) > 0 && len(p.always) > 0 {
+	if unsorted || len(found) > 1 || len(found) > 0 && len(p.always) > 0 {
 		slices.Sort(dst)
 		dst = slices.Compact(dst)
 	}
@@ -384,6 +490,10 @@ func clauseID(ids map[string]int32, c clause) int32 {
 		k.WriteString(l.text)
 		if l.fold {
 			k.WriteString("\x00f")
+		}
+		if l.tail != "" {
+			k.WriteString("\x00t")
+			k.WriteString(l.tail)
 		}
 		k.WriteString("\x00\x00")
 	}
@@ -439,27 +549,34 @@ func sharedPrefix(c clause) string {
 // holds reports whether text satisfies every clause of entry id besides its anchor;
 // memo remembers the clauses text was checked for already.
 func (p *prefilter) holds(id int32, text string, memo *clauseMemo) bool {
-	for _, c := range p.checks[id] {
-		slot := &memo[c.id%int32(len(memo))]
-		if slot.id == c.id+1 {
-			if !slot.ok {
-				return false
-			}
-			continue
-		}
-		ok := (c.prefix == "" || containsAt(text, c.prefix, int(c.rare[len(c.clause)]))) && c.containsAny(text)
-		slot.id, slot.ok = c.id+1, ok
-		if !ok {
+	for i := range p.checks[id] {
+		if !p.checks[id][i].holds(text, memo) {
 			return false
 		}
 	}
 	return true
 }
 
+// holds reports whether text satisfies the clause, by memo when it was checked for
+// this line already.
+func (c *check) holds(text string, memo *clauseMemo) bool {
+	slot := &memo[c.id%int32(len(memo))]
+	if slot.id == c.id+1 {
+		return slot.ok
+	}
+	ok := (c.prefix == "" || containsAt(text, c.prefix, int(c.rare[len(c.clause)]))) && c.containsAny(text)
+	slot.id, slot.ok = c.id+1, ok
+	return ok
+}
+
 // containsAny reports whether text holds a literal of the clause.
 func (c *check) containsAny(text string) bool {
 	for i, l := range c.clause {
-		if l.fold && containsFold(text, l.text) || !l.fold && containsAt(text, l.text, int(c.rare[i])) {
+		if l.tail != "" {
+			if containsTailed(text, l) {
+				return true
+			}
+		} else if l.fold && containsFold(text, l.text) || !l.fold && containsAt(text, l.text, int(c.rare[i])) {
 			return true
 		}
 	}
@@ -538,6 +655,9 @@ func countBytes(sample []string) *[256]uint32 {
 }
 
 func contains(text string, l literal) bool {
+	if l.tail != "" {
+		return containsTailed(text, l)
+	}
 	if l.fold {
 		return containsFold(text, l.text)
 	}

@@ -257,3 +257,60 @@ func FuzzMatch(f *testing.F) {
 		require.Equal(t, bruteMatch(brute, l), asBrute(m.Match(l, nil)))
 	})
 }
+
+// TestTailedAnchor: fitted to lines that hold a rule's literal but seldom the digits
+// after it, the prefilter looks the rule up by the literal and its tail: a near miss
+// is no candidate, and an occurrence with the tail counts wherever it is on the line.
+func TestTailedAnchor(t *testing.T) {
+	m := newMatcher(t, anyRule("lag", `orders-(primary|replica)-[0-9]+ replication lag (?P<ms>[0-9]{4,}) ms`))
+	var sample []string
+	for i := range 500 {
+		sample = append(sample, fmt.Sprintf("INFO orders-primary-%d replication lag %d ms", i%3, i%1000))
+	}
+	tm := m.Tune(sample)
+	require.Len(t, tm.pre.lits, 1)
+	anchor := tm.pre.lits[0]
+	require.Equal(t, " replication lag ", anchor.text)
+	require.NotEmpty(t, anchor.tail, "the digits make it rare")
+	for text, want := range map[string][]int32{
+		"INFO orders-primary-1 replication lag 250 ms":                                      nil,
+		"INFO orders-primary-1 replication lag 2500 ms":                                     {0},
+		"orders-replica-2 replication lag 25 ms, orders-primary-1 replication lag 25000 ms": {0},
+		"INFO orders-primary-1 replication lag 2500":                                        nil, // " ms" is checked
+	} {
+		require.Equal(t, want, tm.pre.candidates(text, nil, nil), "%q", text)
+	}
+	l := line("orders-replica-2 replication lag 25 ms, orders-primary-1 replication lag 25000 ms")
+	require.Equal(t, []bruteHit{{"lag", map[string]string{"ms": "25000"}}}, asBrute(tm.Match(l, nil)))
+}
+
+// FuzzPatternAndLine: for any pattern Go compiles and any line, the Matcher fires
+// the rule exactly when the regexp matches, fitted to the line or not: the clauses,
+// tails and anchors derived from an arbitrary pattern never drop a match.
+func FuzzPatternAndLine(f *testing.F) {
+	for _, s := range [][2]string{
+		{`replication lag [0-9]{4,} ms`, "x replication lag 1200 ms"},
+		{`ratio 0\.[0-4][0-9]`, "ratio 0.87 ratio 0.42"},
+		{`(GET|POST) /api/v[0-9]+/orders/[0-9]+ HTTP/1\.[01]" 5[0-9][0-9]`, `"GET /api/v1/orders/7 HTTP/1.1" 503`},
+		{`"status":5\d{2}`, `{"status":5x,"status":502}`},
+		{`(?i)Killed process (\d+)`, "KILLED PROCESS 42"},
+		{`ab[c-e]{2,3}f`, "abccf abcdef"},
+		{`x[^a]y`, "x\xffy"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, text string) {
+		re, err := regexp.Compile(pattern)
+		if err != nil || len(pattern) > 200 {
+			return
+		}
+		rs := []*rules.Rule{{ID: "f", Match: &rules.Match{Any: []rules.Pattern{{Regexp: re}}}}}
+		m, err := New(rs)
+		require.NoError(t, err)
+		want := re.MatchString(text)
+		l := sources.Line{Source: "s", Text: text}
+		require.Equal(t, want, len(m.Match(l, nil)) == 1, "untuned")
+		require.Equal(t, want, len(m.Tune([]string{text, text + text}).Match(l, nil)) == 1, "fitted to the line")
+		require.Equal(t, want, len(m.Tune([]string{"nothing alike"}).Match(l, nil)) == 1, "fitted to other lines")
+	})
+}

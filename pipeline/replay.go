@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -61,18 +60,18 @@ func Replay(ctx context.Context, rs []*rules.Rule, inputs []Input, o ReplayOptio
 //
 // The work is spread over the cores: one goroutine reads, splits, decodes and dates
 // the lines, in batches; workers, one a core, match the batches; and the caller's
-// goroutine decides and emits their hits in order. The rules are loaded and the
-// matcher built while the first batches are read; the matcher is fitted to the first
-// lines (Tune) beside the matching, which takes the fitted one once it is there: hits
-// are the same with either.
+// goroutine decides and emits their hits in order. The rules are loaded while the
+// first batches are read, and the matcher is built fitted to the first lines
+// (matcher.NewTuned): they are read long before the rules are loaded, and matching
+// with a matcher not yet fitted cost more than waiting for the fitted one.
 func ReplayRules(ctx context.Context, load func() ([]*rules.Rule, error), inputs []Input, o ReplayOptions, emit func(any) error) error {
-	r := &replayer{o: o, ready: make(chan struct{})}
+	r := &replayer{o: o, ready: make(chan struct{}), sample: make(chan []string, 1)}
 	r.d = dater{loc: o.Location}
 	if r.d.loc == nil {
 		r.d.loc = time.Local
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.build(load) })
+	g.Go(func() error { return r.build(gctx, load) })
 	full, work := make(chan *replayBatch, replayInFlight), make(chan *replayBatch, replayInFlight)
 	free := make(chan *replayBatch, replayInFlight)
 	for range replayInFlight {
@@ -81,7 +80,7 @@ func ReplayRules(ctx context.Context, load func() ([]*rules.Rule, error), inputs
 	g.Go(func() error {
 		defer close(full)
 		defer close(work)
-		return r.read(gctx, g, inputs, free, full, work)
+		return r.read(gctx, inputs, free, full, work)
 	})
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		g.Go(func() error { return r.match(gctx, work) })
@@ -116,18 +115,29 @@ type replayer struct {
 	o     ReplayOptions
 	d     dater
 	ready chan struct{} // closed once the rules are loaded and m holds their matcher
-	rules []*rules.Rule
-	byID  map[string]*rules.Rule
-	m     atomic.Pointer[matcher.Matcher]
+	// sample gets the first tuneLines lines, or all of a shorter input, once read.
+	sample chan []string
+	rules  []*rules.Rule
+	byID   map[string]*rules.Rule
+	m      *matcher.Matcher
 }
 
-// build loads the rules and builds their matcher.
-func (r *replayer) build(load func() ([]*rules.Rule, error)) error {
+// build loads the rules and builds their matcher, fitted to the first lines.
+func (r *replayer) build(ctx context.Context, load func() ([]*rules.Rule, error)) error {
 	rs, err := load()
 	if err != nil {
 		return err
 	}
-	m, err := matcher.New(rs)
+	var sample []string
+	select {
+	case sample = <-r.sample:
+	case <-ctx.Done():
+		return nil // the reader failed: its error is the replay's
+	}
+	if len(sample) == 0 {
+		sample = nil // nothing to fit to
+	}
+	m, err := matcher.NewTuned(rs, sample)
 	if err != nil {
 		return err
 	}
@@ -135,7 +145,7 @@ func (r *replayer) build(load func() ([]*rules.Rule, error)) error {
 	for _, rule := range rs {
 		r.byID[rule.ID] = rule
 	}
-	r.m.Store(m)
+	r.m = m
 	close(r.ready)
 	return nil
 }
@@ -152,8 +162,9 @@ func (r *replayer) wait(ctx context.Context) bool {
 
 // read reads the inputs in order into batches, each sent to the deciding goroutine
 // (full, in order) and to the workers (work). The first tuneLines lines are the
-// sample the matcher is fitted to.
-func (r *replayer) read(ctx context.Context, g *errgroup.Group, inputs []Input, free <-chan *replayBatch, full, work chan<- *replayBatch) error {
+// sample the matcher is fitted to: they fit in the batches in flight, so the reader
+// never waits for a matcher that waits for its sample.
+func (r *replayer) read(ctx context.Context, inputs []Input, free <-chan *replayBatch, full, work chan<- *replayBatch) error {
 	var sample []string
 	tuning := true
 	var latest time.Time
@@ -185,7 +196,7 @@ func (r *replayer) read(ctx context.Context, g *errgroup.Group, inputs []Input, 
 				sample = append(sample, l.Text)
 				if len(sample) == tuneLines {
 					tuning = false
-					g.Go(func() error { r.tune(ctx, sample); return nil })
+					r.sample <- sample
 				}
 			}
 			if len(b.lines) < batchLines {
@@ -197,17 +208,13 @@ func (r *replayer) read(ctx context.Context, g *errgroup.Group, inputs []Input, 
 			return err
 		}
 	}
+	if tuning {
+		r.sample <- sample // all of a short input
+	}
 	if b != nil {
 		return send()
 	}
 	return nil
-}
-
-// tune fits the matcher to sample and makes the fitted one the workers'.
-func (r *replayer) tune(ctx context.Context, sample []string) {
-	if r.wait(ctx) {
-		r.m.Store(r.m.Load().Tune(sample))
-	}
 }
 
 // match finds the hits of each batch's lines: a line's match hits with Hits, else
@@ -216,8 +223,8 @@ func (r *replayer) match(ctx context.Context, work <-chan *replayBatch) error {
 	if !r.wait(ctx) {
 		return nil
 	}
+	m := r.m
 	for b := range work {
-		m := r.m.Load()
 		b.hits = b.hits[:0]
 		for i := range b.lines {
 			var hs []matcher.Hit
@@ -244,7 +251,7 @@ func (r *replayer) decide(ctx context.Context, full <-chan *replayBatch, free ch
 			return ctx.Err()
 		}
 		if tr == nil && !r.o.Hits {
-			tr = incidents.NewTracker(r.m.Load(), incidents.Identity{Host: r.o.Host, Node: r.o.Node}, r.d.now)
+			tr = incidents.NewTracker(r.m, incidents.Identity{Host: r.o.Host, Node: r.o.Node}, r.d.now)
 		}
 		for i, x := range b.lines {
 			r.d.clock = x.clock // the tracker's clock, for lines without a time, runs on the logs'
@@ -299,6 +306,9 @@ func (r *replayer) emitIncidents(tr *incidents.Tracker, join *incidents.PIDJoin,
 // tuneLines is how many of the first lines the matcher is fitted to, in a replay and
 // in the live run.
 const tuneLines = 4096
+
+// The sample fits in the batches a replay reads ahead.
+var _ = [replayInFlight*batchLines - tuneLines]struct{}{}
 
 // dater gives each replayed line its time: its own stamp, or else the latest time
 // seen so far, which is also the replay's clock.

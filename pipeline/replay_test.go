@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,4 +59,62 @@ func TestReplayJoinsByPid(t *testing.T) {
 			require.NotEqual(t, "777", r.PID, "a different process is not related")
 		}
 	}
+}
+
+// TestReplayHitsAroundTheSample: the matcher is built once the first tuneLines lines
+// are read (or all of a shorter input); every line is matched by it, whatever side of
+// the sample it is on, in one input or several, and an empty input or a failing load
+// ends the replay instead of waiting for lines or rules that never come.
+func TestReplayHitsAroundTheSample(t *testing.T) {
+	rs, err := rules.Parse("t.yaml", []byte(`rules:
+  - id: t/fork
+    title: fork failure
+    match:
+      any: ['fork: Cannot allocate memory \((?P<n>\d+)\)']
+`))
+	require.NoError(t, err)
+	log := func(n int, at ...int) string {
+		var b strings.Builder
+		for i := range n {
+			if slices.Contains(at, i) {
+				fmt.Fprintf(&b, "fork: Cannot allocate memory (%d)\n", i)
+			} else {
+				fmt.Fprintf(&b, "ordinary line %d\n", i)
+			}
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name   string
+		inputs []string
+		want   []string
+	}{
+		{"empty", []string{""}, nil},
+		{"one line", []string{log(1, 0)}, []string{"0"}},
+		{"the sample's last line", []string{log(tuneLines, tuneLines-1)}, []string{"4095"}},
+		{"past the sample", []string{log(3*tuneLines, 0, tuneLines, 3*tuneLines-1)}, []string{"0", "4096", "12287"}},
+		{"a sample over two inputs", []string{log(10, 9), log(2*tuneLines, 5, tuneLines+1)}, []string{"9", "5", "4097"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var inputs []Input
+			for i, in := range tc.inputs {
+				inputs = append(inputs, Input{Name: fmt.Sprint("log", i), Reader: strings.NewReader(in)})
+			}
+			var got []string
+			err := Replay(context.Background(), rs, inputs, ReplayOptions{Format: file.FormatPlain, Host: "h", Hits: true},
+				func(v any) error {
+					got = append(got, v.(ReplayHit).Captures["n"])
+					return nil
+				})
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+	t.Run("failing load", func(t *testing.T) {
+		boom := errors.New("bad rules")
+		err := ReplayRules(context.Background(), func() ([]*rules.Rule, error) { return nil, boom },
+			[]Input{{Name: "log", Reader: strings.NewReader(log(3*tuneLines, 1))}},
+			ReplayOptions{Format: file.FormatPlain, Host: "h", Hits: true}, func(any) error { return nil })
+		require.ErrorIs(t, err, boom)
+	})
 }
