@@ -89,7 +89,7 @@ func (b *prefilterBuilder) factor() {
 // literal (measured on a sample of the lines to come); without it anchors and check
 // order are guessed from the literals' lengths. seen counts the sample's windows
 // (countWindows) and its bytes (countBytes), or is nil.
-func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32) *prefilter {
+func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32, sample []string) *prefilter {
 	b.factor()
 	p := &prefilter{b: b}
 	if len(b.ids) > 0 {
@@ -126,21 +126,30 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 		return x
 	}
 	minLen := b.anchorLength(cost)
-	index := map[literal]int{}
-	clauseIDs := map[string]int32{}
-	for i, id := range b.ids {
+	anchors := make([]clause, len(b.ids)) // nil: the entry has no anchor
+	checksOf := make([][]clause, len(b.ids))
+	for i := range b.ids {
 		cs := b.clauses[i]
 		a, _ := anchor(cs, cost, minLen)
 		if a < 0 { // no clause, or none an anchor can be
+			continue
+		}
+		anchors[i] = cs[a]
+		for j, c := range cs {
+			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
+				checksOf[i] = append(checksOf[i], c)
+			}
+		}
+	}
+	families(anchors, checksOf, minLen, often, sample)
+	index := map[literal]int{}
+	clauseIDs := map[string]int32{}
+	for i, id := range b.ids {
+		if anchors[i] == nil {
 			p.always = append(p.always, id)
 			continue
 		}
-		var checks []clause
-		for j, c := range cs {
-			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
-				checks = append(checks, c)
-			}
-		}
+		checks := checksOf[i]
 		// The clause likeliest to fail goes first.
 		slices.SortStableFunc(checks, func(x, y clause) int {
 			return cmp.Compare(passRate(x, often), passRate(y, often))
@@ -150,7 +159,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 			k.id = clauseID(clauseIDs, c)
 			p.checks[id] = append(p.checks[id], k)
 		}
-		for _, l := range cs[a] {
+		for _, l := range anchors[i] {
 			li, ok := index[l]
 			if !ok {
 				li = len(p.lits)
@@ -194,7 +203,7 @@ func (b *prefilterBuilder) tuned(sample []string) *prefilter {
 	}()
 	freq := frequencies(b.clauses, sample)
 	<-counted
-	return b.build(freq, seen, bytesSeen)
+	return b.build(freq, seen, bytesSeen, sample)
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
@@ -485,6 +494,17 @@ type check struct {
 // clauseID returns the number of clause c among the distinct clauses in ids, giving
 // it the next one when it is new.
 func clauseID(ids map[string]int32, c clause) int32 {
+	k := c.key()
+	id, ok := ids[k]
+	if !ok {
+		id = int32(len(ids))
+		ids[k] = id
+	}
+	return id
+}
+
+// key is a string that is the same for equal clauses only.
+func (c clause) key() string {
 	var k strings.Builder
 	for _, l := range c {
 		k.WriteString(l.text)
@@ -497,12 +517,7 @@ func clauseID(ids map[string]int32, c clause) int32 {
 		}
 		k.WriteString("\x00\x00")
 	}
-	id, ok := ids[k.String()]
-	if !ok {
-		id = int32(len(ids))
-		ids[k.String()] = id
-	}
-	return id
+	return k.String()
 }
 
 // clauseMemo holds, for one line, whether it satisfied the clauses checked last (by
