@@ -3,6 +3,7 @@ package matcher
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ import (
 // anchors holds each entry's anchor clause (nil: none) and checks its other clauses;
 // both are changed in place. often is how often lines hold a literal (measured on
 // sample when there is one, else guessed).
-func families(anchors []clause, checks [][]clause, minLen int, often func(literal) float64, sample []string) {
+func families(anchors []clause, checks [][]clause, minLen int, often func(literal) float64, sample []string, bytesSeen *[256]uint32) {
 	subs := map[string][]int32{} // a substring of minLen bytes of a one-literal anchor → its entries
 	for i, a := range anchors {
 		if len(a) != 1 || a[0].fold || len(a[0].text) < minLen {
@@ -50,14 +51,24 @@ func families(anchors []clause, checks [][]clause, minLen int, often func(litera
 		return strings.Compare(x.s, y.s)
 	})
 	moved := make([]bool, len(anchors))
+	sigs := map[int32]string{}     // an entry's other clauses (alike)
+	freqs := map[literal]float64{} // a shared literal's frequency: widening gives the same one for many substrings
+	tried := map[string]bool{}     // member lists already tried: their substrings widen alike
 	for _, c := range cands {
 		var left []int32
+		var key strings.Builder
 		for _, i := range c.members {
 			if !moved[i] {
 				left = append(left, i)
+				key.WriteString(strconv.Itoa(int(i)))
+				key.WriteByte(',')
 			}
 		}
-		for _, fam := range alike(left, checks) {
+		if len(left) < minKeyed || tried[key.String()] {
+			continue
+		}
+		tried[key.String()] = true
+		for _, fam := range alike(left, checks, sigs) {
 			if len(fam) < minKeyed {
 				continue
 			}
@@ -72,7 +83,11 @@ func families(anchors []clause, checks [][]clause, minLen int, often func(litera
 			// A line holding the shared literal costs about a find of an own anchor;
 			// one holding the clauses all the family has besides costs a pass of
 			// the line (keyIndex), about four.
-			f := frequency(shared, sample, often)
+			f, ok := freqs[shared]
+			if !ok {
+				f = frequency(shared, sample, often, bytesSeen)
+				freqs[shared] = f
+			}
 			pass := f
 			for _, c := range checks[fam[0]] {
 				pass = min(pass, passRate(c, often))
@@ -91,16 +106,20 @@ func families(anchors []clause, checks [][]clause, minLen int, often func(litera
 
 // alike splits entries by the clauses they have besides their anchors: a family
 // shares them all, so that its keyIndex checks them before its pass.
-func alike(entries []int32, checks [][]clause) [][]int32 {
+func alike(entries []int32, checks [][]clause, sigs map[int32]string) [][]int32 {
 	var order []string
 	by := map[string][]int32{}
 	for _, i := range entries {
-		keys := make([]string, len(checks[i]))
-		for k, c := range checks[i] {
-			keys[k] = c.key()
+		sig, ok := sigs[i]
+		if !ok {
+			keys := make([]string, len(checks[i]))
+			for k, c := range checks[i] {
+				keys[k] = c.key()
+			}
+			slices.Sort(keys)
+			sig = strings.Join(keys, "\x01")
+			sigs[i] = sig
 		}
-		slices.Sort(keys)
-		sig := strings.Join(keys, "\x01")
 		if by[sig] == nil {
 			order = append(order, sig)
 		}
@@ -160,15 +179,16 @@ func familyAnchor(s string, fam []int32, anchors []clause) (literal, bool) {
 	return shared, true
 }
 
-// frequency is the share of sample lines holding l, or the guess of often without a
-// sample.
-func frequency(l literal, sample []string, often func(literal) float64) float64 {
+// frequency is the share of sample lines holding l (looked for by its rarest byte), or
+// the guess of often without a sample.
+func frequency(l literal, sample []string, often func(literal) float64, bytesSeen *[256]uint32) float64 {
 	if sample == nil {
 		return often(l)
 	}
+	c := newCheck(clause{l}, bytesSeen)
 	n := 0
 	for _, text := range sample {
-		if contains(text, l) {
+		if c.containsAny(text) {
 			n++
 		}
 	}

@@ -141,7 +141,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 			}
 		}
 	}
-	families(anchors, checksOf, minLen, often, sample)
+	families(anchors, checksOf, minLen, often, sample, bytesSeen)
 	index := map[literal]int{}
 	clauseIDs := map[string]int32{}
 	for i, id := range b.ids {
