@@ -88,7 +88,8 @@ func (b *prefilterBuilder) factor() {
 // build makes the prefilter. freq, when not nil, is how often lines hold each
 // literal (measured on a sample of the lines to come); without it anchors and check
 // order are guessed from the literals' lengths. seen counts the sample's windows
-// (countWindows) and its bytes (countBytes), or is nil.
+// (countWindows) and its bytes (countBytes), or is nil; sample is the sample itself
+// (families measure the literals they share on it), or nil.
 func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32, sample []string) *prefilter {
 	b.factor()
 	p := &prefilter{b: b}
