@@ -322,7 +322,9 @@ func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 		if shortest(c) < max(minLen, minGramLiteral) && c.tailed() || shortest(c) < minLen {
 			continue
 		}
-		if x := cost(c); best < 0 || x < bestCost {
+		// Of clauses the sample holds alike (often never), the one guessed rarer: a
+		// tailed literal before its plain text.
+		if x := cost(c); best < 0 || x < bestCost || x == bestCost && guess(c) < guess(cs[best]) {
 			best, bestCost = i, x
 		}
 	}
@@ -377,6 +379,15 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 // lines says: each two bytes more (a tail's class counting as a byte), half as often.
 func rarity(l literal) float64 {
 	return math.Exp2(-float64(min(len(l.text)+len(l.tail)/tailClass, 40)) / 2)
+}
+
+// guess is how often a line holds a literal of c, guessed from their lengths.
+func guess(c clause) float64 {
+	x := 0.0
+	for _, l := range c {
+		x += rarity(l)
+	}
+	return x
 }
 
 // anchorImplies reports whether a line holding the anchor a satisfies c: a tailed
