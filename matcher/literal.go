@@ -243,7 +243,7 @@ func expandedRuns(subs []*syntax.Regexp) []clause {
 			continue
 		}
 		next, ok := product(run, set)
-		if !ok || len(set) > 1 && shortestString(run) >= expandLong {
+		if !ok || len(set) > longProduct && shortestString(run) >= expandLong {
 			flush()
 			run, parts = set, 1
 			continue
@@ -254,10 +254,15 @@ func expandedRuns(subs []*syntax.Regexp) []clause {
 	return out
 }
 
-// expandLong is the length past which a run is not multiplied any more: `"status":5`
-// is rare enough, and `"status":5[0-9]` would be ten literals a JSON line with a
-// status compares.
-const expandLong = 10
+// expandLong is the length past which a run is not multiplied any more by a set of
+// more than longProduct strings: `"status":5` is rare enough, and `"status":5[0-9]`
+// would be ten literals a JSON line with a status compares. A few alternatives still
+// multiply it: "orders: TLS handshake " is in every TLS line of the service, "orders:
+// TLS handshake failed with " and "... timed out with " only in its failures.
+const (
+	expandLong  = 10
+	longProduct = 3
+)
 
 func shortestString(ss []string) int {
 	n := -1

@@ -90,7 +90,7 @@ func build(rs []*rules.Rule, sample []string) (*Matcher, error) {
 	}
 	m.share()
 	if sample == nil {
-		m.pre = b.build(nil, nil, nil)
+		m.pre = b.build(nil, nil, nil, nil)
 	} else {
 		m.pre = b.tuned(sample)
 	}

@@ -88,8 +88,9 @@ func (b *prefilterBuilder) factor() {
 // build makes the prefilter. freq, when not nil, is how often lines hold each
 // literal (measured on a sample of the lines to come); without it anchors and check
 // order are guessed from the literals' lengths. seen counts the sample's windows
-// (countWindows) and its bytes (countBytes), or is nil.
-func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32) *prefilter {
+// (countWindows) and its bytes (countBytes), or is nil; sample is the sample itself
+// (families measure the literals they share on it), or nil.
+func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesSeen *[256]uint32, sample []string) *prefilter {
 	b.factor()
 	p := &prefilter{b: b}
 	if len(b.ids) > 0 {
@@ -126,21 +127,30 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 		return x
 	}
 	minLen := b.anchorLength(cost)
-	index := map[literal]int{}
-	clauseIDs := map[string]int32{}
-	for i, id := range b.ids {
+	anchors := make([]clause, len(b.ids)) // nil: the entry has no anchor
+	checksOf := make([][]clause, len(b.ids))
+	for i := range b.ids {
 		cs := b.clauses[i]
 		a, _ := anchor(cs, cost, minLen)
 		if a < 0 { // no clause, or none an anchor can be
+			continue
+		}
+		anchors[i] = cs[a]
+		for j, c := range cs {
+			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
+				checksOf[i] = append(checksOf[i], c)
+			}
+		}
+	}
+	families(anchors, checksOf, minLen, often, sample, bytesSeen)
+	index := map[literal]int{}
+	clauseIDs := map[string]int32{}
+	for i, id := range b.ids {
+		if anchors[i] == nil {
 			p.always = append(p.always, id)
 			continue
 		}
-		var checks []clause
-		for j, c := range cs {
-			if j != a && worthChecking(c) && !anchorImplies(cs[a], c) {
-				checks = append(checks, c)
-			}
-		}
+		checks := checksOf[i]
 		// The clause likeliest to fail goes first.
 		slices.SortStableFunc(checks, func(x, y clause) int {
 			return cmp.Compare(passRate(x, often), passRate(y, often))
@@ -150,7 +160,7 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 			k.id = clauseID(clauseIDs, c)
 			p.checks[id] = append(p.checks[id], k)
 		}
-		for _, l := range cs[a] {
+		for _, l := range anchors[i] {
 			li, ok := index[l]
 			if !ok {
 				li = len(p.lits)
@@ -194,7 +204,7 @@ func (b *prefilterBuilder) tuned(sample []string) *prefilter {
 	}()
 	freq := frequencies(b.clauses, sample)
 	<-counted
-	return b.build(freq, seen, bytesSeen)
+	return b.build(freq, seen, bytesSeen, sample)
 }
 
 // frequencies returns the share of sample lines holding each literal of the clauses.
@@ -312,7 +322,9 @@ func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 		if shortest(c) < max(minLen, minGramLiteral) && c.tailed() || shortest(c) < minLen {
 			continue
 		}
-		if x := cost(c); best < 0 || x < bestCost {
+		// Of clauses the sample holds alike (often never), the one guessed rarer: a
+		// tailed literal before its plain text.
+		if x := cost(c); best < 0 || x < bestCost || x == bestCost && guess(c) < guess(cs[best]) {
 			best, bestCost = i, x
 		}
 	}
@@ -367,6 +379,15 @@ func (b *prefilterBuilder) anchorLength(cost func(clause) float64) int {
 // lines says: each two bytes more (a tail's class counting as a byte), half as often.
 func rarity(l literal) float64 {
 	return math.Exp2(-float64(min(len(l.text)+len(l.tail)/tailClass, 40)) / 2)
+}
+
+// guess is how often a line holds a literal of c, guessed from their lengths.
+func guess(c clause) float64 {
+	x := 0.0
+	for _, l := range c {
+		x += rarity(l)
+	}
+	return x
 }
 
 // anchorImplies reports whether a line holding the anchor a satisfies c: a tailed
@@ -485,6 +506,17 @@ type check struct {
 // clauseID returns the number of clause c among the distinct clauses in ids, giving
 // it the next one when it is new.
 func clauseID(ids map[string]int32, c clause) int32 {
+	k := c.key()
+	id, ok := ids[k]
+	if !ok {
+		id = int32(len(ids))
+		ids[k] = id
+	}
+	return id
+}
+
+// key is a string that is the same for equal clauses only.
+func (c clause) key() string {
 	var k strings.Builder
 	for _, l := range c {
 		k.WriteString(l.text)
@@ -497,12 +529,7 @@ func clauseID(ids map[string]int32, c clause) int32 {
 		}
 		k.WriteString("\x00\x00")
 	}
-	id, ok := ids[k.String()]
-	if !ok {
-		id = int32(len(ids))
-		ids[k.String()] = id
-	}
-	return id
+	return k.String()
 }
 
 // clauseMemo holds, for one line, whether it satisfied the clauses checked last (by

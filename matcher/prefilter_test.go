@@ -282,6 +282,11 @@ func TestTailedAnchor(t *testing.T) {
 	}
 	l := line("orders-replica-2 replication lag 25 ms, orders-primary-1 replication lag 25000 ms")
 	require.Equal(t, []bruteHit{{"lag", map[string]string{"ms": "25000"}}}, asBrute(tm.Match(l, nil)))
+
+	// Fitted to lines that hold neither, the tailed literal is guessed the rarer.
+	other := m.Tune([]string{"nothing alike", "GET /healthz 200"})
+	require.Len(t, other.pre.lits, 1)
+	require.NotEmpty(t, other.pre.lits[0].tail)
 }
 
 // FuzzPatternAndLine: for any pattern Go compiles and any line, the Matcher fires
