@@ -137,7 +137,7 @@ func (m *Matcher) share() {
 // for their frequencies.
 func (m *Matcher) Tune(sample []string) *Matcher {
 	t := *m
-	t.pre = m.pre.tune(sample)
+	t.pre = m.pre.b.tuned(sample)
 	return &t
 }
 

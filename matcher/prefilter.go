@@ -185,13 +185,8 @@ func (b *prefilterBuilder) build(freq map[literal]float64, seen []uint32, bytesS
 	return p
 }
 
-// tune rebuilds the prefilter with each literal's frequency, and each window's, in
-// sample.
-func (p *prefilter) tune(sample []string) *prefilter {
-	return p.b.tuned(sample)
-}
-
-// tuned builds the prefilter fitted to sample. The sample's windows and bytes are
+// tuned builds the prefilter fitted to sample: each literal's frequency, and each
+// window's, in it. The sample's windows and bytes are
 // counted beside its literals: a replay waits for the fitted prefilter.
 func (b *prefilterBuilder) tuned(sample []string) *prefilter {
 	b.factor()
@@ -313,9 +308,10 @@ func frequencies(clauses [][]clause, sample []string) map[literal]float64 {
 // its checks least often (cost), among those whose literals are all at least minLen
 // bytes, else the longest plain one (-1 when there is none). A tailed literal is an
 // anchor of the gram scanner only (minLen is at least minGramLiteral): the scanner
-// checks its tail where it finds its text. A measured frequency says how often directly. A guessed
-// one (from length) is weighed by how many entries share the literal too: one every
-// nginx rule holds (" HTTP/1.") tends to be one every nginx line holds.
+// checks its tail where it finds its text. A measured frequency says how often
+// directly. A guessed one (from length) is weighed by how many entries share the
+// literal too: one every nginx rule holds (" HTTP/1.") tends to be one every nginx
+// line holds.
 func anchor(cs []clause, cost func(clause) float64, minLen int) (int, float64) {
 	best, bestCost := -1, 0.0
 	for i, c := range cs {
